@@ -1,0 +1,7 @@
+"""Data sets: toy distributions with known densities and finite (image) data sets."""
+
+from gankit.data.base import DATASETS, DataSource, TensorSource
+from gankit.data import toy  # noqa: F401  (registers ring, grid, mixture1d)
+from gankit.data.toy import GaussianMixture
+
+__all__ = ["DATASETS", "DataSource", "GaussianMixture", "TensorSource"]

@@ -1,0 +1,87 @@
+"""Data sources: what the training loop draws batches from.
+
+Every registered data set is a factory returning a :class:`DataSource`. Two families:
+
+* toy distributions with known densities (:mod:`gankit.data.toy`): infinite, ``log_prob`` exact;
+* finite tensors (images, arrays): held in memory as one tensor, shuffled per epoch.
+
+Sampling always takes an explicit ``torch.Generator`` so a run is reproducible and its
+position can be checkpointed and resumed exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from gankit.registry import Registry
+
+
+class DataSource:
+    """Interface of everything the trainer samples from."""
+
+    name: str = ""
+    shape: tuple[int, ...] = ()
+    num_classes: int = 0          # 0 = no labels
+    kind: str = "points"          # "points" or "images"
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+        """A batch ``x (n, *shape)`` and labels ``y (n,)`` (or None)."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+class TensorSource(DataSource):
+    """A finite data set held as one tensor; batches are drawn without replacement per epoch.
+
+    ``shard=(rank, world)`` makes each process see a disjoint slice of every epoch's
+    permutation (the DistributedSampler scheme), with the permutation shared across ranks
+    because every rank draws it from an identically seeded generator.
+    """
+
+    def __init__(self, x: Tensor, y: Tensor | None, *, name: str, num_classes: int = 0,
+                 kind: str = "images", class_names: list[str] | None = None) -> None:
+        assert y is None or y.shape == (x.shape[0],), "labels must be (N,)"
+        self.x, self.y = x, y
+        self.name, self.num_classes, self.kind = name, num_classes, kind
+        self.shape = tuple(x.shape[1:])
+        self.class_names = class_names or [str(i) for i in range(num_classes)]
+        self.shard = (0, 1)
+        self._perm: Tensor | None = None
+        self._pos = 0
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+        rank, world = self.shard
+        per_epoch = len(self) // world
+        if n > per_epoch:
+            raise ValueError(f"batch size {n} exceeds the data set's {per_epoch} examples per process")
+        if self._perm is None or self._pos + n > per_epoch:
+            full = torch.randperm(len(self), generator=generator)
+            self._perm = full[rank * per_epoch:(rank + 1) * per_epoch]
+            self._pos = 0
+            self.epoch += 1
+        idx = self._perm[self._pos:self._pos + n]
+        self._pos += n
+        return self.x[idx], (None if self.y is None else self.y[idx])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"perm": self._perm, "pos": self._pos, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._perm, self._pos, self.epoch = state.get("perm"), int(state.get("pos", 0)), int(state.get("epoch", 0))
+
+
+# Factories return a DataSource; their keyword arguments are the data set's options.
+DATASETS: Registry[Callable[..., DataSource]] = Registry("dataset")

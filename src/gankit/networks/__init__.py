@@ -1,0 +1,7 @@
+"""Generators, discriminators and latent priors. Networks know nothing of losses."""
+
+from gankit.networks.base import DISCRIMINATORS, GENERATORS
+from gankit.networks.priors import PRIORS, Prior
+from gankit.networks import mlp  # noqa: F401  (registers the MLP networks)
+
+__all__ = ["DISCRIMINATORS", "GENERATORS", "PRIORS", "Prior"]

@@ -1,0 +1,44 @@
+"""Network registries. Networks know nothing of losses.
+
+Contract every registered network meets (checked by ``tests/networks/test_contract.py``):
+
+* generator ``G(z, y=None) -> x``: ``z`` is ``(B, latent_dim)``, ``y`` an optional
+  ``(B,)`` long tensor of class labels (conditional models), ``x`` is ``(B, *data_shape)``.
+* discriminator ``D(x, y=None) -> out``: raw outputs, never a sigmoid; ``(B,)`` when
+  ``out_dim == 1`` (one logit per sample), ``(B, out_dim)`` otherwise (critic features).
+
+The framework passes the *context* arguments itself (data shape, latent size, number of
+classes, output width); every other keyword of a factory is a user option.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from gankit.registry import Registry
+
+GENERATORS: Registry[Callable[..., nn.Module]] = Registry(
+    "generator", context=("latent_dim", "data_shape", "num_classes")
+)
+DISCRIMINATORS: Registry[Callable[..., nn.Module]] = Registry(
+    "discriminator", context=("data_shape", "num_classes", "out_dim")
+)
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "elu": nn.ELU,
+    "tanh": nn.Tanh,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+}
+
+
+def activation(name: str) -> nn.Module:
+    from gankit.errors import ConfigError
+
+    if name not in ACTIVATIONS:
+        raise ConfigError(f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()

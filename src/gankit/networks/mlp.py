@@ -1,0 +1,146 @@
+"""Multilayer perceptrons for point data (and flattened images), incl. the maxout D of the original GAN."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gankit.networks.base import DISCRIMINATORS, GENERATORS, activation
+
+
+def _label_input(y: Tensor | None, num_classes: int, batch: int) -> Tensor | None:
+    if num_classes == 0:
+        return None
+    if y is None:
+        raise ValueError("conditional network called without labels y")
+    assert y.shape == (batch,), f"labels must be (B,), got {tuple(y.shape)}"
+    return F.one_hot(y.long(), num_classes).float()
+
+
+class MLPGenerator(nn.Module):
+    """``z (B, latent_dim) [+ one-hot y] -> x (B, *data_shape)``, linear (or tanh) output."""
+
+    def __init__(self, latent_dim: int, data_shape: tuple[int, ...], num_classes: int = 0, *,
+                 width: int = 256, depth: int = 3, act: str = "relu", batchnorm: bool = False,
+                 output: str = "linear") -> None:
+        super().__init__()
+        self.latent_dim, self.data_shape, self.num_classes = latent_dim, tuple(data_shape), num_classes
+        layers: list[nn.Module] = []
+        d_in = latent_dim + num_classes
+        for _ in range(depth):
+            layers += [nn.Linear(d_in, width)]
+            if batchnorm:
+                layers += [nn.BatchNorm1d(width)]
+            layers += [activation(act)]
+            d_in = width
+        layers += [nn.Linear(d_in, math.prod(self.data_shape))]
+        if output == "tanh":
+            layers += [nn.Tanh()]
+        elif output != "linear":
+            from gankit.errors import ConfigError
+            raise ConfigError(f"generator.output must be 'linear' or 'tanh', got {output!r}")
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        onehot = _label_input(y, self.num_classes, z.shape[0])
+        h = z if onehot is None else torch.cat([z, onehot], dim=1)  # (B, latent_dim + C)
+        return self.net(h).view(z.shape[0], *self.data_shape)     # (B, *data_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """``x (B, *data_shape) [+ one-hot y] -> logits (B,)`` or features ``(B, out_dim)``."""
+
+    def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, out_dim: int = 1, *,
+                 width: int = 256, depth: int = 3, act: str = "leaky_relu",
+                 spectral_norm: bool = False, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.data_shape, self.num_classes, self.out_dim = tuple(data_shape), num_classes, out_dim
+        wrap = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda m: m)
+        layers: list[nn.Module] = []
+        d_in = math.prod(self.data_shape) + num_classes
+        for _ in range(depth):
+            layers += [wrap(nn.Linear(d_in, width)), activation(act)]
+            if dropout > 0:
+                layers += [nn.Dropout(dropout)]
+            d_in = width
+        self.features = nn.Sequential(*layers)
+        self.head = wrap(nn.Linear(d_in, out_dim))
+        self.feature_dim = d_in
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        h = x.reshape(x.shape[0], -1)                               # (B, prod(data_shape))
+        onehot = _label_input(y, self.num_classes, x.shape[0])
+        if onehot is not None:
+            h = torch.cat([h, onehot], dim=1)                       # (B, D + C)
+        out = self.head(self.features(h))                           # (B, out_dim)
+        return out.squeeze(1) if self.out_dim == 1 else out
+
+
+class Maxout(nn.Module):
+    """Maxout unit (Goodfellow et al. 2013): the max over ``pieces`` linear maps."""
+
+    def __init__(self, d_in: int, d_out: int, pieces: int) -> None:
+        super().__init__()
+        self.d_out, self.pieces = d_out, pieces
+        self.linear = nn.Linear(d_in, d_out * pieces)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.linear(x).view(x.shape[0], self.d_out, self.pieces)  # (B, d_out, pieces)
+        return h.max(dim=2).values                                     # (B, d_out)
+
+
+class MaxoutDiscriminator(nn.Module):
+    """The original GAN's discriminator: maxout hidden layers with dropout (Goodfellow et al. 2014)."""
+
+    def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, out_dim: int = 1, *,
+                 width: int = 240, depth: int = 2, pieces: int = 5, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.data_shape, self.num_classes, self.out_dim = tuple(data_shape), num_classes, out_dim
+        layers: list[nn.Module] = []
+        d_in = math.prod(self.data_shape) + num_classes
+        for _ in range(depth):
+            layers += [Maxout(d_in, width, pieces)]
+            if dropout > 0:
+                layers += [nn.Dropout(dropout)]
+            d_in = width
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(d_in, out_dim)
+        self.feature_dim = d_in
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        h = x.reshape(x.shape[0], -1)
+        onehot = _label_input(y, self.num_classes, x.shape[0])
+        if onehot is not None:
+            h = torch.cat([h, onehot], dim=1)
+        out = self.head(self.features(h))
+        return out.squeeze(1) if self.out_dim == 1 else out
+
+
+@GENERATORS.register("mlp", paper="Goodfellow et al. 2014")
+def mlp_generator(latent_dim: int, data_shape: tuple[int, ...], num_classes: int, *,
+                  width: int = 256, depth: int = 3, act: str = "relu", batchnorm: bool = False,
+                  output: str = "linear") -> nn.Module:
+    """MLP generator; conditional when the data set has labels and the model is conditional."""
+    return MLPGenerator(latent_dim, data_shape, num_classes, width=width, depth=depth, act=act,
+                        batchnorm=batchnorm, output=output)
+
+
+@DISCRIMINATORS.register("mlp", paper="Goodfellow et al. 2014")
+def mlp_discriminator(data_shape: tuple[int, ...], num_classes: int, out_dim: int, *,
+                      width: int = 256, depth: int = 3, act: str = "leaky_relu",
+                      spectral_norm: bool = False, dropout: float = 0.0) -> nn.Module:
+    """MLP discriminator returning logits; optional spectral normalisation (Miyato et al. 2018)."""
+    return MLPDiscriminator(data_shape, num_classes, out_dim, width=width, depth=depth, act=act,
+                            spectral_norm=spectral_norm, dropout=dropout)
+
+
+@DISCRIMINATORS.register("maxout", paper="Goodfellow et al. 2013 (maxout); Goodfellow et al. 2014")
+def maxout_discriminator(data_shape: tuple[int, ...], num_classes: int, out_dim: int, *,
+                         width: int = 240, depth: int = 2, pieces: int = 5,
+                         dropout: float = 0.5) -> nn.Module:
+    """The original GAN paper's maxout discriminator with dropout."""
+    return MaxoutDiscriminator(data_shape, num_classes, out_dim, width=width, depth=depth,
+                               pieces=pieces, dropout=dropout)
