@@ -2,6 +2,7 @@
 
 from gankit.data.base import DATASETS, DataSource, TensorSource
 from gankit.data import toy  # noqa: F401  (registers ring, grid, mixture1d)
+from gankit.data import images  # noqa: F401  (registers digits, mnist, fashion-mnist, folder, npz)
 from gankit.data.toy import GaussianMixture
 
 __all__ = ["DATASETS", "DataSource", "GaussianMixture", "TensorSource"]
