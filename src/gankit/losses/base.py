@@ -35,6 +35,8 @@ class Objective:
             estimates (logged as ``divergence``), e.g. ``2 JSD - log 4`` for the GAN.
         probability_outputs: True when ``sigmoid(out)`` is D's probability that x is real
             (logged as ``D(x)`` and ``D(G(z))``).
+        g_uses_real: True when ``g_loss`` needs the critic's outputs on real data too
+            (MMD objectives); otherwise the generator step skips the real forward pass.
     """
 
     name: str
@@ -44,6 +46,7 @@ class Objective:
     learned_critic: bool = True
     estimate: DLoss | None = None
     probability_outputs: bool = False
+    g_uses_real: bool = False
 
 
 # Factories return an Objective; their keyword arguments are the loss's options.

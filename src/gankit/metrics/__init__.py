@@ -1,5 +1,6 @@
 """Metrics: mode coverage on the 2-D mixtures, two-sample distances, image metrics."""
 
 from gankit.metrics.base import METRICS, EvalContext
+from gankit.metrics import modes, twosample  # noqa: F401  (register point metrics)
 
 __all__ = ["METRICS", "EvalContext"]

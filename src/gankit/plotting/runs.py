@@ -1,0 +1,133 @@
+"""Figures written into a run directory. Numbers are computed elsewhere; this only draws."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from gankit.plotting.grid import save_image_grid  # noqa: E402
+
+
+def plot_run(run: Any) -> None:
+    """``samples.png`` (or a sample grid for images) and ``losses.png``."""
+    data = run.data
+    if data.kind == "images":
+        save_run_grid(run, run.dir / "samples.png")
+    elif data.shape == (2,):
+        plot_points_2d(run, run.dir / "samples.png")
+    elif data.shape == (1,):
+        plot_points_1d(run, run.dir / "samples.png")
+    plot_losses(run.history, run.dir / "losses.png")
+
+
+def _critic_grid(run: Any, pts: torch.Tensor) -> np.ndarray | None:
+    recipe = run.recipe
+    if not recipe.objective.learned_critic or recipe.num_classes:
+        return None
+    D = recipe.D
+    was = D.training
+    D.eval()
+    with torch.no_grad():
+        out = torch.cat([D(p.to(run.device)).float().cpu() for p in pts.split(8192)])
+    D.train(was)
+    if out.dim() > 1:
+        return None
+    return (torch.sigmoid(out) if recipe.objective.probability_outputs else out).numpy()
+
+
+def plot_points_2d(run: Any, path: Path, n: int = 2500) -> None:
+    data = run.data
+    fake = run.recipe.generate(n, seed=run.cfg.eval.seed).numpy()
+    real, _ = data.sample(n, torch.Generator().manual_seed(run.cfg.eval.seed + 1))
+    lo = float(data.means.min()) - 1.0 if hasattr(data, "means") else float(real.min()) - 1
+    hi = float(data.means.max()) + 1.0 if hasattr(data, "means") else float(real.max()) + 1
+    g = np.linspace(lo, hi, 200)
+    xx, yy = np.meshgrid(g, g)
+    pts = torch.tensor(np.stack([xx.ravel(), yy.ravel()], 1), dtype=torch.float32)
+    fig, ax = plt.subplots(figsize=(6, 6))
+    dval = _critic_grid(run, pts)
+    if dval is not None:
+        cs = ax.contourf(xx, yy, dval.reshape(xx.shape), levels=20, cmap="RdBu_r", alpha=0.45)
+        fig.colorbar(cs, ax=ax, fraction=0.046, label="D(x)" if run.recipe.objective.probability_outputs else "critic")
+    if hasattr(data, "log_prob"):
+        dens = data.log_prob(pts).exp().numpy().reshape(xx.shape)
+        ax.contour(xx, yy, dens, levels=4, colors="k", linewidths=0.6)
+    ax.scatter(real[:, 0], real[:, 1], s=2, c="k", alpha=0.3, label="data")
+    ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:orange", alpha=0.6, label="generated")
+    m = run.metrics
+    title = f"{run.cfg.loss.name} on {data.name}, step {run.step}"
+    if "modes" in m:
+        title += f"\nmodes {m['modes']:.0f}/{m['modes_total']:.0f}, HQ {m['hq_percent']:.1f}%"
+    ax.set_title(title)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", markerscale=4)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_points_1d(run: Any, path: Path, n: int = 20000) -> None:
+    data = run.data
+    fake = run.recipe.generate(n, seed=run.cfg.eval.seed).numpy().ravel()
+    lo = float((data.means[:, 0] - 5 * data.sigmas).min())
+    hi = float((data.means[:, 0] + 5 * data.sigmas).max())
+    xs = torch.linspace(lo, hi, 600).reshape(-1, 1)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(xs.numpy().ravel(), data.log_prob(xs).exp().numpy(), "k", label="p_data")
+    ax.hist(fake, bins=120, range=(lo, hi), density=True, alpha=0.5, color="tab:orange", label="generated")
+    dval = _critic_grid(run, xs)
+    if dval is not None:
+        ax2 = ax.twinx()
+        ax2.plot(xs.numpy().ravel(), dval, "tab:blue", lw=1, label="D(x)")
+        ax2.set_ylabel("D(x)")
+    ax.set_title(f"{run.cfg.loss.name} on {data.name}, step {run.step}")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def save_run_grid(run: Any, path: Path, per_class: int = 10) -> None:
+    recipe = run.recipe
+    if recipe.num_classes:
+        k = recipe.num_classes
+        labels = torch.arange(k).repeat_interleave(per_class)
+        imgs = recipe.generate(k * per_class, labels, seed=run.cfg.eval.seed)
+        save_image_grid(imgs, path, nrow=per_class)
+    else:
+        save_image_grid(recipe.generate(64, seed=run.cfg.eval.seed), path, nrow=8)
+
+
+def plot_losses(history: list[dict[str, float]], path: Path) -> None:
+    if not history:
+        return
+    steps = np.array([h["step"] for h in history])
+    keys_loss = [k for k in ("d_loss", "g_loss", "penalty") if k in history[-1]]
+    keys_prob = [k for k in ("D(x)", "D(G(z))") if k in history[-1]]
+    ncols = 2 if keys_prob else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 3.6), squeeze=False)
+    for k in keys_loss:
+        axes[0, 0].plot(steps, [h.get(k, np.nan) for h in history], label=k)
+    axes[0, 0].set_xlabel("step")
+    axes[0, 0].set_title("losses")
+    axes[0, 0].legend()
+    if keys_prob:
+        for k in keys_prob:
+            axes[0, 1].plot(steps, [h.get(k, np.nan) for h in history], label=k)
+        axes[0, 1].axhline(0.5, color="gray", lw=0.8, ls="--")
+        axes[0, 1].set_ylim(0, 1)
+        axes[0, 1].set_xlabel("step")
+        axes[0, 1].set_title("discriminator outputs (mean)")
+        axes[0, 1].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,177 @@
+"""The GAN recipe: turns a :class:`~gankit.config.Config` into networks and phases.
+
+This is the only place that knows what a GAN update is: the discriminator phase (k
+repeats of Goodfellow et al.'s inner loop, WGAN's n_critic) and the generator phase, with
+the configured objective, penalty and mitigations. The loop in
+:mod:`gankit.training.loop` runs the phases; nothing here loops over steps.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from gankit.config import Config
+from gankit.data.base import DataSource
+from gankit.errors import ConfigError
+from gankit.losses import LOSSES, Objective
+from gankit.losses.penalties import PENALTIES, Penalty
+from gankit.networks import DISCRIMINATORS, GENERATORS, PRIORS
+from gankit.training.loop import EMA, Phase, Trainer, lr_factor, make_optimizer
+from gankit.training.mitigations import MITIGATIONS, Mitigation
+
+
+class _Flatten(nn.Module):
+    """The identity critic of objectives without an adversary (GMMN): ``x -> (B, D)``."""
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return x.reshape(x.shape[0], -1)
+
+
+class GANRecipe:
+    """Networks, objective, penalty and mitigations of one GAN run, and its phases."""
+
+    def __init__(self, cfg: Config, data: DataSource, device: torch.device, *, rank: int = 0) -> None:
+        self.cfg, self.data, self.device = cfg, data, device
+        self.num_classes = data.num_classes if cfg.conditional else 0
+        if cfg.conditional and data.num_classes == 0:
+            raise ConfigError(f"conditional=true needs a labelled data set; {data.name!r} has no labels")
+        self.objective: Objective = LOSSES.build(cfg.loss.name, cfg.loss.options)
+        self.penalty: Penalty = PENALTIES.build(cfg.penalty.name, cfg.penalty.options)
+        self.mitigations: list[Mitigation] = [MITIGATIONS.build(n, o) for n, o in cfg.mitigations.items()]
+        self.prior = PRIORS.build(cfg.prior.name, cfg.prior.options, dim=cfg.latent_dim)
+        self.G = GENERATORS.build(cfg.generator.name, cfg.generator.options, latent_dim=cfg.latent_dim,
+                                  data_shape=data.shape, num_classes=self.num_classes).to(device)
+        if self.objective.learned_critic:
+            D = DISCRIMINATORS.build(cfg.discriminator.name, cfg.discriminator.options, data_shape=data.shape,
+                                     num_classes=self.num_classes, out_dim=self.objective.critic_dim)
+            for m in self.mitigations:
+                D = m.wrap_discriminator(D, self)
+            self.D: nn.Module = D.to(device)
+        else:
+            self.D = _Flatten().to(device)
+        self.G_ema = copy.deepcopy(self.G).eval() if cfg.train.ema > 0 else None
+        self.ema = EMA(self.G, self.G_ema, cfg.train.ema, cfg.train.ema_start) if self.G_ema is not None else None
+        self.batch_size = cfg.train.batch_size
+        multiple = max([m.batch_multiple() for m in self.mitigations] + [1])
+        if self.batch_size % multiple:
+            raise ConfigError(f"train.batch_size={self.batch_size} must be a multiple of {multiple} (packing)")
+        # Data order has its own generator so it is reproducible and resumable on its own.
+        self.data_rng = torch.Generator().manual_seed(cfg.seed * 7919 + 17)
+        self.trainer = Trainer(self.phases(), update=cfg.train.update,
+                               lr_factor=lr_factor(cfg.train.lr_decay, cfg.train.steps))
+
+    # -- the game -------------------------------------------------------------------------
+    def d_input(self, x: Tensor) -> Tensor:
+        for m in self.mitigations:
+            x = m.discriminator_input(x, self.trainer.step if hasattr(self, "trainer") else 0)
+        return x
+
+    def critic(self, x: Tensor, y: Tensor | None) -> Tensor:
+        """D's raw outputs on ``x`` as the game sees it (after input mitigations)."""
+        return self.D(self.d_input(x), y)
+
+    def real_batch(self, n: int | None = None) -> tuple[Tensor, Tensor | None]:
+        x, y = self.data.sample(n or self.batch_size, self.data_rng)
+        x = x.to(self.device, non_blocking=True)
+        y = None if (y is None or not self.num_classes) else y.to(self.device)
+        return x, y
+
+    def fake_labels(self, n: int) -> Tensor | None:
+        if not self.num_classes:
+            return None
+        return torch.randint(self.num_classes, (n,), device=self.device)
+
+    def d_loss(self) -> tuple[Tensor, dict[str, float]]:
+        real, y = self.real_batch()
+        z = self.prior.sample(real.shape[0], device=self.device)
+        with torch.no_grad():
+            fake = self.G(z, y)
+        critic = lambda x: self.critic(x, y)  # noqa: E731
+        real_out, fake_out = critic(real), critic(fake)
+        loss = self.objective.d_loss(real_out, fake_out)
+        logs = {"d_loss": loss.item()}
+        pen = self.penalty
+        if pen.loss is not None and self.trainer.step % pen.every == 0:
+            p = pen.loss(critic, real, fake)
+            loss = loss + p
+            logs["penalty"] = p.item()
+        if self.objective.probability_outputs:
+            logs["D(x)"] = torch.sigmoid(real_out.detach()).mean().item()
+            logs["D(G(z))"] = torch.sigmoid(fake_out.detach()).mean().item()
+        if self.objective.estimate is not None:
+            logs["divergence"] = self.objective.estimate(real_out.detach(), fake_out.detach()).item()
+        return loss, logs
+
+    def g_loss(self) -> tuple[Tensor, dict[str, float]]:
+        n = self.batch_size
+        y = self.fake_labels(n)
+        z = self.prior.sample(n, device=self.device)
+        fake = self.G(z, y)
+        critic = self.critic
+        for m in self.mitigations:
+            critic = m.generator_critic(critic, self)
+        fake_out = critic(fake, y)
+        real_out = None
+        if self.objective.g_uses_real:
+            real, yr = self.real_batch(n)
+            real_out = critic(real, yr)
+        loss = self.objective.g_loss(fake_out, real_out)
+        return loss, {"g_loss": loss.item()}
+
+    def phases(self) -> list[Phase]:
+        cfg = self.cfg
+        og, od = cfg.optim_g, cfg.optim_d
+        opt_g = make_optimizer(self.G.parameters(), og.name, og.lr, tuple(og.betas), og.momentum, og.weight_decay)
+        g_after = [lambda: self.ema.update(self.trainer.step)] if self.ema is not None else []
+        phases = []
+        if self.objective.learned_critic:
+            opt_d = make_optimizer(self.D.parameters(), od.name, od.lr, tuple(od.betas), od.momentum, od.weight_decay)
+            d_after = [lambda: self.penalty.after_step(self.D)] if self.penalty.after_step is not None else []
+            phases.append(Phase("D", [self.D], opt_d, self.d_loss, repeats=cfg.train.d_steps, after_step=d_after))
+        phases.append(Phase("G", [self.G], opt_g, self.g_loss, repeats=cfg.train.g_steps, after_step=g_after))
+        return phases
+
+    # -- using the result -----------------------------------------------------------------
+    def sampler(self) -> nn.Module:
+        return self.G_ema if self.G_ema is not None else self.G
+
+    @torch.no_grad()
+    def generate(self, n: int, labels: Tensor | None = None, *, seed: int | None = None,
+                 batch: int = 4096) -> Tensor:
+        """``n`` samples ``(n, *shape)`` on the CPU from the EMA generator if there is one."""
+        G = self.sampler()
+        was_training = G.training
+        G.eval()
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        if self.num_classes and labels is None:
+            labels = torch.randint(self.num_classes, (n,), generator=gen)
+        out = []
+        for i in range(0, n, batch):
+            m = min(batch, n - i)
+            z = self.prior.sample(m, generator=gen, device=self.device)
+            y = None if labels is None else labels[i:i + m].to(self.device)
+            out.append(G(z, y).float().cpu())
+        G.train(was_training)
+        return torch.cat(out) if out else torch.empty(0, *self.data.shape)
+
+    def modules(self) -> dict[str, nn.Module]:
+        mods = {"G": self.G, "D": self.D}
+        if self.G_ema is not None:
+            mods["G_ema"] = self.G_ema
+        return mods
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"modules": {k: m.state_dict() for k, m in self.modules().items()},
+                "trainer": self.trainer.state_dict(),
+                "data": {"rng": self.data_rng.get_state(), "source": self.data.state_dict()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for k, m in self.modules().items():
+            m.load_state_dict(state["modules"][k])
+        self.trainer.load_state_dict(state["trainer"])
+        self.data_rng.set_state(state["data"]["rng"])
+        self.data.load_state_dict(state["data"]["source"])

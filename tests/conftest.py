@@ -1,0 +1,22 @@
+"""Shared test settings: deterministic, single-threaded torch (the suite runs on 2 cores)."""
+
+import os
+
+import pytest
+import torch
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(autouse=True)
+def _deterministic() -> None:
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """Isolate gankit's caches/data dir per test."""
+    d = tmp_path / "cache"
+    monkeypatch.setenv("GANKIT_CACHE_DIR", str(d))
+    return d
