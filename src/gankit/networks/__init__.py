@@ -3,5 +3,6 @@
 from gankit.networks.base import DISCRIMINATORS, GENERATORS
 from gankit.networks.priors import PRIORS, Prior
 from gankit.networks import mlp  # noqa: F401  (registers the MLP networks)
+from gankit.networks import dcgan  # noqa: F401  (registers the DCGAN networks)
 
 __all__ = ["DISCRIMINATORS", "GENERATORS", "PRIORS", "Prior"]

@@ -131,8 +131,18 @@ def mlp_generator(latent_dim: int, data_shape: tuple[int, ...], num_classes: int
 @DISCRIMINATORS.register("mlp", paper="Goodfellow et al. 2014")
 def mlp_discriminator(data_shape: tuple[int, ...], num_classes: int, out_dim: int, *,
                       width: int = 256, depth: int = 3, act: str = "leaky_relu",
-                      spectral_norm: bool = False, dropout: float = 0.0) -> nn.Module:
-    """MLP discriminator returning logits; optional spectral normalisation (Miyato et al. 2018)."""
+                      spectral_norm: bool = False, dropout: float = 0.0,
+                      projection: bool = False) -> nn.Module:
+    """MLP discriminator returning logits; optional spectral normalisation (Miyato et al. 2018).
+
+    Conditional by one-hot concatenation, or with ``projection`` by the projection
+    discriminator (Miyato & Koyama 2018, :mod:`gankit.networks.conditional`)."""
+    if projection and num_classes:
+        from gankit.networks.conditional import ProjectionDiscriminator
+
+        body = MLPDiscriminator(data_shape, 0, out_dim, width=width, depth=depth, act=act,
+                                spectral_norm=spectral_norm, dropout=dropout)
+        return ProjectionDiscriminator(body, num_classes, out_dim)
     return MLPDiscriminator(data_shape, num_classes, out_dim, width=width, depth=depth, act=act,
                             spectral_norm=spectral_norm, dropout=dropout)
 
