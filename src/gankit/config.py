@@ -146,10 +146,16 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
         node = out
         parts = key.split(".")
         for p in parts[:-1]:
+            if isinstance(node.get(p), str):  # 'loss=fgan' then 'loss.divergence=kl'
+                node[p] = {"name": node[p]}
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"override {key!r} conflicts with another override")
-        node[parts[-1]] = parse_value(text)
+        value = parse_value(text)
+        if isinstance(node.get(parts[-1]), dict) and not isinstance(value, dict):
+            node[parts[-1]]["name"] = value  # 'loss.divergence=kl' then 'loss=fgan'
+        else:
+            node[parts[-1]] = value
     return out
 
 
