@@ -136,6 +136,8 @@ class Run:
                         for k, v in m.items():
                             if isinstance(v, (int, float)):
                                 writer.add_scalar(f"eval/{k}", v, step)
+                if t.sample_every and step % t.sample_every == 0 and self.is_main:
+                    self.save_samples(writer)
                 if t.checkpoint_every and step % t.checkpoint_every == 0 and step < total:
                     self.wall_time = time.perf_counter() - start
                     self.save_checkpoint()
@@ -177,6 +179,22 @@ class Run:
             if k == "feature_extractor":
                 out[k] = v
         return out
+
+    def save_samples(self, writer: Any = None) -> Path | None:
+        """Grid of the fixed noise batch (same z every time, one row per class for conditional
+        models) as ``samples/step_NNNNNN.png`` and, if enabled, in TensorBoard."""
+        if self.data.kind != "images":
+            return None
+        from gankit.plotting.grid import image_grid, save_image_grid
+
+        k = self.recipe.num_classes
+        labels = torch.arange(k).repeat_interleave(10) if k else None
+        n = 10 * k if k else 64
+        imgs = self.recipe.generate(n, labels, seed=self.cfg.eval.seed)
+        path = save_image_grid(imgs, self.dir / "samples" / f"step_{self.step:06d}.png", nrow=10 if k else 8)
+        if writer is not None:
+            writer.add_image("samples", image_grid(imgs, 10 if k else 8), self.step, dataformats="HWC")
+        return path
 
     def plot(self) -> None:
         from gankit.plotting import runs as plots
