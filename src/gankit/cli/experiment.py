@@ -1,0 +1,61 @@
+"""``gankit experiment NAME [--set key=value ...] [--out DIR]`` and ``gankit experiment --list``.
+
+Prints the experiment's table and writes its run directory; the exit status is 0 when the
+claim held at these settings and 1 when it did not (user errors exit 2 through ``main``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Any
+
+import yaml
+
+from gankit import experiments
+from gankit.errors import ConfigError
+
+
+_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("experiment", help="check one of the notes' claims: table, figure and JSON",
+                       description="Run one of the notes' claims as a numerical check. "
+                                   "`gankit experiment --list` shows them all.")
+    p.add_argument("name", nargs="?", help="experiment name (see --list)")
+    p.add_argument("--list", action="store_true", help="list the experiments and the claim each checks")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override an option; VALUE is YAML (0.1, 1e-3, [1, 2], true); repeatable")
+    p.add_argument("--out", help="run directory (default: runs/experiments/NAME-YYYYmmdd-HHMMSS)")
+    p.set_defaults(func=run_experiment)
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """``["lr=0.1", "start=[1, 2]"]`` -> ``{"lr": 0.1, "start": [1, 2]}`` (values read as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {key.strip()}: cannot read {raw!r} as a value") from None
+        if isinstance(value, str) and _EXPONENT.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string
+        out[key.strip()] = value
+    return out
+
+
+def run_experiment(args: argparse.Namespace) -> int:
+    if args.list:
+        for name, summary, claim in experiments.describe():
+            print(f"{name:22s} {summary} Claim: {claim}.")
+        return 0
+    if not args.name:
+        raise ConfigError("name an experiment (gankit experiment --list shows them)")
+    result = experiments.run(args.name, out_dir=args.out, **parse_sets(args.set))
+    print(experiments.format_table(result))
+    print(f"\nwrote {result.run_dir / 'result.json'} and {result.run_dir / (result.name + '.png')}")
+    return 0 if result.holds else 1

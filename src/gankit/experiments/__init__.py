@@ -1,0 +1,12 @@
+"""The notes' claims as runnable checks: ``gankit.experiments.run(NAME, **options)``.
+
+Each experiment is registered in :data:`EXPERIMENTS` with the claim it checks; ``run``
+validates the options, computes, and writes ``result.json`` and ``NAME.png`` into a run
+directory. Importing this package registers every experiment below.
+"""
+
+from gankit.experiments.base import EXPERIMENTS, ExperimentResult, describe, format_table, run
+# registration order = listing order: the losses first, then the game dynamics
+from gankit.experiments import saturation, generator_gradients, bilinear, dirac  # noqa: F401, E402
+
+__all__ = ["EXPERIMENTS", "ExperimentResult", "describe", "format_table", "run"]
