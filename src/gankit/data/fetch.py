@@ -20,12 +20,13 @@ import hashlib
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
 
-from gankit.errors import DataError
 from gankit.data.idx import read_bytes
+from gankit.errors import DataError
 
 SPLIT_STEMS = {"train": "train", "test": "t10k"}
 FILES = tuple(f"{stem}-{kind}" for stem in ("train", "t10k") for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"))
@@ -182,7 +183,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def fetch(name: str, directory: str | Path | None = None, *, timeout: float = 60.0,
-          log=None) -> Path:
+          log: Callable[[str], None] | None = None) -> Path:
     """Download the four official files of ``name`` into ``directory`` (default
     ``data_dir()/name``), verifying checksums; files already there and valid are kept.
 
@@ -207,7 +208,7 @@ def fetch(name: str, directory: str | Path | None = None, *, timeout: float = 60
     return out
 
 
-def _fetch_one(spec: IdxSet, base: str, target: Path, timeout: float, log) -> None:
+def _fetch_one(spec: IdxSet, base: str, target: Path, timeout: float, log: Callable[[str], None]) -> None:
     errors = []
     for mirror in spec.mirrors:
         url = f"{mirror}{base}.gz"
