@@ -1,0 +1,104 @@
+"""Streaming float64 mean and covariance of feature vectors, mergeable across processes.
+
+The torchmetrics ``Metric`` pattern (``update`` / ``compute`` / ``reset`` with a state that
+merges across processes), with one change in the state: instead of the raw sums
+``sum x`` and ``sum x x^T`` (whose ``sum x x^T - n mu mu^T`` cancels catastrophically when
+the mean is large next to the spread, as for post-ReLU features), each chunk keeps its count,
+mean and centred scatter ``M2 = sum (x - mu)(x - mu)^T`` and chunks combine with the pairwise
+update of Chan, Golub & LeVeque (1979):
+
+    n = na + nb,  delta = mu_b - mu_a,  mu = mu_a + delta nb / n,
+    M2 = M2_a + M2_b + delta delta^T na nb / n.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+
+class FeatureStats:
+    """Count, mean ``(d,)`` and centred scatter ``(d, d)`` of the rows fed to :meth:`update`."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.n = 0
+        self.mean: Tensor | None = None
+        self.m2: Tensor | None = None
+
+    @property
+    def dim(self) -> int | None:
+        return None if self.mean is None else int(self.mean.shape[0])
+
+    def update(self, x: Tensor) -> FeatureStats:
+        """Add a batch of feature rows ``x (B, d)``."""
+        if x.ndim != 2:
+            raise ValueError(f"features must be (B, d), got {tuple(x.shape)}")
+        if x.shape[0] == 0:
+            return self
+        x = x.detach().to("cpu", torch.float64)
+        mu = x.mean(0)
+        xc = x - mu
+        return self._combine(x.shape[0], mu, xc.T @ xc)
+
+    def merge(self, other: FeatureStats) -> FeatureStats:
+        """Fold another accumulator (e.g. another process's) into this one, in place."""
+        if other.n == 0:
+            return self
+        assert other.mean is not None and other.m2 is not None
+        return self._combine(other.n, other.mean, other.m2)
+
+    def _combine(self, nb: int, mu_b: Tensor, m2_b: Tensor) -> FeatureStats:
+        if self.n == 0:
+            self.n, self.mean, self.m2 = nb, mu_b.clone(), m2_b.clone()
+            return self
+        assert self.mean is not None and self.m2 is not None
+        if mu_b.shape != self.mean.shape:
+            raise ValueError(f"feature dimension {mu_b.shape[0]} != {self.mean.shape[0]}")
+        na, n = self.n, self.n + nb
+        delta = mu_b - self.mean
+        self.mean = self.mean + delta * (nb / n)
+        self.m2 = self.m2 + m2_b + torch.outer(delta, delta) * (na * nb / n)
+        self.n = n
+        return self
+
+    def compute(self) -> tuple[Tensor, Tensor]:
+        """Mean ``(d,)`` and unbiased covariance ``M2 / (n - 1)`` ``(d, d)``, float64."""
+        if self.n < 2:
+            raise ValueError(f"need at least 2 feature vectors for a covariance, have {self.n}")
+        assert self.mean is not None and self.m2 is not None
+        return self.mean.clone(), self.m2 / (self.n - 1)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "mean": self.mean, "m2": self.m2}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.n, self.mean, self.m2 = int(state["n"]), state["mean"], state["m2"]
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> FeatureStats:
+        out = cls()
+        out.load_state_dict(state)
+        return out
+
+    def sync(self, group: Any = None) -> FeatureStats:
+        """Merge the accumulators of all ranks of ``torch.distributed`` (a no-op without it).
+
+        Every rank ends with the same statistics; ranks are merged in rank order so the
+        result is bitwise identical everywhere.
+        """
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            return self
+        states: list[Any] = [None] * dist.get_world_size(group)
+        dist.all_gather_object(states, self.state_dict(), group=group)
+        merged = FeatureStats()
+        for s in states:
+            merged.merge(FeatureStats.from_state(s))
+        self.load_state_dict(merged.state_dict())
+        return self
