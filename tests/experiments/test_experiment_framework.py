@@ -28,7 +28,7 @@ def test_every_experiment_declares_claim_plot_paper_and_typed_keyword_options(en
     assert len(entry.meta.get("claim", "")) > 40
     assert callable(entry.meta.get("plot"))
     assert entry.paper and entry.summary
-    params = inspect.signature(entry.factory).parameters
+    params = {k: p for k, p in inspect.signature(entry.factory).parameters.items() if k != "run_dir"}
     assert all(p.kind is p.KEYWORD_ONLY for p in params.values())
     assert all(p.annotation is not p.empty and p.default is not p.empty for p in params.values())
     assert isinstance(params["seed"].default, int)
@@ -71,6 +71,28 @@ def test_default_run_dir_is_timestamped_and_never_reused(tmp_path, monkeypatch):
     assert a.run_dir.parent == b.run_dir.parent == experiments.base.DEFAULT_ROOT
     assert a.run_dir != b.run_dir and a.run_dir.name.startswith("bilinear-game-")
     assert (tmp_path / a.run_dir / "result.json").exists() and (tmp_path / b.run_dir / "result.json").exists()
+
+
+@pytest.fixture
+def file_writing_experiment():
+    """A throw-away entry standing for a training experiment that writes into its run directory."""
+    name = "test-writes-files"
+
+    @EXPERIMENTS.register(name, claim="a claim long enough to be a sentence of the lecture notes", plot=None)
+    def _exp(*, run_dir, steps: int = 3, seed: int = 0) -> ExperimentResult:
+        (run_dir / "checkpoint.txt").write_text(str(steps))
+        return ExperimentResult(name, "c", ["step"], [[i] for i in range(steps)], {"steps": float(steps)}, True)
+
+    yield name
+    EXPERIMENTS._entries.pop(name)
+
+
+def test_experiments_that_declare_run_dir_get_it_created_beforehand(tmp_path, file_writing_experiment):
+    result = run(file_writing_experiment, out_dir=tmp_path / "r", steps=5)
+    assert (tmp_path / "r" / "checkpoint.txt").read_text() == "5"
+    assert result.options == {"steps": 5, "seed": 0} and len(result.rows) == 5
+    with pytest.raises(ConfigError, match="unknown option"):
+        run(file_writing_experiment, out_dir=tmp_path / "s", run_dir=tmp_path)
 
 
 def test_format_table_aligns_and_reports_the_verdict():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import inspect
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -77,8 +78,10 @@ class ExperimentResult:
 
 
 # An experiment: keyword-only options -> ExperimentResult. Registry meta: claim=..., plot=...
+# An experiment that writes files of its own (training runs, sample grids) declares a
+# ``run_dir: Path`` argument; the framework passes the (already created) run directory.
 Experiment = Callable[..., ExperimentResult]
-EXPERIMENTS: Registry[Experiment] = Registry("experiment")
+EXPERIMENTS: Registry[Experiment] = Registry("experiment", context=("run_dir",))
 
 
 def run(name: str, out_dir: str | Path | None = None, *, plot: bool = True, **options: Any) -> ExperimentResult:
@@ -86,14 +89,16 @@ def run(name: str, out_dir: str | Path | None = None, *, plot: bool = True, **op
 
     Unknown options or wrong types raise :class:`gankit.errors.ConfigError` before anything
     runs. ``out_dir`` defaults to ``runs/experiments/NAME-YYYYmmdd-HHMMSS`` (relative to the
-    working directory). Returns the result with ``options`` and ``run_dir`` set.
+    working directory). ``plot=False`` skips the figure. Returns the result with ``options``
+    and ``run_dir`` set.
     """
     entry = EXPERIMENTS.entry(name)
     resolved = EXPERIMENTS.resolve(name, options)
-    result = entry.factory(**resolved)
-    result.options = resolved
     run_dir = Path(out_dir) if out_dir is not None else _fresh_dir(name)
     run_dir.mkdir(parents=True, exist_ok=True)
+    context = {"run_dir": run_dir} if "run_dir" in inspect.signature(entry.factory).parameters else {}
+    result = entry.factory(**context, **resolved)
+    result.options = resolved
     result.run_dir = run_dir
     _write_json(run_dir / "result.json", {**result.to_json(), "paper": entry.paper, "description": entry.summary})
     plotter = entry.meta.get("plot")

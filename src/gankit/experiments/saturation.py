@@ -19,6 +19,8 @@ in float64 and compared with these closed forms.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -49,7 +51,7 @@ def closed_form(name: str, a: Tensor) -> Tensor:
     return -torch.exp(a)
 
 
-def logit_gradient(loss, a: Tensor) -> Tensor:
+def logit_gradient(loss: Callable[[Tensor], Tensor], a: Tensor) -> Tensor:
     """Per-sample ``dL/da`` through a loss that averages over the batch: grad of the mean * n."""
     a = a.clone().requires_grad_(True)
     (g,) = torch.autograd.grad(loss(a), a)
