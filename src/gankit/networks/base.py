@@ -1,6 +1,6 @@
 """Network registries. Networks know nothing of losses.
 
-Contract every registered network meets (checked by ``tests/networks/test_contract.py``):
+Contract every registered network meets (checked by ``tests/networks/test_network_contract.py``):
 
 * generator ``G(z, y=None) -> x``: ``z`` is ``(B, latent_dim)``, ``y`` an optional
   ``(B,)`` long tensor of class labels (conditional models), ``x`` is ``(B, *data_shape)``.
