@@ -20,6 +20,7 @@ import dataclasses
 import datetime
 import inspect
 import json
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -135,6 +136,8 @@ def relative_error(measured: float, expected: float) -> float:
 
 
 def _cell(v: Any) -> str:
+    if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)):
+        return "n/a"
     if isinstance(v, (bool, np.bool_)):
         return "yes" if v else "no"
     if isinstance(v, (float, np.floating)):
@@ -167,7 +170,7 @@ def _plain(x: Any) -> Any:
     if isinstance(x, (np.integer,)):
         return int(x)
     if isinstance(x, (np.floating, float)):
-        return float(x)
+        return float(x) if math.isfinite(x) else None   # strict JSON has no NaN / inf
     if isinstance(x, Path):
         return str(x)
     return x
@@ -175,6 +178,5 @@ def _plain(x: Any) -> Any:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    # allow_nan: a diverging method's growth can overflow to inf, which is the finding
-    tmp.write_text(json.dumps(data, indent=1, allow_nan=True) + "\n")
+    tmp.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
     os.replace(tmp, path)

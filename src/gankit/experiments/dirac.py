@@ -27,7 +27,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-from scipy.stats import norm
 from torch import Tensor
 
 from gankit.errors import ConfigError
@@ -53,8 +52,8 @@ def noise_nodes(n: int, std: float) -> Tensor:
     """``n`` equal-weight quadrature nodes for ``N(0, std²)``: normal quantiles at the midpoints
     of ``n`` equal-probability cells, rescaled so their mean square is exactly ``std²``
     (the only moment the linearisation at the equilibrium sees). Shape ``(n, 1)``."""
-    e = norm.ppf((np.arange(n) + 0.5) / n)
-    return torch.tensor(e / np.sqrt(np.mean(e**2)) * std, dtype=F64)[:, None]
+    e = torch.special.ndtri((torch.arange(n, dtype=F64) + 0.5) / n)
+    return (e / e.pow(2).mean().sqrt() * std)[:, None]
 
 
 def make_losses(regulariser: str, *, r1_gamma: float, gp_weight: float) -> Losses:
