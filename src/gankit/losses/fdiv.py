@@ -114,6 +114,12 @@ def _exp(x: Tensor) -> Tensor:
     return torch.exp(xc) * (1.0 + (x - xc))
 
 
+def _softplus(x: Tensor) -> Tensor:
+    """``log(1 + e^x)``; torch's default switches to ``x`` at 20, an absolute error of
+    ``e^-20 = 2e-9``, while ``e^-40`` is below float64 resolution at 40."""
+    return F.softplus(x, threshold=40.0)
+
+
 def _log_exp(x: Tensor) -> Tensor:
     """``log(_exp(x))`` without forming ``_exp(x)``."""
     xc = x.clamp(max=LINEAR_BEYOND)
@@ -229,8 +235,8 @@ _add(FDivergence(
     "js", summary="Jensen-Shannon, 2·JSD(P, Q)",
     f=lambda u: torch.xlogy(u, u) - (u + 1.0) * (torch.log1p(u) - LOG2),
     conjugate=lambda t: -torch.log(2.0 - torch.exp(t)),
-    activation=lambda v: LOG2 - F.softplus(-v),
-    conjugate_of_activation=lambda v: F.softplus(v) - LOG2,          # 2 - 2σ(v) = 2σ(-v)
+    activation=lambda v: LOG2 - _softplus(-v),
+    conjugate_of_activation=lambda v: _softplus(v) - LOG2,          # 2 - 2σ(v) = 2σ(-v)
     derivative=lambda u: LOG2 + torch.log(u) - torch.log1p(u),
     domain=Interval(high=LOG2), f_one=0.0))
 
@@ -239,8 +245,8 @@ _add(FDivergence(
     "gan", summary="GAN (Goodfellow et al. 2014), 2·JSD - log 4",
     f=lambda u: torch.xlogy(u, u) - (u + 1.0) * torch.log1p(u),
     conjugate=lambda t: -torch.log(-torch.expm1(t)),
-    activation=lambda v: -F.softplus(-v),                            # log D(x)
-    conjugate_of_activation=F.softplus,                              # -log(1 - D(x))
+    activation=lambda v: -_softplus(-v),                            # log D(x)
+    conjugate_of_activation=_softplus,                              # -log(1 - D(x))
     derivative=lambda u: torch.log(u) - torch.log1p(u),
     domain=Interval(high=0.0), f_one=-math.log(4.0)))
 
