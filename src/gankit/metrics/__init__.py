@@ -2,5 +2,6 @@
 
 from gankit.metrics.base import METRICS, EvalContext
 from gankit.metrics import modes, twosample  # noqa: F401  (register point metrics)
+from gankit.metrics import image  # noqa: F401  (registers fid, kid, pr, dc, classes)
 
 __all__ = ["METRICS", "EvalContext"]

@@ -1,0 +1,377 @@
+"""Image metrics on learned features: FID, KID, precision/recall, density/coverage, classes.
+
+All five share one evaluation's images and features through ``ctx.cache``: the real subset
+(``ctx.num_samples`` images drawn without replacement with ``ctx.generator``), the generated
+set (for a conditional model, generated for the real subset's labels) and each extractor's
+features of both are computed once. The arithmetic is float64 throughout.
+
+Which features: ``extractor="auto"`` (the default) means ``inception:PATH`` when the run gave
+a TorchScript Inception file (``ctx.cache["inception"]``), else ``classifier``, the small CNN
+gankit trains on the data set (:mod:`gankit.metrics.features`). ``classes`` always uses the
+classifier. Each metric records the extractor's description under
+``ctx.cache["feature_extractor"]`` (one string; several extractors are listed with the
+metrics that used them), which the run report copies next to the numbers.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from gankit.data.base import DATASETS, DataSource
+from gankit.errors import DataError, GankitError
+from gankit.metrics.base import METRICS, EvalContext
+from gankit.metrics.features import ClassifierExtractor, FeatureExtractor, InceptionExtractor, load_or_train_classifier
+from gankit.metrics.frechet import frechet_distance
+from gankit.metrics.stats import FeatureStats
+
+_ROWS = 1024  # row chunk of the pairwise-distance matrices (bounds memory at 1024 x N doubles)
+_FULL_KERNEL_MAX = 5000  # KID: precompute the kernel matrices up to this many rows per set
+
+
+# --------------------------------------------------------------------------- arithmetic
+
+def fid_from_features(real: Tensor, fake: Tensor) -> float:
+    """Frechet distance between Gaussians fitted to ``real (N, d)`` and ``fake (M, d)`` (Heusel et al. 2017)."""
+    mu1, cov1 = FeatureStats().update(real).compute()
+    mu2, cov2 = FeatureStats().update(fake).compute()
+    return frechet_distance(mu1, cov1, mu2, cov2)
+
+
+def polynomial_mmd2(x: Tensor, y: Tensor) -> float:
+    """Unbiased MMD^2 between ``x (m, d)`` and ``y (n, d)`` with ``k(a, b) = (a.b / d + 1)^3``:
+
+        sum_{i!=j} k(x_i, x_j) / (m(m-1)) + sum_{i!=j} k(y_i, y_j) / (n(n-1)) - 2 mean k(x_i, y_j)
+    """
+    x, y = x.double(), y.double()
+    return _mmd2_from_kernels(_poly(x, x), _poly(x, y), _poly(y, y))
+
+
+def _poly(a: Tensor, b: Tensor) -> Tensor:
+    return (a @ b.T / a.shape[1] + 1) ** 3
+
+
+def _mmd2_from_kernels(kxx: Tensor, kxy: Tensor, kyy: Tensor) -> float:
+    m, n = kxx.shape[0], kyy.shape[0]
+    xx = (kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1))
+    yy = (kyy.sum() - kyy.diagonal().sum()) / (n * (n - 1))
+    return float(xx + yy - 2 * kxy.mean())
+
+
+def kid_from_features(real: Tensor, fake: Tensor, *, num_subsets: int = 100, subset_size: int = 1000,
+                      seed: int = 0) -> tuple[float, float]:
+    """Kernel Inception Distance (Binkowski et al. 2018): the unbiased polynomial MMD^2 averaged
+    over ``num_subsets`` random subsets of ``min(subset_size, N, M)`` real and fake rows.
+
+    Returns ``(mean, std)`` over subsets (population std, as torchmetrics reports it).
+    """
+    real, fake = real.double(), fake.double()
+    m = min(subset_size, real.shape[0], fake.shape[0])
+    if m < 2:
+        raise ValueError("KID needs at least 2 real and 2 generated samples")
+    if m == real.shape[0] == fake.shape[0]:
+        return polynomial_mmd2(real, fake), 0.0  # every "subset" is the whole of both sets
+    gen = torch.Generator().manual_seed(seed)
+    # Kernels on the whole sets once, then index subsets: 100 subsets of 1000 re-multiply the
+    # same rows ~40 times over; beyond a few thousand rows the full matrices take too much memory.
+    full = max(real.shape[0], fake.shape[0]) <= _FULL_KERNEL_MAX
+    if full:
+        kxx, kxy, kyy = _poly(real, real), _poly(real, fake), _poly(fake, fake)
+    values = []
+    for _ in range(num_subsets):
+        i = torch.randperm(real.shape[0], generator=gen)[:m]
+        j = torch.randperm(fake.shape[0], generator=gen)[:m]
+        if full:
+            values.append(_mmd2_from_kernels(kxx[i][:, i], kxy[i][:, j], kyy[j][:, j]))
+        else:
+            values.append(polynomial_mmd2(real[i], fake[j]))
+    v = torch.tensor(values, dtype=torch.float64)
+    return float(v.mean()), float(v.std(unbiased=False))
+
+
+def _sq_dist(a: Tensor, b: Tensor) -> Tensor:
+    """Squared Euclidean distances ``(len(a), len(b))``, float64, clamped at 0."""
+    return ((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T).clamp_(min=0)
+
+
+def knn_sq_radii(x: Tensor, k: int) -> Tensor:
+    """Squared distance of each row of ``x (N, d)`` to its k-th nearest other row ``(N,)``."""
+    if not 1 <= k < x.shape[0]:
+        raise ValueError(f"k={k} needs 1 <= k < {x.shape[0]} samples")
+    x = x.double()
+    # the (k+1)-th smallest distance of a row: the smallest is the row itself (0)
+    return torch.cat([_sq_dist(x[i:i + _ROWS], x).kthvalue(k + 1, dim=1).values
+                      for i in range(0, x.shape[0], _ROWS)])
+
+
+def ball_membership(centers: Tensor, sq_radii: Tensor, points: Tensor, *, strict: bool) -> tuple[Tensor, Tensor]:
+    """For balls ``B(centers_i, r_i)`` and ``points``: how many balls contain each point ``(M,)``,
+    and whether each ball contains any point ``(N,)``. ``strict``: ``d < r`` rather than ``d <= r``.
+
+    Distances are computed with ``centers`` as rows in the same chunks as :func:`knn_sq_radii`,
+    so a point equal to a center's k-th neighbour sits exactly on the sphere (matters for
+    identical sets).
+    """
+    centers, points = centers.double(), points.double()
+    counts = torch.zeros(points.shape[0], dtype=torch.long)
+    covered = []
+    for i in range(0, centers.shape[0], _ROWS):
+        d = _sq_dist(centers[i:i + _ROWS], points)
+        r = sq_radii[i:i + _ROWS, None]
+        inside = d < r if strict else d <= r
+        counts += inside.sum(0)
+        covered.append(inside.any(1))
+    return counts, torch.cat(covered)
+
+
+def precision_recall(real: Tensor, fake: Tensor, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkaanniemi et al. 2019): precision is the fraction of
+    fake samples inside the real manifold (union of balls reaching each real sample's k-th
+    nearest real neighbour), recall the fraction of real samples inside the fake manifold."""
+    in_real, _ = ball_membership(real, knn_sq_radii(real, k), fake, strict=False)
+    in_fake, _ = ball_membership(fake, knn_sq_radii(fake, k), real, strict=False)
+    return float((in_real > 0).double().mean()), float((in_fake > 0).double().mean())
+
+
+def density_coverage(real: Tensor, fake: Tensor, k: int = 5) -> tuple[float, float]:
+    """Density and coverage (Naeem et al. 2020), with k-NN balls around real samples only:
+
+        density  = 1/(k M) sum_j sum_i 1[Y_j in B(X_i, NND_k(X_i))]
+        coverage = 1/N sum_i 1[exists j: Y_j in B(X_i, NND_k(X_i))]
+
+    Open balls, as in the authors' code: identical sets give density 1 and coverage 1.
+    """
+    counts, covered = ball_membership(real, knn_sq_radii(real, k), fake, strict=True)
+    return float(counts.sum()) / (k * fake.shape[0]), float(covered.double().mean())
+
+
+def class_statistics(predicted: Tensor, data_hist: Tensor, *, requested: Tensor | None = None,
+                     min_share: float = 0.1) -> dict[str, float]:
+    """Class coverage of generated samples, from classifier predictions ``(M,)``.
+
+    ``classes_generated``: classes whose share of the samples is at least ``min_share`` times
+    their share of the data (so a few misclassified samples do not count as a class);
+    ``classes_kl``: ``KL(p_gen || p_data)`` of the class histograms (0 when they match,
+    ``log K`` for one class against uniform data); with ``requested (M,)`` labels,
+    ``cond_accuracy``: the fraction classified as the label they were generated for.
+    """
+    k = data_hist.shape[0]
+    p_data = data_hist.double() / data_hist.sum()
+    p_gen = torch.bincount(predicted, minlength=k).double() / predicted.shape[0]
+    nz = p_gen > 0
+    out = {"classes_generated": float((p_gen >= min_share * p_data).logical_and(p_data > 0).sum()),
+           "classes_kl": float((p_gen[nz] * (p_gen[nz] / p_data[nz]).log()).sum())}
+    if requested is not None:
+        out["cond_accuracy"] = float((predicted == requested).double().mean())
+    return out
+
+
+# --------------------------------------------------------------------------- evaluation plumbing
+
+def _note(ctx: EvalContext, description: str, metric: str) -> None:
+    """Record which extractor a metric used; ``ctx.cache["feature_extractor"]`` is the summary."""
+    used: dict[str, list[str]] = ctx.cache.setdefault("_extractors", {})
+    used.setdefault(description, [])
+    if metric not in used[description]:
+        used[description].append(metric)
+    ctx.cache["feature_extractor"] = (next(iter(used)) if len(used) == 1 else
+                                      "; ".join(f"{d} [{', '.join(ms)}]" for d, ms in used.items()))
+
+
+def real_images(ctx: EvalContext) -> tuple[Tensor, Tensor | None]:
+    """The evaluation's real subset ``x (n, C, H, W)``, ``y (n,)``: ``min(num_samples, N)`` images
+    drawn without replacement; read from the tensor directly so the training iterator's
+    position is untouched."""
+    if "images.real" not in ctx.cache:
+        data = ctx.data
+        if hasattr(data, "x"):
+            n = min(ctx.num_samples, data.x.shape[0])
+            idx = torch.randperm(data.x.shape[0], generator=ctx.generator(101))[:n]
+            y = getattr(data, "y", None)
+            ctx.cache["images.real"] = (data.x[idx], None if y is None else y[idx])
+        else:
+            ctx.cache["images.real"] = data.sample(ctx.num_samples, ctx.generator(101))
+    return ctx.cache["images.real"]
+
+
+def is_conditional(ctx: EvalContext) -> bool:
+    return bool(ctx.cache.get("conditional", False)) and ctx.data.num_classes > 0
+
+
+def fake_images(ctx: EvalContext) -> tuple[Tensor, Tensor | None]:
+    """Generated images ``(n, C, H, W)`` and the labels they were asked for (conditional
+    models: the real subset's labels, so both sets have the same class histogram)."""
+    if "images.fake" not in ctx.cache:
+        x_real, y_real = real_images(ctx)
+        labels = y_real if is_conditional(ctx) else None
+        ctx.cache["images.fake"] = (ctx.generate(x_real.shape[0], labels).detach().cpu(), labels)
+    return ctx.cache["images.fake"]
+
+
+def _dataset_spec(ctx: EvalContext) -> tuple[str, dict[str, Any]] | None:
+    spec = ctx.cache.get("dataset")
+    if isinstance(spec, dict) and "name" in spec:
+        return str(spec["name"]), dict(spec.get("options") or {})
+    options = getattr(ctx.data, "options", None)
+    return (ctx.data.name, dict(options)) if isinstance(options, dict) else None
+
+
+def _test_split(ctx: EvalContext) -> tuple[Tensor, Tensor] | None:
+    """The data set's official test split, when the registry can build one for the same options."""
+    spec = _dataset_spec(ctx)
+    if spec is None or spec[0] not in DATASETS:
+        return None
+    name, options = spec
+    if "split" not in DATASETS.entry(name).options() or options.get("split", "train") != "train":
+        return None
+    try:
+        test = DATASETS.build(name, {**options, "split": "test"})
+    except GankitError as e:
+        warnings.warn(f"{name}: no test split ({e}); the feature classifier holds out 10% of the training set",
+                      stacklevel=2)
+        return None
+    x, y = getattr(test, "x", None), getattr(test, "y", None)
+    if x is None or y is None or tuple(x.shape[1:]) != tuple(ctx.data.shape):
+        return None
+    return x, y
+
+
+def classifier(ctx: EvalContext) -> ClassifierExtractor:
+    """gankit's classifier for ``ctx.data`` (trained on it, tested on its test split), once per evaluation."""
+    if "extractor.classifier" not in ctx.cache:
+        data = ctx.data
+        x, y = getattr(data, "x", None), getattr(data, "y", None)
+        if x is None or y is None or data.num_classes < 2:
+            raise DataError(f"data set {data.name!r} has no class labels, so gankit cannot train its feature "
+                            "classifier; give a TorchScript Inception file (--inception PATH) instead")
+        ctx.cache["extractor.classifier"] = load_or_train_classifier(
+            x, y, data.num_classes, name=data.name, test=_test_split(ctx), device=ctx.device,
+            progress=ctx.cache.get("progress"))
+    return ctx.cache["extractor.classifier"]
+
+
+def extractor(ctx: EvalContext, spec: str = "auto") -> FeatureExtractor:
+    """``"classifier"``, ``"inception:PATH"`` or ``"auto"`` (Inception if the run gave a file)."""
+    if spec == "auto":
+        path = ctx.cache.get("inception")
+        spec = f"inception:{path}" if path else "classifier"
+    if spec == "classifier":
+        return classifier(ctx)
+    if spec.startswith("inception:"):
+        key = f"extractor.{spec}"
+        if key not in ctx.cache:
+            ctx.cache[key] = InceptionExtractor(spec.split(":", 1)[1], device=ctx.device)
+        return ctx.cache[key]
+    raise DataError(f"unknown feature extractor {spec!r} (use classifier or inception:PATH)")
+
+
+def features(ctx: EvalContext, which: str, spec: str = "auto") -> tuple[Tensor, Tensor | None, str]:
+    """Features ``(n, F)`` of the real or fake set, the classifier's logits ``(n, K)`` when the
+    extractor is the classifier (else None), and the extractor's description."""
+    ext = extractor(ctx, spec)
+    key = f"features.{ext.description}.{which}"
+    if key not in ctx.cache:
+        x = (real_images if which == "real" else fake_images)(ctx)[0]
+        if isinstance(ext, ClassifierExtractor):
+            ctx.cache[key] = ext.features_and_logits(x)
+        else:
+            ctx.cache[key] = (ext.features(x), None)
+    f, logits = ctx.cache[key]
+    return f, logits, ext.description
+
+
+def _pair(ctx: EvalContext, spec: str, metric: str) -> tuple[Tensor, Tensor]:
+    real, _, desc = features(ctx, "real", spec)
+    fake, _, _ = features(ctx, "fake", spec)
+    _note(ctx, desc, metric)
+    return real, fake
+
+
+# --------------------------------------------------------------------------- registered metrics
+
+@METRICS.register("fid", paper="Heusel et al. 2017")
+def fid(ctx: EvalContext, *, extractor: str = "auto") -> dict[str, float]:
+    """Frechet distance between Gaussians fitted to real and generated features (lower is better)."""
+    real, fake = _pair(ctx, extractor, "fid")
+    return {"fid": fid_from_features(real, fake)}
+
+
+@METRICS.register("kid", paper="Binkowski et al. 2018")
+def kid(ctx: EvalContext, *, extractor: str = "auto", num_subsets: int = 100,
+        subset_size: int = 1000) -> dict[str, float]:
+    """Unbiased polynomial-kernel MMD^2 averaged over subsets, with its std over subsets."""
+    real, fake = _pair(ctx, extractor, "kid")
+    mean, std = kid_from_features(real, fake, num_subsets=num_subsets, subset_size=subset_size, seed=ctx.seed)
+    return {"kid": mean, "kid_std": std}
+
+
+@METRICS.register("pr", paper="Kynkaanniemi et al. 2019")
+def pr(ctx: EvalContext, *, extractor: str = "auto", k: int = 3) -> dict[str, float]:
+    """Improved precision (fidelity) and recall (diversity) from k-NN manifolds."""
+    real, fake = _pair(ctx, extractor, "pr")
+    p, r = precision_recall(real, fake, k)
+    return {"precision": p, "recall": r}
+
+
+@METRICS.register("dc", paper="Naeem et al. 2020")
+def dc(ctx: EvalContext, *, extractor: str = "auto", k: int = 5) -> dict[str, float]:
+    """Density and coverage from k-NN balls around real samples."""
+    real, fake = _pair(ctx, extractor, "dc")
+    d, c = density_coverage(real, fake, k)
+    return {"density": d, "coverage": c}
+
+
+@METRICS.register("classes", paper="")
+def classes(ctx: EvalContext, *, min_share: float = 0.1) -> dict[str, float]:
+    """Classes generated, KL of the class histogram to the data's and, for conditional models,
+    the accuracy of generated samples w.r.t. the requested class (gankit's classifier)."""
+    clf = classifier(ctx)
+    _, logits, desc = features(ctx, "fake", "classifier")
+    _note(ctx, desc, "classes")
+    assert logits is not None
+    requested = fake_images(ctx)[1]
+    y = getattr(ctx.data, "y")
+    hist = torch.bincount(y, minlength=clf.num_classes)
+    return class_statistics(logits.argmax(1), hist, requested=requested, min_share=min_share)
+
+
+# --------------------------------------------------------------------------- convenience API
+
+def evaluate_images(data: DataSource, images: Tensor, labels: Tensor | None = None, *,
+                    extractor: str = "classifier", metrics: Sequence[str] = ("fid", "kid", "pr", "dc", "classes"),
+                    num_real: int | None = None, seed: int = 1234, device: torch.device | str = "cpu",
+                    dataset: tuple[str, dict[str, Any]] | None = None, progress: bool | None = None,
+                    options: dict[str, dict[str, Any]] | None = None) -> dict[str, float | str]:
+    """Image metrics of generated ``images (M, C, H, W)`` in [-1, 1] against ``data``.
+
+    ``labels (M,)``: the classes the images were generated for (adds ``cond_accuracy``);
+    ``extractor``: ``"classifier"`` or ``"inception:PATH"`` (``classes`` always uses the
+    classifier); ``num_real``: size of the real subset (default ``M``); ``dataset``:
+    ``(registry name, options)`` of ``data``, which lets the classifier be tested on the data
+    set's test split; ``options``: per-metric options, e.g. ``{"kid": {"subset_size": 500}}``.
+    Returns the metrics' numbers plus ``feature_extractor`` (a description string).
+    """
+    if images.ndim != 4 or tuple(images.shape[1:]) != tuple(data.shape):
+        raise DataError(f"generated images have shape {tuple(images.shape[1:])}, the data set {tuple(data.shape)}")
+
+    def no_generator(n: int, y: Tensor | None) -> Tensor:
+        raise RuntimeError("evaluate_images: all generated images are given")
+
+    ctx = EvalContext(data, no_generator, num_samples=num_real or images.shape[0], seed=seed,
+                      device=torch.device(device))
+    ctx.cache.update({"images.fake": (images.detach().cpu(), labels), "progress": progress,
+                      "conditional": labels is not None})
+    if dataset is not None:
+        ctx.cache["dataset"] = {"name": dataset[0], "options": dataset[1]}
+    out: dict[str, float | str] = {}
+    for name in metrics:
+        opts = dict((options or {}).get(name, {}))
+        if name in ("fid", "kid", "pr", "dc"):
+            opts.setdefault("extractor", extractor)
+        out.update(METRICS.get(name)(ctx, **METRICS.resolve(name, opts)))
+    out["feature_extractor"] = ctx.cache.get("feature_extractor", "")
+    return out
