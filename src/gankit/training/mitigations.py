@@ -2,7 +2,7 @@
 
 A mitigation is a registered factory returning a :class:`Mitigation`; its keyword options
 are user options (``mitigations.pack.m=4``). The recipe calls every hook in order; each
-default leaves things unchanged. Implementations live in :mod:`gankit.training.mitigation_impl`.
+default leaves things unchanged. Implementations live in :mod:`gankit.mitigations`.
 """
 
 from __future__ import annotations
