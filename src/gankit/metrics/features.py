@@ -298,7 +298,10 @@ class InceptionExtractor:
         if not p.is_file():
             raise DataError(f"Inception file {str(p)!r} not found (give a TorchScript file; gankit never downloads one)")
         try:
-            self.model = torch.jit.load(str(p), map_location=device).eval()
+            with warnings.catch_warnings():
+                # torch >= 2.10 deprecates TorchScript; the Inception files in use are TorchScript
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.model = torch.jit.load(str(p), map_location=device).eval()
         except (RuntimeError, ValueError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise DataError(f"{p}: not a TorchScript model ({first})") from None
@@ -313,12 +316,11 @@ class InceptionExtractor:
 
     def prepare(self, x: Tensor) -> Tensor:
         """``(N, C, H, W)`` in [-1, 1] -> ``(N, 3, 299, 299)`` in [0, 255]."""
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        elif x.shape[1] != 3:
+        if x.shape[1] not in (1, 3):
             raise DataError(f"Inception features need 1- or 3-channel images, got {x.shape[1]} channels")
         x = F.interpolate(x.float(), size=(299, 299), mode="bilinear", align_corners=False)
-        return ((x.clamp(-1, 1) + 1) * 127.5)
+        x = (x.clamp(-1, 1) + 1) * 127.5
+        return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x  # gray: resize once, then replicate
 
     def _forward(self, x: Tensor) -> Tensor:
         out = self.model(self.prepare(x), **self._kwargs)
