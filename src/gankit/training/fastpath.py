@@ -1,0 +1,63 @@
+"""Fast paths that leave the mathematics unchanged: device-resident data, channels_last,
+``torch.compile``. Each is a ``train.*`` switch and each is timed by ``gankit bench speed``.
+
+* ``train.data_on_device`` (default on): a finite data set (:class:`TensorSource`) is copied
+  to the training device once; a batch is then one gather on the device instead of a
+  host-to-device copy per step (or a worker DataLoader). On the CPU the data already is
+  where the step runs, so this changes nothing there.
+* ``train.channels_last``: convolution weights and image batches in NHWC memory order,
+  the layout oneDNN (CPU) and cuDNN tensor cores (GPU) prefer. Values are identical; only
+  the strides change, so checkpoints load either way.
+* ``train.compile``: :meth:`torch.nn.Module.compile` compiles each network's ``__call__``
+  in place. The module object and its ``state_dict`` keys stay the same (no
+  ``_orig_mod.`` prefix), so checkpoints of compiled and eager runs are interchangeable.
+  AOTAutograd has no double backward, so it is refused with gradient penalties.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from gankit.errors import ConfigError
+
+
+def is_convolutional(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.conv._ConvNd) for m in module.modules())
+
+
+def to_channels_last(module: nn.Module) -> bool:
+    """Convert a convolutional network's 4-D parameters to channels_last; False if it has none."""
+    if not is_convolutional(module):
+        return False
+    module.to(memory_format=torch.channels_last)
+    return True
+
+
+def channels_last_batch(x: Tensor) -> Tensor:
+    """An image batch ``(B, C, H, W)`` in NHWC memory order (other tensors unchanged)."""
+    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+
+
+def compile_networks(*modules: nn.Module, penalty: str | None = None) -> None:
+    """``module.compile()`` for every module with parameters (eager until the first call)."""
+    if penalty is not None:
+        raise ConfigError(f"train.compile=true cannot train with penalty {penalty!r}: torch.compile "
+                          "(AOTAutograd) has no double backward; use train.compile=false")
+    for m in modules:
+        if any(True for _ in m.parameters()):
+            m.compile()
+
+
+class DeviceData:
+    """A finite data set's tensors, copied to ``device`` once."""
+
+    def __init__(self, x: Tensor, y: Tensor | None, device: torch.device, *, channels_last: bool = False) -> None:
+        x = x.to(device)
+        self.x = channels_last_batch(x) if channels_last else x        # (N, *shape)
+        self.y = None if y is None else y.to(device)                   # (N,)
+        self.device = device
+
+    def take(self, idx: Tensor) -> tuple[Tensor, Tensor | None]:
+        idx = idx.to(self.device)
+        return self.x[idx], (None if self.y is None else self.y[idx])
