@@ -444,6 +444,8 @@ def test_fgan_gan_row_is_the_classic_gan():
     assert obj.d_loss(vr, vf).item() == pytest.approx(classic.discriminator_loss(vr, vf).item(), rel=1e-12)
     assert obj.g_loss(vf, vr).item() == pytest.approx(classic.non_saturating_generator_loss(vf).item(), rel=1e-12)
     assert obj.probability_outputs and not LOSSES.build("fgan", {"divergence": "kl"}).probability_outputs
+    # minimax's real term carries no gradient to G, so the recipe need not compute it
+    assert not LOSSES.build("fgan", {"generator": "minimax"}).g_uses_real
 
 
 def test_fgan_rejects_unknown_options_naming_the_choices():

@@ -124,7 +124,7 @@ def test_gmmn_objective():
     assert obj.g_loss(f, r).item() == pytest.approx(u, rel=1e-12)
     assert obj.estimate(r, f).item() == pytest.approx(u, rel=1e-12)  # MMD^2 is symmetric
     assert obj.d_loss(r, f).item() == 0.0
-    assert not obj.learned_critic
+    assert not obj.learned_critic and obj.g_uses_real
     big = torch.tensor(rng.normal(size=(6, 2)) * 1e4, dtype=torch.float32, requires_grad=True)
     value = LOSSES.build("gmmn").g_loss(big, torch.zeros(5, 2))
     value.backward()
@@ -135,7 +135,7 @@ def test_mmd_gan_objective():
     rng = np.random.default_rng(5)
     real, fake = rng.normal(size=(8, 16)), rng.normal(size=(8, 16)) + 0.3
     obj = LOSSES.build("mmd-gan", {"features": 16, "bandwidths": [1.0, 2.0, 4.0]})
-    assert obj.critic_dim == 16 and obj.learned_critic
+    assert obj.critic_dim == 16 and obj.learned_critic and obj.g_uses_real
     u, _ = numpy_loops(real, fake, (1.0, 2.0, 4.0))
     r, f = torch.as_tensor(real), torch.as_tensor(fake)
     assert obj.d_loss(r, f).item() == pytest.approx(-u, rel=1e-12)

@@ -95,7 +95,7 @@ def gmmn(*, bandwidths: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0
     def estimate(real: Tensor, fake: Tensor) -> Tensor:
         return mmd2_unbiased(real, fake, bw)
 
-    return Objective("gmmn", d_loss, g_loss, learned_critic=False, estimate=estimate)
+    return Objective("gmmn", d_loss, g_loss, learned_critic=False, estimate=estimate, g_uses_real=True)
 
 
 @LOSSES.register("mmd-gan", paper=MMD_GAN_PAPER)
@@ -123,4 +123,4 @@ def mmd_gan(*, bandwidths: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0), featu
     def estimate(real_h: Tensor, fake_h: Tensor) -> Tensor:
         return mmd2_unbiased(real_h, fake_h, bw)
 
-    return Objective("mmd-gan", d_loss, g_loss, critic_dim=features, estimate=estimate)
+    return Objective("mmd-gan", d_loss, g_loss, critic_dim=features, estimate=estimate, g_uses_real=True)
