@@ -1,0 +1,1 @@
+"""Figures; numbers are computed elsewhere."""
