@@ -179,3 +179,27 @@ def test_stats_state_dict_round_trip_and_too_few_samples():
         FeatureStats().update(torch.zeros(1, 2)).compute()
     with pytest.raises(ValueError, match="dimension"):
         FeatureStats().update(torch.zeros(3, 2)).update(torch.zeros(3, 4))
+
+
+def _sync_worker(rank: int, world: int, init: str, out: str) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    x = torch.arange(60, dtype=torch.float64).reshape(20, 3) ** 1.5
+    stats = FeatureStats().update(x[rank::world]).sync()      # each rank saw every other row
+    if rank == 0:
+        torch.save(stats.state_dict(), out)
+    dist.destroy_process_group()
+
+
+def test_stats_sync_across_two_processes_equals_single_pass(tmp_path):
+    import torch.multiprocessing as mp
+
+    out = tmp_path / "merged.pt"
+    mp.spawn(_sync_worker, args=(2, f"file://{tmp_path / 'rendezvous'}", str(out)), nprocs=2)
+    merged = FeatureStats.from_state(torch.load(out, weights_only=True))
+    x = (torch.arange(60, dtype=torch.float64).reshape(20, 3) ** 1.5).numpy()
+    mu, cov = merged.compute()
+    assert merged.n == 20
+    np.testing.assert_allclose(mu.numpy(), x.mean(0), rtol=1e-14)
+    np.testing.assert_allclose(cov.numpy(), np.cov(x, rowvar=False), rtol=1e-12)
