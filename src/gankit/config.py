@@ -74,6 +74,14 @@ class EvalConfig:
 
 
 @dataclasses.dataclass
+class AAEConfig:
+    """Adversarial autoencoder options (``model=aae``; Makhzani et al. 2015)."""
+
+    adversarial: bool = True          # the regularisation phase (false = a plain autoencoder)
+    supervised: bool = False          # each label picks its prior component (Makhzani et al. 2015, §2.1)
+
+
+@dataclasses.dataclass
 class Config:
     name: str | None = None
     seed: int = 0
@@ -86,6 +94,7 @@ class Config:
     generator: Component = dataclasses.field(default_factory=lambda: Component("mlp"))
     discriminator: Component = dataclasses.field(default_factory=lambda: Component("mlp"))
     prior: Component = dataclasses.field(default_factory=lambda: Component("normal"))
+    encoder: Component = dataclasses.field(default_factory=lambda: Component("mlp"))  # model=aae: x -> z
     loss: Component = dataclasses.field(default_factory=lambda: Component("ns"))
     penalty: Component = dataclasses.field(default_factory=lambda: Component("none"))
     mitigations: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
@@ -93,6 +102,7 @@ class Config:
     optim_g: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     optim_d: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+    aae: AAEConfig = dataclasses.field(default_factory=AAEConfig)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -112,10 +122,10 @@ def component_registries() -> dict[str, Registry[Any]]:
     from gankit.data import DATASETS
     from gankit.losses import LOSSES
     from gankit.losses.penalties import PENALTIES
-    from gankit.networks import DISCRIMINATORS, GENERATORS, PRIORS
+    from gankit.networks import DISCRIMINATORS, ENCODERS, GENERATORS, PRIORS
 
     return {"data": DATASETS, "generator": GENERATORS, "discriminator": DISCRIMINATORS,
-            "prior": PRIORS, "loss": LOSSES, "penalty": PENALTIES}
+            "prior": PRIORS, "loss": LOSSES, "penalty": PENALTIES, "encoder": ENCODERS}
 
 
 def parse_value(text: str) -> Any:

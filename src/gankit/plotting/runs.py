@@ -18,6 +18,12 @@ from gankit.plotting.grid import save_image_grid  # noqa: E402
 def plot_run(run: Any) -> None:
     """``samples.png`` (or a sample grid for images) and ``losses.png``."""
     data = run.data
+    if hasattr(run.recipe, "encode"):  # an adversarial autoencoder: its D judges codes, not data
+        from gankit.plotting.aae import plot_aae_run
+
+        plot_aae_run(run)
+        plot_losses(run.history, run.dir / "losses.png")
+        return
     if data.kind == "images":
         save_run_grid(run, run.dir / "samples.png")
     elif data.shape == (2,):
@@ -111,8 +117,8 @@ def plot_losses(history: list[dict[str, float]], path: Path) -> None:
     if not history:
         return
     steps = np.array([h["step"] for h in history])
-    keys_loss = [k for k in ("d_loss", "g_loss", "penalty") if k in history[-1]]
-    keys_prob = [k for k in ("D(x)", "D(G(z))") if k in history[-1]]
+    keys_loss = [k for k in ("d_loss", "g_loss", "penalty", "recon_mse") if k in history[-1]]
+    keys_prob = [k for k in ("D(x)", "D(G(z))", "D(z)", "D(E(x))") if k in history[-1]]
     ncols = 2 if keys_prob else 1
     fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 3.6), squeeze=False)
     for k in keys_loss:

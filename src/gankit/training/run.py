@@ -34,6 +34,11 @@ def _register_recipes() -> None:
 
     if "gan" not in RECIPES:
         RECIPES.register("gan", summary="generator vs discriminator (every loss, network, mitigation)")(GANRecipe)
+    from gankit.training.aae import AAERecipe
+
+    if "aae" not in RECIPES:
+        RECIPES.register("aae", summary="adversarial autoencoder: encoder vs a latent discriminator",
+                         paper="Makhzani et al. 2015")(AAERecipe)
 
 
 def pick_device(name: str) -> torch.device:
@@ -123,7 +128,7 @@ class Run:
                         for k, v in logs.items():
                             writer.add_scalar(f"train/{k}", v, step)
                     if bar is not None:
-                        bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k in ("d_loss", "g_loss", "D(x)", "D(G(z))")}, refresh=False)
+                        bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k in ("d_loss", "g_loss", "D(x)", "D(G(z))", "recon_mse")}, refresh=False)
                 if bar is not None:
                     bar.update(1)
                 for cb in callbacks:
@@ -167,10 +172,12 @@ class Run:
             return self.recipe.generate(n, labels, seed=seed)
 
         return EvalContext(self.data, generate, num_samples=ev.num_samples, seed=seed, device=self.device,
-                           cache={"inception": ev.inception, "conditional": bool(self.recipe.num_classes)})
+                           cache={"inception": ev.inception, "conditional": bool(self.recipe.num_classes),
+                                  "model": self.recipe})
 
     def evaluate(self, metrics: Iterable[str] | None = None) -> dict[str, Any]:
-        names = list(metrics) if metrics is not None else (self.cfg.eval.metrics or default_metrics(self.data))
+        names = list(metrics) if metrics is not None else (self.cfg.eval.metrics or getattr(
+            self.recipe, "default_metrics", None) or default_metrics(self.data))
         ctx = self.eval_context()
         out: dict[str, Any] = {}
         for name in names:
