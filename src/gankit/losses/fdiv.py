@@ -133,8 +133,9 @@ def wright_omega(y: Tensor, iterations: int = 4) -> Tensor:
     is increasing and convex, and never forming ``e^y`` keeps it finite for ``|y|`` up to the
     float range (``W(e^y) ~ y - log y`` for large y, ``~ e^y`` for very negative y). The
     start (``log(y - log y)`` above 1, ``logsigmoid(y)`` below) is close enough that two
-    cubically convergent steps already reach float64 precision; four are taken. The gradient ``W / (1 + W)``
-    comes from one Newton step taken with the graph attached (implicit differentiation).
+    cubically convergent steps already reach float64 precision; four are taken. The
+    gradient ``W / (1 + W)`` comes from one Newton step taken with the graph attached
+    (implicit differentiation; second derivatives are not exact).
     """
     with torch.no_grad():
         y_big = y.clamp(min=1.0)

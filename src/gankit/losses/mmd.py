@@ -19,7 +19,8 @@ from gankit.losses.base import LOSSES, Objective
 
 GMMN_PAPERS = ("Li, Swersky & Zemel 2015, 'Generative Moment Matching Networks'; "
                "Dziugaite, Roy & Ghahramani 2015")
-MMD_GAN_PAPER = "Li, Chang, Cheng, Yang & Poczos 2017, 'MMD GAN: Towards Deeper Understanding of Moment Matching Network'"
+MMD_GAN_PAPER = ("Li, Chang, Cheng, Yang & Poczos 2017, "
+                 "'MMD GAN: Towards Deeper Understanding of Moment Matching Network'")
 
 
 def _flat(x: Tensor) -> Tensor:
