@@ -100,7 +100,7 @@ def registries() -> dict[str, object]:
     from gankit.losses import LOSSES
     from gankit.losses.penalties import PENALTIES
     from gankit.metrics import METRICS
-    from gankit.networks import DISCRIMINATORS, GENERATORS, PRIORS
+    from gankit.networks import DISCRIMINATORS, ENCODERS, GENERATORS, PRIORS
     from gankit.training.mitigations import MITIGATIONS
     from gankit.training.run import RECIPES, _register_recipes
 
@@ -113,7 +113,7 @@ def registries() -> dict[str, object]:
     except ImportError:
         pass
     regs.update({"penalties": PENALTIES, "mitigations": MITIGATIONS, "generators": GENERATORS,
-                 "discriminators": DISCRIMINATORS, "priors": PRIORS, "datasets": DATASETS, "metrics": METRICS})
+                 "discriminators": DISCRIMINATORS, "encoders": ENCODERS, "priors": PRIORS, "datasets": DATASETS, "metrics": METRICS})
     try:
         from gankit.experiments import EXPERIMENTS
 
