@@ -60,9 +60,11 @@ class TrainConfig:
     sample_every: int = 0             # image grids from a fixed noise batch (0 = only at the end)
     progress: bool = True
     tensorboard: bool = False
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
-    compile: bool = False
-    channels_last: bool = False
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype (gankit.training.precision)
+    compile: bool = False             # torch.compile the networks (gankit.training.fastpath)
+    channels_last: bool = False       # NHWC memory order for convolutional networks and image batches
+    data_on_device: bool = True       # keep a finite data set on the training device (one copy)
+    sync_batchnorm: bool = False      # SyncBatchNorm across processes (torchrun; CUDA only)
 
 
 @dataclasses.dataclass

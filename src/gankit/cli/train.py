@@ -6,6 +6,7 @@ import argparse
 import json
 
 from gankit.config import load_config
+from gankit.training import distributed
 from gankit.training.run import Run, _new_run_dir, resume
 from gankit.errors import ConfigError
 
@@ -27,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _report(run: Run) -> None:
+    if not run.is_main:  # torchrun: one report, from rank 0
+        return
     print(f"run directory: {run.dir}")
     print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in run.metrics.items()}, indent=2))
     files = sorted(p.name for p in run.dir.iterdir() if p.is_file())
@@ -37,14 +40,21 @@ def run_train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides, preset=args.preset)
     from pathlib import Path
 
-    run_dir = Path(args.out) if args.out else _new_run_dir(cfg)
-    if (run_dir / "checkpoint.pt").exists():
-        raise ConfigError(f"{run_dir} already holds a run; use `gankit resume {run_dir}` or another --out")
-    run = Run(cfg, run_dir)
-    _report(run.fit())
+    distributed.setup(cfg.device)  # under torchrun: join the job before naming the run
+    try:
+        run_dir = Path(args.out) if args.out else Path(distributed.broadcast_object(str(_new_run_dir(cfg))))
+        if (run_dir / "checkpoint.pt").exists():
+            raise ConfigError(f"{run_dir} already holds a run; use `gankit resume {run_dir}` or another --out")
+        run = Run(cfg, run_dir)
+        _report(run.fit())
+    finally:
+        distributed.cleanup()
     return 0
 
 
 def run_resume(args: argparse.Namespace) -> int:
-    _report(resume(args.run_dir, args.steps))
+    try:
+        _report(resume(args.run_dir, args.steps))
+    finally:
+        distributed.cleanup()
     return 0

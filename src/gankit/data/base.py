@@ -42,9 +42,10 @@ class DataSource:
 class TensorSource(DataSource):
     """A finite data set held as one tensor; batches are drawn without replacement per epoch.
 
-    ``shard=(rank, world)`` makes each process see a disjoint slice of every epoch's
-    permutation (the DistributedSampler scheme), with the permutation shared across ranks
-    because every rank draws it from an identically seeded generator.
+    ``shard=(rank, world)`` is the distributed sampler: every rank walks the same epoch
+    permutation (drawn from an identically seeded generator) in steps of the global batch
+    ``n * world`` and takes its own ``n`` rows of each global batch, so the ranks' batches
+    are disjoint and together are exactly the batch one process would draw.
     """
 
     def __init__(self, x: Tensor, y: Tensor | None, *, name: str, num_classes: int = 0,
@@ -62,18 +63,22 @@ class TensorSource(DataSource):
     def __len__(self) -> int:
         return self.x.shape[0]
 
-    def sample(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+    def indices(self, n: int, generator: torch.Generator) -> Tensor:
+        """Row indices ``(n,)`` of this rank's part of the next global batch of ``n * world``."""
         rank, world = self.shard
-        per_epoch = len(self) // world
-        if n > per_epoch:
-            raise ValueError(f"batch size {n} exceeds the data set's {per_epoch} examples per process")
-        if self._perm is None or self._pos + n > per_epoch:
-            full = torch.randperm(len(self), generator=generator)
-            self._perm = full[rank * per_epoch:(rank + 1) * per_epoch]
+        total = n * world
+        if total > len(self):
+            raise ValueError(f"global batch {total} exceeds the data set's {len(self)} examples")
+        if self._perm is None or self._pos + total > len(self):
+            self._perm = torch.randperm(len(self), generator=generator)
             self._pos = 0
             self.epoch += 1
-        idx = self._perm[self._pos:self._pos + n]
-        self._pos += n
+        idx = self._perm[self._pos + rank * n:self._pos + (rank + 1) * n]
+        self._pos += total
+        return idx
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+        idx = self.indices(n, generator)
         return self.x[idx], (None if self.y is None else self.y[idx])
 
     def state_dict(self) -> dict[str, Any]:

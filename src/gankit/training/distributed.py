@@ -223,11 +223,12 @@ def mean_logs(logs: Mapping[str, float]) -> dict[str, float]:
     """
     if not initialized() or dist.get_world_size() == 1 or not logs:
         return dict(logs)
-    keys = sorted(logs)
+    keys = sorted(logs)  # the same order on every rank, whatever each inserted first
     t = torch.tensor([float(logs[k]) for k in keys], dtype=torch.float64, device=_comm_device())
     dist.all_reduce(t)
     t /= dist.get_world_size()
-    return {k: float(v) for k, v in zip(keys, t.tolist())}
+    mean = dict(zip(keys, t.tolist()))
+    return {k: mean[k] for k in logs}
 
 
 def broadcast_object(obj: Any, src: int = 0) -> Any:

@@ -20,8 +20,10 @@ from gankit.errors import ConfigError
 from gankit.losses import LOSSES, Objective
 from gankit.losses.penalties import PENALTIES, Penalty
 from gankit.networks import DISCRIMINATORS, GENERATORS, PRIORS
+from gankit.training import distributed, fastpath
 from gankit.training.loop import EMA, Phase, Trainer, lr_factor, make_optimizer
 from gankit.training.mitigations import MITIGATIONS, Mitigation
+from gankit.training.precision import precision_for
 
 
 class _Flatten(nn.Module):
@@ -32,7 +34,14 @@ class _Flatten(nn.Module):
 
 
 class GANRecipe:
-    """Networks, objective, penalty and mitigations of one GAN run, and its phases."""
+    """Networks, objective, penalty and mitigations of one GAN run, and its phases.
+
+    In a torchrun job (:mod:`gankit.training.distributed`) ``train.batch_size`` is the
+    global batch; ``batch_size`` here is this rank's share, ``G_train`` / ``D_train`` the
+    DDP wrappers used by the phase that trains each network.
+    """
+
+    supports_distributed = True
 
     def __init__(self, cfg: Config, data: DataSource, device: torch.device, *, rank: int = 0) -> None:
         self.cfg, self.data, self.device = cfg, data, device
@@ -55,14 +64,33 @@ class GANRecipe:
             self.D = _Flatten().to(device)
         self.G_ema = copy.deepcopy(self.G).eval() if cfg.train.ema > 0 else None
         self.ema = EMA(self.G, self.G_ema, cfg.train.ema, cfg.train.ema_start) if self.G_ema is not None else None
-        self.batch_size = cfg.train.batch_size
+        self.dist = distributed.info()
+        if cfg.train.batch_size % self.dist.world:
+            raise ConfigError(f"train.batch_size={cfg.train.batch_size} (the global batch) must be divisible "
+                              f"by the {self.dist.world} processes")
+        self.batch_size = cfg.train.batch_size // self.dist.world   # this rank's share
         multiple = max([m.batch_multiple() for m in self.mitigations] + [1])
         if self.batch_size % multiple:
-            raise ConfigError(f"train.batch_size={self.batch_size} must be a multiple of {multiple} (packing)")
+            raise ConfigError(f"the per-process batch {self.batch_size} must be a multiple of {multiple} (packing)")
         # Data order has its own generator so it is reproducible and resumable on its own.
         self.data_rng = torch.Generator().manual_seed(cfg.seed * 7919 + 17)
-        self.trainer = Trainer(self.phases(), update=cfg.train.update,
+        self._speed_and_scale()
+        self.trainer = Trainer(self.phases(), update=cfg.train.update, grad_scaler=self.precision.grad_scaler(),
                                lr_factor=lr_factor(cfg.train.lr_decay, cfg.train.steps))
+
+    def _speed_and_scale(self) -> None:
+        """Precision, fast paths and the DDP wrappers (identity in a one-process run)."""
+        t, dev = self.cfg.train, self.device
+        self.precision = precision_for(t.precision, dev)
+        if t.channels_last:
+            fastpath.to_channels_last(self.G)
+            fastpath.to_channels_last(self.D)
+        self.batches = distributed.RankBatches(self.data, dev, self.dist, data_on_device=t.data_on_device,
+                                               channels_last=t.channels_last)
+        if t.compile:
+            fastpath.compile_networks(self.G, self.D, penalty=self.cfg.penalty.name if self.penalty.loss else None)
+        self.G_train = distributed.wrap(self.G, dev, self.dist, sync_batchnorm=t.sync_batchnorm)
+        self.D_train = distributed.wrap(self.D, dev, self.dist, sync_batchnorm=t.sync_batchnorm)
 
     # -- the game -------------------------------------------------------------------------
     def d_input(self, x: Tensor) -> Tensor:
@@ -70,27 +98,28 @@ class GANRecipe:
             x = m.discriminator_input(x, self.trainer.step if hasattr(self, "trainer") else 0)
         return x
 
-    def critic(self, x: Tensor, y: Tensor | None) -> Tensor:
-        """D's raw outputs on ``x`` as the game sees it (after input mitigations)."""
-        return self.D(self.d_input(x), y)
+    def critic(self, x: Tensor, y: Tensor | None, D: nn.Module | None = None) -> Tensor:
+        """D's raw outputs on ``x`` as the game sees it (after input mitigations), in float32
+        so that losses never run in a mixed-precision dtype. ``D``: the module to call
+        (default the plain ``self.D``; the D phase passes its DDP wrapper)."""
+        return (self.D if D is None else D)(self.d_input(x), y).float()
 
     def real_batch(self, n: int | None = None) -> tuple[Tensor, Tensor | None]:
-        x, y = self.data.sample(n or self.batch_size, self.data_rng)
-        x = x.to(self.device, non_blocking=True)
-        y = None if (y is None or not self.num_classes) else y.to(self.device)
-        return x, y
+        """This rank's ``n`` rows (default: its batch share) of the next global real batch."""
+        x, y = self.batches.real(n or self.batch_size, self.data_rng)
+        return x, (y if self.num_classes else None)
 
     def fake_labels(self, n: int) -> Tensor | None:
         if not self.num_classes:
             return None
-        return torch.randint(self.num_classes, (n,), device=self.device)
+        return self.batches.labels(self.num_classes, n)
 
     def d_loss(self) -> tuple[Tensor, dict[str, float]]:
         real, y = self.real_batch()
-        z = self.prior.sample(real.shape[0], device=self.device)
+        z = self.batches.noise(self.prior, real.shape[0])
         with torch.no_grad():
             fake = self.G(z, y)
-        critic = lambda x: self.critic(x, y)  # noqa: E731
+        critic = lambda x: self.critic(x, y, self.D_train)  # noqa: E731
         real_out, fake_out = critic(real), critic(fake)
         loss = self.objective.d_loss(real_out, fake_out)
         logs = {"d_loss": loss.item()}
@@ -109,9 +138,9 @@ class GANRecipe:
     def g_loss(self) -> tuple[Tensor, dict[str, float]]:
         n = self.batch_size
         y = self.fake_labels(n)
-        z = self.prior.sample(n, device=self.device)
-        fake = self.G(z, y)
-        critic = self.critic
+        z = self.batches.noise(self.prior, n)
+        fake = self.G_train(z, y)
+        critic = self.critic  # the plain D: its parameters are frozen in this phase
         for m in self.mitigations:
             critic = m.generator_critic(critic, self)
         fake_out = critic(fake, y)
@@ -131,8 +160,10 @@ class GANRecipe:
         if self.objective.learned_critic:
             opt_d = make_optimizer(self.D.parameters(), od.name, od.lr, tuple(od.betas), od.momentum, od.weight_decay)
             d_after = [lambda: self.penalty.after_step(self.D)] if self.penalty.after_step is not None else []
-            phases.append(Phase("D", [self.D], opt_d, self.d_loss, repeats=cfg.train.d_steps, after_step=d_after))
-        phases.append(Phase("G", [self.G], opt_g, self.g_loss, repeats=cfg.train.g_steps, after_step=g_after))
+            phases.append(Phase("D", [self.D], opt_d, self.precision.wrap(self.d_loss), repeats=cfg.train.d_steps,
+                                after_step=d_after))
+        phases.append(Phase("G", [self.G], opt_g, self.precision.wrap(self.g_loss), repeats=cfg.train.g_steps,
+                            after_step=g_after))
         return phases
 
     # -- using the result -----------------------------------------------------------------

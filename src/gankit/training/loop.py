@@ -85,12 +85,17 @@ class Trainer:
 
     def _step(self, phase: Phase) -> None:
         if self.scaler is not None:
-            self.scaler.step(phase.optimizer)
-            self.scaler.update()
+            self.scaler.step(phase.optimizer)  # unscales; skips the step on inf/nan gradients
         else:
             phase.optimizer.step()
         for cb in phase.after_step:
             cb()
+
+    def _update_scale(self) -> None:
+        # Once per set of gradients taken at one loss scale: after each alternating update,
+        # after all simultaneous ones (their losses were scaled alike).
+        if self.scaler is not None:
+            self.scaler.update()
 
     def train_step(self) -> dict[str, float]:
         """One training step: every due phase, ``repeats`` times each. Returns merged logs."""
@@ -106,6 +111,7 @@ class Trainer:
                 for _ in range(ph.repeats):
                     logs.update(self._backward(ph))
                     self._step(ph)
+                    self._update_scale()
         else:
             grads: list[tuple[Phase, list[Tensor | None]]] = []
             for ph in due:
@@ -115,6 +121,7 @@ class Trainer:
                 for p, g in zip(ph.parameters(), gs):
                     p.grad = g
                 self._step(ph)
+            self._update_scale()
         for p in self._all.values():
             p.requires_grad_(True)
         self.step += 1

@@ -24,6 +24,7 @@ from gankit.data import DATASETS, DataSource
 from gankit.errors import CheckpointError, ConfigError
 from gankit.metrics import METRICS, EvalContext
 from gankit.registry import Registry
+from gankit.training import distributed
 from gankit.training.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 
 RECIPES: Registry[Callable[..., Any]] = Registry("model", context=("cfg", "data", "device", "rank"))
@@ -64,15 +65,25 @@ def default_metrics(data: DataSource) -> list[str]:
 
 
 class Run:
-    """A training run bound to its directory."""
+    """A training run bound to its directory.
 
-    def __init__(self, cfg: Config, run_dir: Path, *, rank: int = 0, world: int = 1) -> None:
+    Under torchrun (:mod:`gankit.training.distributed`) every rank builds the same Run; only
+    rank 0 (``is_main``) writes the directory, training logs are averaged over ranks and
+    evaluations run on rank 0 and are broadcast.
+    """
+
+    def __init__(self, cfg: Config, run_dir: Path) -> None:
         _register_recipes()
-        self.cfg, self.dir, self.rank, self.world = cfg, Path(run_dir), rank, world
-        self.device = pick_device(cfg.device)
-        torch.manual_seed(cfg.seed * 1000 + rank)
+        ctx = distributed.setup(cfg.device)
+        self.cfg, self.dir, self.rank, self.world = cfg, Path(run_dir), ctx.rank, ctx.world
+        self.device = distributed.device_for(pick_device(cfg.device), ctx)
+        # The same seed on every rank: identical initial networks, EMA and RNG streams, so
+        # rank 0's checkpoint restores every rank (gankit.training.distributed).
+        torch.manual_seed(cfg.seed * 1000)
         self.data: DataSource = DATASETS.build(cfg.data.name, cfg.data.options)
-        self.recipe = RECIPES.build(cfg.model, {}, cfg=cfg, data=self.data, device=self.device, rank=rank)
+        self.recipe = RECIPES.build(cfg.model, {}, cfg=cfg, data=self.data, device=self.device, rank=ctx.rank)
+        if ctx.active and not getattr(self.recipe, "supports_distributed", False):
+            raise ConfigError(f"model={cfg.model} does not support multi-process training yet; run one process")
         self.history: list[dict[str, float]] = []
         self.metrics: dict[str, Any] = {}
         self.wall_time = 0.0
@@ -91,9 +102,11 @@ class Run:
                 "rng": rng_state(), "wall_time": self.wall_time}
 
     def save_checkpoint(self) -> Path:
+        """Rank 0 writes; every rank waits until the file is complete."""
         path = self.dir / "checkpoint.pt"
         if self.is_main:
             save_atomic(self.checkpoint_state(), path)
+        distributed.barrier()
         return path
 
     def restore(self, state: Mapping[str, Any]) -> None:
@@ -120,6 +133,7 @@ class Run:
                 logs = trainer.train_step()
                 step = trainer.step
                 if step % t.log_every == 0 or step == total:
+                    logs = distributed.mean_logs(logs)
                     row = {"step": step, **{k: round(v, 6) for k, v in logs.items()}}
                     self.history.append(row)
                     if jsonl is not None:
@@ -134,7 +148,7 @@ class Run:
                 for cb in callbacks:
                     cb(self, logs)
                 if t.eval_every and step % t.eval_every == 0 and step < total:
-                    m = self.evaluate()
+                    m = self.evaluate_in_training()
                     if jsonl is not None:
                         jsonl.write(json.dumps({"step": step, "eval": m}) + "\n")
                     if writer is not None:
@@ -150,7 +164,7 @@ class Run:
         if bar is not None:
             bar.close()
         self.save_checkpoint()
-        self.metrics = self.evaluate()
+        self.metrics = self.evaluate_in_training()
         self.metrics["step"] = trainer.step
         self.metrics["wall_time_s"] = round(self.wall_time, 3)
         if self.is_main:
@@ -203,6 +217,26 @@ class Run:
             writer.add_image("samples", image_grid(imgs, 10 if k else 8), self.step, dataformats="HWC")
         return path
 
+    def evaluate_in_training(self) -> dict[str, Any]:
+        """:meth:`evaluate` on rank 0, broadcast to every rank, leaving training's RNG
+        streams and data position exactly as they were (so evaluating never changes the
+        trajectory, and ranks stay in step)."""
+        out: dict[str, Any] | None = None
+        if self.is_main:
+            data_state = self.data.state_dict()
+            shard = getattr(self.data, "shard", None)
+            if shard is not None:
+                self.data.shard = (0, 1)  # metrics draw real data as one process
+            devices = [self.device] if self.device.type == "cuda" else []
+            try:
+                with torch.random.fork_rng(devices=devices):
+                    out = self.evaluate()
+            finally:
+                self.data.load_state_dict(data_state)
+                if shard is not None:
+                    self.data.shard = shard
+        return distributed.broadcast_object(out)
+
     def plot(self) -> None:
         from gankit.plotting import runs as plots
 
@@ -244,7 +278,10 @@ def train(config: Config | Mapping[str, Any] | None = None, *, overrides: Iterab
         from gankit.config import merge, parse_overrides
 
         cfg = build_config(merge(dict(config or {}), parse_overrides(overrides)))
-    run = Run(cfg, Path(run_dir) if run_dir is not None else _new_run_dir(cfg))
+    if run_dir is None:  # one name for all ranks (the time stamp could differ between them)
+        distributed.setup(cfg.device)
+        run_dir = distributed.broadcast_object(str(_new_run_dir(cfg)))
+    run = Run(cfg, Path(run_dir))
     if (run.dir / "checkpoint.pt").exists():
         raise ConfigError(f"{run.dir} already holds a run; use `gankit resume {run.dir}` or another name")
     return run.fit(**fit_kwargs)
