@@ -201,6 +201,7 @@ def _atomic_write(path: Path, write: Any) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)   # mkstemp's 0600 would hide a shared cache from other users
         os.replace(tmp, path)  # readers see the old file or the new one, never half of one
     finally:
         if os.path.exists(tmp):
