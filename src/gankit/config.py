@@ -80,7 +80,7 @@ class AAEConfig:
     """Adversarial autoencoder options (``model=aae``; Makhzani et al. 2015)."""
 
     adversarial: bool = True          # the regularisation phase (false = a plain autoencoder)
-    supervised: bool = False          # each label picks its prior component (Makhzani et al. 2015, §2.1)
+    supervised: bool = False          # each label picks its prior component (Makhzani et al. 2015)
 
 
 @dataclasses.dataclass

@@ -33,12 +33,13 @@ def _model(ctx: EvalContext, metric: str) -> Any:
 
 
 def examples(source: DataSource, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
-    """Up to ``n`` examples without replacement; a finite set's epoch position is left untouched."""
+    """Up to ``n`` examples on the CPU, without replacement; a finite set's epoch position is left untouched."""
     if hasattr(source, "x"):
         idx = torch.randperm(source.x.shape[0], generator=generator)[:n]
         y = getattr(source, "y", None)
-        return source.x[idx], (None if y is None else y[idx])
-    return source.sample(n, generator)
+        return source.x[idx].cpu(), (None if y is None else y[idx].cpu())
+    x, y = source.sample(n, generator)
+    return x.cpu(), (None if y is None else y.cpu())
 
 
 def mse(a: Tensor, b: Tensor) -> float:
@@ -88,7 +89,7 @@ def _hit_rate(prior: Any, z: Tensor, y: Tensor) -> float:
     return float((prior.assign(z) == y).double().mean())
 
 
-@METRICS.register("latent_components", paper="Makhzani et al. 2015, §2.1")
+@METRICS.register("latent_components", paper="Makhzani et al. 2015 (label information in the regularisation)")
 def latent_components_metric(ctx: EvalContext) -> dict[str, float]:
     """Fraction of codes in their label's prior component (train, test split, prior samples)."""
     model = _model(ctx, "latent_components")

@@ -2,7 +2,7 @@
 
 The AAE (Makhzani et al. 2015) matches the aggregated posterior ``q(z)`` of its codes to a
 prior ``p(z)`` it can only *sample* during training; to plot the codes over ``p(z)``, to
-measure where codes land, and for the supervised variant (§2.1: the label ``y`` picks the
+measure where codes land, and for the supervised variant (the label ``y`` picks the
 component ``p(z | y)`` the discriminator compares codes of class ``y`` against), a prior
 here also has:
 
@@ -112,7 +112,7 @@ class BoxPrior(LatentPrior):
 class CircleMixture(LatentPrior):
     """``K`` Gaussians with means ``radius (cos 2 pi k / K, sin 2 pi k / K)`` in the first two
     coordinates, std ``sigma`` there and 1 in the rest; the same distribution as ``mog`` and,
-    unlabelled, the same draws from a generator (Makhzani et al. 2015, Fig. 4)."""
+    unlabelled, the same draws from a generator (the mixture prior of Makhzani et al. 2015)."""
 
     def __init__(self, dim: int, components: int = 10, radius: float = 4.0, sigma: float = 0.5) -> None:
         base = GaussianMixturePrior(dim, components, radius, sigma)

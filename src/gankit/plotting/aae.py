@@ -1,4 +1,4 @@
-"""Figures of an adversarial autoencoder run (Makhzani et al. 2015, Figs. 2-6). Draws only.
+"""Figures of an adversarial autoencoder run, as Makhzani et al. 2015 draw them. Draws only.
 
 * ``latent.png``: the codes ``E(x)`` of the data coloured by class over the prior's density
   (the first two coordinates and their marginal density when ``latent_dim > 2``);

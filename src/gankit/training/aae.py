@@ -11,7 +11,7 @@ seed 001's eq. (21)-(22):
   (default: non-saturating ``-log D(E(x))``).
 
 ``aae.adversarial=false`` keeps only ``recon``: a plain autoencoder, the baseline the
-regularisation is measured against. ``aae.supervised=true`` is §2.1's label-informed
+regularisation is measured against. ``aae.supervised=true`` is the paper's label-informed
 regularisation: D also sees the one-hot label, and the prior samples of a batch come from
 the components its labels pick, so the codes of class ``y`` are pushed into component ``y``.
 The loop in :mod:`gankit.training.loop` runs the phases; nothing here loops over steps.
