@@ -194,6 +194,7 @@ def test_resume_equals_uninterrupted(tmp_path):
     ({"loss": "gmmn"}, "no discriminator"),
     ({"conditional": True}, "supervised"),
     ({"encoder": "conv", "data": "ring"}, "image data"),
+    ({"train": {"precision": "bf16"}}, "train.precision"),
 ])
 def test_config_errors_name_the_problem(tmp_path, extra, match):
     with pytest.raises(ConfigError, match=match):

@@ -205,3 +205,8 @@ def _check(cfg: Config) -> None:
         raise ConfigError("train.ema is not supported for model=aae")
     if cfg.mitigations:
         raise ConfigError(f"mitigations ({', '.join(cfg.mitigations)}) apply to model=gan, not model=aae")
+    t = cfg.train
+    unsupported = [k for k, on in (("precision", t.precision != "fp32"), ("compile", t.compile),
+                                   ("channels_last", t.channels_last), ("sync_batchnorm", t.sync_batchnorm)) if on]
+    if unsupported:
+        raise ConfigError(f"train.{unsupported[0]} is not supported for model=aae (the GAN recipe's fast paths)")
