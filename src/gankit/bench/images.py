@@ -1,0 +1,187 @@
+"""``gankit bench images``: DCGAN and conditional DCGAN on Fashion-MNIST at 32x32, with image
+metrics at the end of every epoch.
+
+Each model is its preset (``dcgan-fashion-mnist``, ``cdcgan-fashion-mnist``) with the bench's
+width, batch size and length, trained by :class:`gankit.training.Run` (the one loop); a
+callback evaluates the registered metrics ``fid``, ``kid``, ``pr`` and ``classes`` every
+``eval_every`` steps (default: one epoch), and the run's own final evaluation gives the last
+row. Wall time and images/s count training only; evaluation time is reported apart.
+
+The FID/KID/precision/recall features are gankit's Fashion-MNIST classifier (trained once and
+cached; its description is in the report): they are NOT comparable with Inception FIDs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gankit.bench import BENCHMARKS
+from gankit.errors import ConfigError
+
+PRESETS = {"dcgan": "dcgan-fashion-mnist", "cdcgan": "cdcgan-fashion-mnist"}
+METRICS = ["fid", "kid", "pr", "classes"]
+COLUMNS = [("epoch", "epoch", ".2f"), ("step", "step", "d"), ("train_s", "train s", ".0f"),
+           ("images_per_s", "img/s", ".0f"), ("fid", "FID", ".2f"), ("kid", "KID", ".4f"),
+           ("precision", "precision", ".3f"), ("recall", "recall", ".3f"),
+           ("classes_generated", "classes", ".0f"), ("classes_kl", "KL(classes)", ".3f"),
+           ("cond_accuracy", "cond. acc.", ".3f"), ("eval_s", "eval s", ".0f")]
+
+
+@BENCHMARKS.register("images", summary="DCGAN + conditional DCGAN on Fashion-MNIST 32x32: FID, KID, P/R, "
+                                       "classes, cond. accuracy per epoch", paper="Radford et al. 2016; Mirza & Osindero 2014")
+def images(*, models: list[str] = ["dcgan", "cdcgan"], data: str = "fashion-mnist", size: int = 32,  # noqa: B006
+           epochs: float = 3.0, eval_every: int = 0, width: int = 32, batch_size: int = 64, lr: float = 2e-4,
+           projection: bool = False, eval_samples: int = 2500, seed: int = 0, baseline: bool = True,
+           out: str = "runs/bench/images") -> list[dict[str, Any]]:
+    """Train each of ``models`` for ``epochs`` passes over ``data`` and evaluate every
+    ``eval_every`` steps (0: every epoch). ``width``: DCGAN feature maps next to the image
+    (G and D); ``lr``: Adam's learning rate of both; ``projection``: projection discriminator for ``cdcgan``; ``baseline``: also
+    evaluate the untrained generator (step 0). Writes ``images.md`` / ``images.json`` in ``out``."""
+    for m in models:
+        if m not in PRESETS:
+            raise ConfigError(f"bench images: unknown model {m!r} (choose from {', '.join(PRESETS)})")
+    if epochs <= 0 or width < 1 or batch_size < 2 or eval_samples < 10:
+        raise ConfigError("bench images: epochs > 0, width >= 1, batch_size >= 2, eval_samples >= 10 needed")
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+           "load_avg_start": [round(v, 2) for v in os.getloadavg()]}
+    rows: list[dict[str, Any]] = []
+    extractor = ""
+    for model in models:
+        cfg = _config(model, data=data, size=size, width=width, batch_size=batch_size, lr=lr, epochs=epochs,
+                      eval_every=eval_every, projection=projection, eval_samples=eval_samples, seed=seed)
+        model_rows, extractor = _bench_model(model, cfg, out_dir / model, baseline=baseline)
+        rows += model_rows
+    env["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
+    options = {"models": models, "data": data, "size": size, "epochs": epochs, "eval_every": eval_every,
+               "width": width, "batch_size": batch_size, "lr": lr, "projection": projection,
+               "eval_samples": eval_samples, "seed": seed, "baseline": baseline}
+    (out_dir / "images.json").write_text(json.dumps({"options": options, "environment": env,
+                                                     "feature_extractor": extractor, "rows": rows}, indent=2) + "\n")
+    md = markdown(rows, options, env, extractor)
+    (out_dir / "images.md").write_text(md)
+    print(md)
+    return rows
+
+
+def _config(model: str, *, data: str, size: int, width: int, batch_size: int, lr: float, epochs: float, eval_every: int,
+            projection: bool, eval_samples: int, seed: int) -> Any:
+    from gankit.config import build_config, load_preset, merge
+    from gankit.data import DATASETS
+
+    raw = merge(load_preset(PRESETS[model]), {
+        "name": model, "seed": seed, "data": {"name": data, "size": size},
+        "generator": {"width": width}, "discriminator": {"width": width, "projection": projection},
+        "optim_g": {"lr": lr}, "optim_d": {"lr": lr},
+        "train": {"batch_size": batch_size, "progress": False}, "eval": {"metrics": METRICS,
+                                                                         "num_samples": eval_samples}})
+    cfg = build_config(raw)
+    n = len(DATASETS.build(cfg.data.name, cfg.data.options))
+    per_epoch = max(1, n // batch_size)
+    cfg.train.steps = max(1, math.ceil(epochs * per_epoch))
+    cfg.train.eval_every = 0  # the bench's callback evaluates, timing the evaluation apart
+    cfg.train.sample_every = eval_every or per_epoch
+    cfg.train.checkpoint_every = 0
+    return cfg
+
+
+def _row(model: str, run: Any, metrics: dict[str, Any], train_s: float, eval_s: float, per_epoch: int) -> dict[str, Any]:
+    step = run.step
+    row: dict[str, Any] = {"model": model, "step": step, "epoch": round(step / per_epoch, 4),
+                           "train_s": round(train_s, 2),
+                           "images_per_s": round(step * run.cfg.train.batch_size / train_s, 1) if train_s > 0 else None,
+                           "eval_s": round(eval_s, 2)}
+    for k, v in metrics.items():
+        if isinstance(v, (int, float)) and k not in ("step", "wall_time_s"):
+            row[k] = v
+    return row
+
+
+def _bench_model(model: str, cfg: Any, run_dir: Path, *, baseline: bool) -> tuple[list[dict[str, Any]], str]:
+    from gankit.training import Run
+
+    if (run_dir / "checkpoint.pt").exists():  # the bench's own run folder from an earlier bench
+        shutil.rmtree(run_dir)
+    run = Run(cfg, run_dir)
+    per_epoch = max(1, len(run.data) // cfg.train.batch_size)
+    every = cfg.train.sample_every
+    rows: list[dict[str, Any]] = []
+    extractor = ""
+    if baseline:  # also trains (or loads) the feature classifier before any timing starts
+        t = time.perf_counter()
+        m = run.evaluate()
+        rows.append(_row(model, run, m, 0.0, time.perf_counter() - t, per_epoch))
+        extractor = str(m.get("feature_extractor", ""))
+        _print_row(rows[-1])
+    eval_time = [0.0]
+    start = time.perf_counter()
+
+    def evaluate(r: Any, logs: dict[str, float]) -> None:
+        # the run's own final evaluation is the last row; skip one just before it
+        if r.step % every or r.cfg.train.steps - r.step < every:
+            return
+        t = time.perf_counter()
+        m = r.evaluate()
+        dt = time.perf_counter() - t
+        eval_time[0] += dt
+        rows.append(_row(model, r, m, time.perf_counter() - start - eval_time[0], dt, per_epoch))
+        _print_row(rows[-1])
+
+    run.fit(callbacks=[evaluate])
+    # Run.fit's final evaluation: its wall time holds our callbacks' evaluations, taken out here
+    t_final = float(run.metrics.get("wall_time_s", run.wall_time))
+    rows.append(_row(model, run, run.metrics, t_final - eval_time[0], 0.0, per_epoch))
+    rows[-1]["eval_s"] = None  # timed inside Run.fit, not by the bench
+    _print_row(rows[-1])
+    return rows, extractor or str(run.metrics.get("feature_extractor", ""))
+
+
+def _fmt(v: Any, spec: str) -> str:
+    if v is None:
+        return "-"
+    return format(v, spec)
+
+
+def _print_row(row: dict[str, Any]) -> None:
+    print(f"[{row['model']}] " + "  ".join(f"{title}={_fmt(row.get(k), spec)}" for k, title, spec in COLUMNS
+                                           if row.get(k) is not None), flush=True)
+
+
+def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str, Any], extractor: str) -> str:
+    """The bench report: the command, the machine, and one table per model."""
+    defaults = BENCHMARKS.entry("images").defaults()
+    sets = " ".join(f"--set {k}={_cli(v)}" for k, v in options.items() if defaults.get(k) != v)
+    lines = ["# gankit bench images", "", f"Command: `{('gankit bench images ' + sets).strip()}`",
+             "",
+             f"Machine: {env['cpu_count']} CPUs, torch {env['torch']} with {env['torch_threads']} threads; "
+             f"load average (1/5/15 min) {env['load_avg_start']} at the start, {env['load_avg_end']} at the end.",
+             "",
+             f"Features for FID/KID/precision/recall: {extractor or 'n/a'} (not comparable with Inception FIDs). "
+             "`classes`: classes generated (share >= 0.1 x data share), KL of the class histogram to the "
+             "data's; `cond. acc.`: fraction of conditional samples the classifier assigns to the "
+             "requested class. `train s` and `img/s` count training only (real images per second); "
+             "`eval s` is the evaluation's own time. Step 0 is the untrained generator.", ""]
+    for model in dict.fromkeys(r["model"] for r in rows):
+        lines += [f"## {model}", "", "| " + " | ".join(t for _, t, _ in COLUMNS) + " |",
+                  "|" + "---|" * len(COLUMNS)]
+        for r in (r for r in rows if r["model"] == model):
+            lines.append("| " + " | ".join(_fmt(r.get(k), s) for k, _, s in COLUMNS) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _cli(v: Any) -> str:
+    if isinstance(v, list):
+        return "[" + ",".join(map(str, v)) + "]"
+    if isinstance(v, bool):
+        return str(v).lower()
+    return str(v)
