@@ -77,3 +77,17 @@ def test_overflowing_scaled_gradients_skip_the_step_and_halve_the_scale():
     assert (x, y) == (1.0, 0.5)                     # neither phase stepped
     assert tr.scaler.get_scale() == 2.0**10 / 4     # each phase backed off by 1/2
 
+
+
+def test_bf16_training_on_the_cpu_covers_the_ring(tmp_path):
+    # GMMN (no adversary: training that converges within a test's budget) in bf16 autocast,
+    # its MMD^2 on float32 samples. Measured over seeds 0-4: 8/8 modes each time, 11-16 % of
+    # samples within 3 sigma (sigma 0.05) after 200 steps. The adversarial game at this size
+    # needs thousands of steps on the ring, in fp32 as in bf16 (docs/distributed.md).
+    run = train({"seed": 1, "device": "cpu", "loss": "gmmn", "data": {"name": "ring", "sigma": 0.05},
+                 "generator": {"width": 64, "depth": 2}, "optim_g": {"lr": 1e-3},
+                 "train": {"steps": 200, "batch_size": 128, "precision": "bf16", "progress": False, "log_every": 200},
+                 "eval": {"num_samples": 1000, "metrics": ["modes"]}}, run_dir=tmp_path / "bf16")
+    assert run.recipe.precision.dtype == torch.bfloat16
+    assert run.metrics["modes"] == 8
+    assert run.metrics["hq_percent"] >= 8.0
