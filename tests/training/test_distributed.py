@@ -64,6 +64,12 @@ def _worker(rank: int, world: int, port: int, root: str) -> None:
         torch.save({"params": _params(resumed)}, root_p / f"resumed.{rank}.pt")
         gp = train_run(GP, run_dir=root_p / f"gp{own}")
         torch.save({"params": _params(gp)}, root_p / f"gp.{rank}.pt")
+        x = torch.tensor(float(rank + 1), requires_grad=True)
+        y = distributed.all_reduce_mean(x * x)
+        y.backward()
+        torch.save({"gathered": distributed.gather_tensor(torch.full((2,), float(rank))),
+                    "mean": y.item(), "grad": x.grad.item(),
+                    "logs": distributed.mean_logs({"b": float(rank), "a": 2.0 * rank})}, root_p / f"helpers.{rank}.pt")
     finally:
         distributed.cleanup()
 
@@ -136,6 +142,17 @@ def test_distributed_resume_equals_uninterrupted(two_process_runs):
     resumed = torch.load(root / "resumed.0.pt")["params"]
     for k in full:
         assert torch.equal(full[k], resumed[k]), k
+
+
+def test_collective_helpers(two_process_runs):
+    root, _ = two_process_runs
+    for r in (0, 1):
+        h = torch.load(root / f"helpers.{r}.pt")
+        assert h["gathered"].tolist() == [0.0, 0.0, 1.0, 1.0]
+        assert h["mean"] == 2.5                        # (1^2 + 2^2) / 2
+        # d/dx_r of sum_ranks (mean over ranks of x^2): every rank's 1/2 flows back to x_r
+        assert h["grad"] == 2.0 * (r + 1)
+        assert list(h["logs"].items()) == [("b", 0.5), ("a", 1.0)]  # averaged, order kept
 
 
 # --------------------------------------------------------------------------- the sampler, in one process
