@@ -36,20 +36,27 @@ COLUMNS = [("epoch", "epoch", ".2f"), ("step", "step", "d"), ("train_s", "train 
 
 
 @BENCHMARKS.register("images", summary="DCGAN + conditional DCGAN on Fashion-MNIST 32x32: FID, KID, P/R, "
-                                       "classes, cond. accuracy per epoch", paper="Radford et al. 2016; Mirza & Osindero 2014")
+                                       "classes, cond. accuracy per epoch",
+                     paper="Radford et al. 2016; Mirza & Osindero 2014")
 def images(*, models: list[str] = ["dcgan", "cdcgan"], data: str = "fashion-mnist", size: int = 32,  # noqa: B006
            epochs: float = 3.0, eval_every: int = 0, width: int = 32, batch_size: int = 64, lr: float = 2e-4,
-           projection: bool = False, eval_samples: int = 2500, seed: int = 0, baseline: bool = True,
-           out: str = "runs/bench/images") -> list[dict[str, Any]]:
+           ema: float = 0.0, projection: bool = False, eval_samples: int = 2500, seed: int = 0,
+           baseline: bool = True, out: str = "runs/bench/images") -> list[dict[str, Any]]:
     """Train each of ``models`` for ``epochs`` passes over ``data`` and evaluate every
-    ``eval_every`` steps (0: every epoch). ``width``: DCGAN feature maps next to the image
-    (G and D); ``lr``: Adam's learning rate of both; ``projection``: projection discriminator for ``cdcgan``; ``baseline``: also
-    evaluate the untrained generator (step 0). Writes ``images.md`` / ``images.json`` in ``out``."""
+    ``eval_every`` steps (0: every epoch). ``width``: DCGAN feature maps next to the image (G
+    and D); ``lr``: Adam's learning rate of both; ``ema``: decay of an EMA of G's weights (0:
+    off; else the metrics use the EMA generator); ``projection``: projection discriminator for
+    ``cdcgan``; ``baseline``: also evaluate the untrained generator (step 0). Writes
+    ``images.md`` and ``images.json`` in ``out``, a run directory per model below it."""
     for m in models:
         if m not in PRESETS:
             raise ConfigError(f"bench images: unknown model {m!r} (choose from {', '.join(PRESETS)})")
-    if epochs <= 0 or width < 1 or batch_size < 2 or eval_samples < 10:
-        raise ConfigError("bench images: epochs > 0, width >= 1, batch_size >= 2, eval_samples >= 10 needed")
+    if epochs <= 0 or width < 1 or batch_size < 2 or eval_samples < 10 or eval_every < 0:
+        raise ConfigError("bench images: needs epochs > 0, width >= 1, batch_size >= 2, eval_samples >= 10, "
+                          "eval_every >= 0")
+    options = {"models": models, "data": data, "size": size, "epochs": epochs, "eval_every": eval_every,
+               "width": width, "batch_size": batch_size, "lr": lr, "ema": ema, "projection": projection,
+               "eval_samples": eval_samples, "seed": seed, "baseline": baseline}
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     env = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -57,49 +64,45 @@ def images(*, models: list[str] = ["dcgan", "cdcgan"], data: str = "fashion-mnis
     rows: list[dict[str, Any]] = []
     extractor = ""
     for model in models:
-        cfg = _config(model, data=data, size=size, width=width, batch_size=batch_size, lr=lr, epochs=epochs,
-                      eval_every=eval_every, projection=projection, eval_samples=eval_samples, seed=seed)
-        model_rows, extractor = _bench_model(model, cfg, out_dir / model, baseline=baseline)
+        model_rows, extractor = _bench_model(model, _config(model, options), out_dir / model, baseline=baseline)
         rows += model_rows
     env["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
-    options = {"models": models, "data": data, "size": size, "epochs": epochs, "eval_every": eval_every,
-               "width": width, "batch_size": batch_size, "lr": lr, "projection": projection,
-               "eval_samples": eval_samples, "seed": seed, "baseline": baseline}
-    (out_dir / "images.json").write_text(json.dumps({"options": options, "environment": env,
-                                                     "feature_extractor": extractor, "rows": rows}, indent=2) + "\n")
+    report = {"options": options, "environment": env, "feature_extractor": extractor, "rows": rows}
+    (out_dir / "images.json").write_text(json.dumps(report, indent=2) + "\n")
     md = markdown(rows, options, env, extractor)
     (out_dir / "images.md").write_text(md)
     print(md)
     return rows
 
 
-def _config(model: str, *, data: str, size: int, width: int, batch_size: int, lr: float, epochs: float, eval_every: int,
-            projection: bool, eval_samples: int, seed: int) -> Any:
+def _config(model: str, o: dict[str, Any]) -> Any:
+    """The model's preset with the bench's options; ``train.steps`` = ``epochs`` passes."""
     from gankit.config import build_config, load_preset, merge
     from gankit.data import DATASETS
 
+    w = o["width"]
     raw = merge(load_preset(PRESETS[model]), {
-        "name": model, "seed": seed, "data": {"name": data, "size": size},
-        "generator": {"width": width}, "discriminator": {"width": width, "projection": projection},
-        "optim_g": {"lr": lr}, "optim_d": {"lr": lr},
-        "train": {"batch_size": batch_size, "progress": False}, "eval": {"metrics": METRICS,
-                                                                         "num_samples": eval_samples}})
+        "name": model, "seed": o["seed"], "data": {"name": o["data"], "size": o["size"]},
+        "generator": {"width": w}, "discriminator": {"width": w, "projection": o["projection"]},
+        "optim_g": {"lr": o["lr"]}, "optim_d": {"lr": o["lr"]},
+        "train": {"batch_size": o["batch_size"], "ema": o["ema"], "progress": False},
+        "eval": {"metrics": METRICS, "num_samples": o["eval_samples"]}})
     cfg = build_config(raw)
-    n = len(DATASETS.build(cfg.data.name, cfg.data.options))
-    per_epoch = max(1, n // batch_size)
-    cfg.train.steps = max(1, math.ceil(epochs * per_epoch))
+    per_epoch = max(1, len(DATASETS.build(cfg.data.name, cfg.data.options)) // o["batch_size"])
+    cfg.train.steps = max(1, math.ceil(o["epochs"] * per_epoch))
     cfg.train.eval_every = 0  # the bench's callback evaluates, timing the evaluation apart
-    cfg.train.sample_every = eval_every or per_epoch
+    cfg.train.sample_every = o["eval_every"] or per_epoch
     cfg.train.checkpoint_every = 0
     return cfg
 
 
-def _row(model: str, run: Any, metrics: dict[str, Any], train_s: float, eval_s: float, per_epoch: int) -> dict[str, Any]:
+def _row(model: str, run: Any, metrics: dict[str, Any], train_s: float, eval_s: float | None,
+         per_epoch: int) -> dict[str, Any]:
     step = run.step
     row: dict[str, Any] = {"model": model, "step": step, "epoch": round(step / per_epoch, 4),
                            "train_s": round(train_s, 2),
                            "images_per_s": round(step * run.cfg.train.batch_size / train_s, 1) if train_s > 0 else None,
-                           "eval_s": round(eval_s, 2)}
+                           "eval_s": None if eval_s is None else round(eval_s, 2)}
     for k, v in metrics.items():
         if isinstance(v, (int, float)) and k not in ("step", "wall_time_s"):
             row[k] = v
@@ -139,8 +142,7 @@ def _bench_model(model: str, cfg: Any, run_dir: Path, *, baseline: bool) -> tupl
     run.fit(callbacks=[evaluate])
     # Run.fit's final evaluation: its wall time holds our callbacks' evaluations, taken out here
     t_final = float(run.metrics.get("wall_time_s", run.wall_time))
-    rows.append(_row(model, run, run.metrics, t_final - eval_time[0], 0.0, per_epoch))
-    rows[-1]["eval_s"] = None  # timed inside Run.fit, not by the bench
+    rows.append(_row(model, run, run.metrics, t_final - eval_time[0], None, per_epoch))  # timed inside Run.fit
     _print_row(rows[-1])
     return rows, extractor or str(run.metrics.get("feature_extractor", ""))
 
