@@ -48,9 +48,11 @@ def test_compiled_networks_keep_their_state_dict_keys():
     assert not any("_orig_mod" in k for k in compiled.state_dict()["modules"]["G"])
 
 
-def test_compile_with_a_gradient_penalty_is_refused():
-    with pytest.raises(ConfigError, match="no double backward"):
-        cfg = build_config({**DCGAN, "loss": "wgan", "penalty": "r1", "train": {**DCGAN["train"], "compile": True}})
+@pytest.mark.parametrize("extra, what", [({"loss": "wgan", "penalty": "r1"}, "penalty r1"),
+                                         ({"mitigations": {"unrolled": {"k": 2}}}, "mitigation unrolled")])
+def test_compile_is_refused_where_gradients_are_differentiated(extra, what):
+    cfg = build_config({**DCGAN, **extra, "train": {**DCGAN["train"], "compile": True}})
+    with pytest.raises(ConfigError, match=f"cannot train with {what}: .* no double backward"):
         GANRecipe(cfg, DATASETS.build("digits", {"size": 16}), torch.device("cpu"))
 
 

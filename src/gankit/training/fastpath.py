@@ -39,10 +39,14 @@ def channels_last_batch(x: Tensor) -> Tensor:
     return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
-def compile_networks(*modules: nn.Module, penalty: str | None = None) -> None:
-    """``module.compile()`` for every module with parameters (eager until the first call)."""
-    if penalty is not None:
-        raise ConfigError(f"train.compile=true cannot train with penalty {penalty!r}: torch.compile "
+def compile_networks(*modules: nn.Module, double_backward: list[str] = ()) -> None:
+    """``module.compile()`` for every module with parameters (eager until the first call).
+
+    ``double_backward``: the run's parts that differentiate through gradients (penalties,
+    the unrolled discriminator); compilation is refused if there are any.
+    """
+    if double_backward:
+        raise ConfigError(f"train.compile=true cannot train with {', '.join(double_backward)}: torch.compile "
                           "(AOTAutograd) has no double backward; use train.compile=false")
     for m in modules:
         if any(True for _ in m.parameters()):

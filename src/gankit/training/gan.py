@@ -88,7 +88,9 @@ class GANRecipe:
         self.batches = distributed.RankBatches(self.data, dev, self.dist, data_on_device=t.data_on_device,
                                                channels_last=t.channels_last)
         if t.compile:
-            fastpath.compile_networks(self.G, self.D, penalty=self.cfg.penalty.name if self.penalty.loss else None)
+            twice = ([f"penalty {self.cfg.penalty.name}"] if self.penalty.loss is not None else []) + \
+                [f"mitigation {n}" for n in self.cfg.mitigations if n == "unrolled"]
+            fastpath.compile_networks(self.G, self.D, double_backward=twice)
         self.G_train = distributed.wrap(self.G, dev, self.dist, sync_batchnorm=t.sync_batchnorm)
         self.D_train = distributed.wrap(self.D, dev, self.dist, sync_batchnorm=t.sync_batchnorm)
 
