@@ -13,7 +13,9 @@ from gankit.errors import ConfigError
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a GAN (default: non-saturating GAN on the 8-mode ring)",
-                       description="Train a GAN. Every choice is a config key: --set loss=wgan --set penalty=gp ...")
+                       description="Train a GAN. Every choice is a config key: --set loss=wgan --set penalty=gp ... "
+                                   "Several processes: torchrun --nproc_per_node N -m gankit train ... "
+                                   "(train.batch_size is then the global batch, split over the processes).")
     p.add_argument("--config", "-c", help="YAML/JSON config file")
     p.add_argument("--preset", help="a named preset shipped with gankit (see `gankit list`)")
     p.add_argument("--set", "-s", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
