@@ -54,9 +54,13 @@ def pick_device(name: str) -> torch.device:
     return dev
 
 
-def default_metrics(data: DataSource) -> list[str]:
+def default_metrics(data: DataSource, inception: str | None = None) -> list[str]:
     if data.kind == "images":
-        return [m for m in ("fid", "kid", "pr", "classes") if m in METRICS]
+        # Without labels there is no classifier to extract features: only Inception features remain.
+        if not data.num_classes and inception is None:
+            return []
+        names = ("fid", "kid", "pr", "classes") if data.num_classes else ("fid", "kid", "pr")
+        return [m for m in names if m in METRICS]
     if getattr(data, "dim", None) == 1:
         return ["jsd1d", "energy"]
     if hasattr(data, "means"):
@@ -187,11 +191,13 @@ class Run:
 
         return EvalContext(self.data, generate, num_samples=ev.num_samples, seed=seed, device=self.device,
                            cache={"inception": ev.inception, "conditional": bool(self.recipe.num_classes),
-                                  "model": self.recipe})
+                                  "model": self.recipe,
+                                  # the classifier trains on this data set's own train split, tests on its test split
+                                  "dataset": {"name": self.cfg.data.name, "options": dict(self.cfg.data.options)}})
 
     def evaluate(self, metrics: Iterable[str] | None = None) -> dict[str, Any]:
         names = list(metrics) if metrics is not None else (self.cfg.eval.metrics or getattr(
-            self.recipe, "default_metrics", None) or default_metrics(self.data))
+            self.recipe, "default_metrics", None) or default_metrics(self.data, self.cfg.eval.inception))
         ctx = self.eval_context()
         out: dict[str, Any] = {}
         for name in names:
