@@ -7,6 +7,9 @@ directory. Importing this package registers every experiment below.
 
 from gankit.experiments.base import EXPERIMENTS, ExperimentResult, describe, format_table, run
 # registration order = listing order: the losses first, then the game dynamics
+from gankit.experiments import optimal_discriminator  # noqa: F401, E402  (optimal-discriminator, equilibrium)
 from gankit.experiments import saturation, generator_gradients, bilinear, dirac  # noqa: F401, E402
+from gankit.experiments import push_forward  # noqa: F401, E402
+from gankit.experiments import mode_dynamics  # noqa: F401, E402
 
 __all__ = ["EXPERIMENTS", "ExperimentResult", "describe", "format_table", "run"]
