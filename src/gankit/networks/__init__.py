@@ -6,5 +6,6 @@ from gankit.networks import mlp  # noqa: F401  (registers the MLP networks)
 from gankit.networks import dcgan  # noqa: F401  (registers the DCGAN networks)
 from gankit.networks.encoders import ENCODERS  # AAE encoders; registers the conv decoder
 from gankit.networks import aae_priors  # noqa: F401  (registers the swissroll prior)
+from gankit.networks import gaussian  # noqa: F401  (registers the Gaussian generator x = mu + s*z)
 
 __all__ = ["DISCRIMINATORS", "ENCODERS", "GENERATORS", "PRIORS", "Prior"]
