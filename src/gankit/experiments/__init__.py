@@ -11,5 +11,6 @@ from gankit.experiments import optimal_discriminator  # noqa: F401, E402  (optim
 from gankit.experiments import saturation, generator_gradients, bilinear, dirac  # noqa: F401, E402
 from gankit.experiments import push_forward  # noqa: F401, E402
 from gankit.experiments import mode_dynamics  # noqa: F401, E402
+from gankit.experiments import divergence_fit  # noqa: F401, E402  (KL / reverse KL / JSD / MMD Gaussian fits)
 
 __all__ = ["EXPERIMENTS", "ExperimentResult", "describe", "format_table", "run"]
