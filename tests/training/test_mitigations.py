@@ -219,3 +219,39 @@ def test_spectral_norm_mitigation_bounds_every_layer():
     assert len(layers) == 3
     for m in layers:
         assert float(torch.linalg.matrix_norm(m.weight.detach(), ord=2)) == pytest.approx(1.0, abs=1e-3)
+
+
+# --------------------------------------------------------------------------- presets
+
+@pytest.mark.parametrize("preset, paper", [("wgan-gp", "wgan-gp"), ("wgan-clip", "wgan")])
+def test_wgan_presets_follow_the_papers(preset, paper):
+    from gankit.config import load_config
+    from gankit.losses.wasserstein import PRESETS
+
+    ref, cfg = PRESETS[paper], load_config(preset=preset)
+    assert cfg.loss.name == ref["loss"]["name"] and cfg.penalty.name == ref["penalty"]["name"]
+    assert {k: cfg.penalty.options[k] for k in ref["penalty"] if k != "name"} == {k: v for k, v in ref["penalty"].items() if k != "name"}
+    assert cfg.train.d_steps == ref["n_critic"]
+    for opt in (cfg.optim_g, cfg.optim_d):
+        assert opt.name == ref["optimizer"]["name"] and opt.lr == ref["optimizer"]["lr"]
+        assert tuple(opt.betas) == tuple(ref["optimizer"].get("betas", opt.betas))
+    assert cfg.train.batch_size == ref.get("batch_size", cfg.train.batch_size)
+
+
+# --------------------------------------------------------------------------- categorical latent code
+
+def test_categorical_code_prior():
+    from scipy import stats
+
+    from gankit.networks import PRIORS
+
+    p = PRIORS.build("categorical", {"components": 5, "scale": 2.0}, dim=8)
+    z = p.sample(50_000, torch.Generator().manual_seed(0)).double()
+    code, eps = z[:, :5], z[:, 5:]
+    assert torch.equal(code.sum(1), torch.full((50_000,), 2.0, dtype=torch.float64))   # one code of value 2 per row
+    assert torch.equal((code > 0).sum(1), torch.ones(50_000, dtype=torch.long))
+    counts = (code > 0).sum(0).numpy()
+    assert stats.chisquare(counts).pvalue > 0.01                                        # uniform over the K codes
+    assert float(eps.std()) == pytest.approx(1.0, abs=0.01) and float(eps.mean()) == pytest.approx(0.0, abs=0.01)
+    with pytest.raises(ConfigError, match="latent_dim > 5"):
+        PRIORS.build("categorical", {"components": 5}, dim=5)

@@ -16,7 +16,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +42,28 @@ PLAIN: dict[str, Any] = {
 }
 
 
-def _plus(extra: Mapping[str, Any]) -> dict[str, Any]:
+Method = Callable[[int], dict[str, Any]]  # number of modes of the setup -> config overrides
+
+
+def _plus(extra: Mapping[str, Any]) -> Method:
+    """The plain GAN plus ``extra``, the same for every setup."""
     from gankit.config import merge
 
-    return merge(PLAIN, extra)
+    cfg = merge(PLAIN, extra)
+    return lambda modes: cfg
 
 
-METHODS: dict[str, dict[str, Any]] = {
-    "default": {},                                                       # `gankit train` as shipped
+def _mog(modes: int) -> dict[str, Any]:
+    """One latent component per mode on a circle, spaced ~1.5 apart, sigma 0.2 (a gap of ~7.5 sigma)."""
+    radius = max(2.0, 1.5 * modes / (2 * math.pi))
+    return {"prior": {"name": "mog", "components": modes, "radius": round(radius, 3), "sigma": 0.2}}
+
+
+METHODS: dict[str, Method] = {
+    "default": lambda modes: {},                                         # `gankit train` as shipped
     "gan": _plus({}),
     "ema": _plus({"train": {"ema": 0.999}}),
-    "mog-prior": _plus({"prior": {"name": "mog", "components": 8, "radius": 2.0, "sigma": 0.2}}),
+    "mog-prior": lambda modes: _plus(_mog(modes))(modes),
     "pack2": _plus({"mitigations": {"pack": {"m": 2}}}),
     "pack4": _plus({"mitigations": {"pack": {"m": 4}}}),
     "minibatch": _plus({"mitigations": {"minibatch": {}}}),
@@ -64,6 +75,12 @@ METHODS: dict[str, dict[str, Any]] = {
                       "train": {"d_steps": 5},
                       "optim_g": {"betas": [0.5, 0.9]}, "optim_d": {"betas": [0.5, 0.9]}}),
 }
+
+
+def setup_modes(setup: str) -> int:
+    d = SETUPS[setup]
+    return int(d["modes"]) if d["name"] == "ring" else int(d["n"]) ** 2
+
 
 GOAL = {"hq_percent": 98.0, "reverse_kl": 0.02, "seconds": 60.0}
 
@@ -77,7 +94,7 @@ def run_config(method: str, setup: str, seed: int, *, steps: int | None = None,
         raise ConfigError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
     if setup not in SETUPS:
         raise ConfigError(f"unknown setup {setup!r}; choose one of: {', '.join(SETUPS)}")
-    cfg = merge(METHODS[method], {
+    cfg = merge(METHODS[method](setup_modes(setup)), {
         "seed": seed, "device": "cpu", "data": dict(SETUPS[setup]),
         "eval": {"num_samples": 2500, "metrics": ["modes", "energy"]},
         "train": {"progress": False, "log_every": 100},
