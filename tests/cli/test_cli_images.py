@@ -32,10 +32,10 @@ def _png(path):
     return np.asarray(Image.open(path))
 
 
-def _expected(images, nrow):
-    """The grid PNG of ``images`` as save_image_grid writes it (8 px digits upscaled 4x)."""
+def _expected(images, nrow, scale=4):
+    """The grid PNG of ``images`` as save_image_grid writes it (8 px digits upscaled)."""
     arr = image_grid(images, nrow)[..., 0]
-    return np.kron(arr, np.ones((4, 4), dtype=arr.dtype))
+    return np.kron(arr, np.ones((scale, scale), dtype=arr.dtype))
 
 
 def test_interpolate_writes_the_api_grid(runs, tmp_path, capsys):
@@ -60,7 +60,7 @@ def test_arithmetic_grid_then_result(runs, tmp_path, capsys):
     assert main(["arithmetic", str(runs["plain"]), "--seed", "3", "--a", "3,7,12", "--b", "1,2,9",
                  "--c", "0,5,15", "--out", str(out)]) == 0
     res = arithmetic(load_run(runs["plain"]).recipe, [3, 7, 12], [1, 2, 9], [0, 5, 15], seed=3)
-    np.testing.assert_array_equal(_png(out), _expected(res.images.flatten(0, 1), 4))
+    np.testing.assert_array_equal(_png(out), _expected(res.images.flatten(0, 1), 4, scale=8))
 
 
 @pytest.mark.parametrize("argv, message", [

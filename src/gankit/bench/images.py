@@ -129,8 +129,8 @@ def _bench_model(model: str, cfg: Any, run_dir: Path, *, baseline: bool) -> tupl
     start = time.perf_counter()
 
     def evaluate(r: Any, logs: dict[str, float]) -> None:
-        # the run's own final evaluation is the last row; skip one just before it
-        if r.step % every or r.cfg.train.steps - r.step < every:
+        # the run's own final evaluation is the last row; skip one less than half a period before it
+        if r.step % every or 2 * (r.cfg.train.steps - r.step) < every:
             return
         t = time.perf_counter()
         m = r.evaluate()
@@ -164,7 +164,7 @@ def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str,
     sets = " ".join(f"--set {k}={_cli(v)}" for k, v in options.items() if defaults.get(k) != v)
     lines = ["# gankit bench images", "", f"Command: `{('gankit bench images ' + sets).strip()}`",
              "",
-             f"Machine: {env['cpu_count']} CPUs, torch {env['torch']} with {env['torch_threads']} threads; "
+             f"Machine: {env['cpu_count']} CPUs, torch {env['torch']}, torch threads: {env['torch_threads']}; "
              f"load average (1/5/15 min) {env['load_avg_start']} at the start, {env['load_avg_end']} at the end.",
              "",
              f"Features for FID/KID/precision/recall: {extractor or 'n/a'} (not comparable with Inception FIDs). "

@@ -158,7 +158,7 @@ def interpolate(model: Any, *, pairs: int = 4, steps: int = 8, seed: int = 0, sp
 def candidates(model: Any, n: int = 64, *, seed: int = 0, label: int | None = None,
                out: str | Path | None = None, ncol: int = 8) -> tuple[Tensor, Tensor]:
     """The numbered latents ``z_0 .. z_{n-1}`` of ``seed`` and their images ``(n, C, H, W)``;
-    writes a grid with each cell's index printed in its corner to ``out`` if given."""
+    writes a grid with each cell's index printed above it to ``out`` if given."""
     if n < 1:
         raise ConfigError(f"need at least one candidate, got n={n}")
     z = seeded_latents(model, range(n), seed)
@@ -173,7 +173,7 @@ class Arithmetic:
     """Result of ``mean(z_A) - mean(z_B) + mean(z_C)``.
 
     ``z (d,)`` the result latent; ``means (3, d)`` the three concept means; ``variations
-    (V, d)`` ``z`` plus uniform noise; ``images (4, W, C, H, W)``: rows A, B, C (exemplars,
+    (V, d)`` ``z`` plus uniform noise; ``images (4, ncol, C, H, W)``: rows A, B, C (exemplars,
     then ``G(mean)`` in the last column; unused cells are blank) and the result row
     (``G(z)``, then the variations).
     """
@@ -199,8 +199,7 @@ def arithmetic(model: Any, a: Sequence[int], b: Sequence[int], c: Sequence[int],
     means = torch.stack([za.mean(0), zb.mean(0), zc.mean(0)])              # (3, d)
     gen = torch.Generator().manual_seed(_SEED_STRIDE * seed + 999_983)
     var = z + noise * (2 * torch.rand(variations, z.shape[0], generator=gen) - 1)  # (V, d)
-    width = max(len(a), len(b), len(c)) + 1
-    width = max(width, 1 + variations)
+    width = max(len(a) + 1, len(b) + 1, len(c) + 1, 1 + variations)    # columns of the grid
     lat = torch.cat([za, zb, zc, means, z[None], var])
     imgs = render(model, lat, labels_for(model, lat.shape[0], label))
     na, nb, nc = len(a), len(b), len(c)
@@ -214,7 +213,9 @@ def arithmetic(model: Any, a: Sequence[int], b: Sequence[int], c: Sequence[int],
     result = list(imgs[na + nb + nc + 3:])
     rows.append(result + [blank] * (width - len(result)))
     grid = torch.stack([torch.stack(r) for r in rows])                     # (4, W, C, H, W)
-    written = save_image_grid(grid.flatten(0, 1), out, nrow=width) if out is not None else None
+    # a small grid: cells of at least 64 px so the concepts can be told apart
+    scale = max(1, 64 // imgs.shape[-1])
+    written = save_image_grid(grid.flatten(0, 1), out, nrow=width, scale=scale) if out is not None else None
     return Arithmetic(z, means, var, grid, written)
 
 
