@@ -3,7 +3,6 @@ bad input gives one line and exit status 2."""
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from gankit.cli.main import main

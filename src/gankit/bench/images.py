@@ -47,7 +47,8 @@ def images(*, models: list[str] = ["dcgan", "cdcgan"], data: str = "fashion-mnis
     and D); ``lr``: Adam's learning rate of both; ``ema``: decay of an EMA of G's weights (0:
     off; else the metrics use the EMA generator); ``projection``: projection discriminator for
     ``cdcgan``; ``baseline``: also evaluate the untrained generator (step 0). Writes
-    ``images.md`` and ``images.json`` in ``out``, a run directory per model below it."""
+    ``images.md`` and ``images.json`` in ``out``, a run directory per model below it (an earlier
+    bench's run directory there is replaced)."""
     for m in models:
         if m not in PRESETS:
             raise ConfigError(f"bench images: unknown model {m!r} (choose from {', '.join(PRESETS)})")
