@@ -32,12 +32,13 @@ from gankit.losses import LOSSES, Objective
 from gankit.losses.penalties import PENALTIES, Penalty
 from gankit.networks import DISCRIMINATORS, ENCODERS, GENERATORS, PRIORS
 from gankit.networks.aae_priors import LatentPrior, as_latent_prior
+from gankit.training.recipe import Recipe
 from gankit.training.loop import Phase, Trainer, lr_factor, make_optimizer
 
 AAE_METRICS = ["recon", "latent_mmd"]
 
 
-class AAERecipe:
+class AAERecipe(Recipe):
     """Encoder, decoder, latent discriminator and prior of one AAE run, and its phases."""
 
     def __init__(self, cfg: Config, data: DataSource, device: torch.device, *, rank: int = 0) -> None:
@@ -185,17 +186,6 @@ class AAERecipe:
     def modules(self) -> dict[str, nn.Module]:
         return {"E": self.E, "G": self.G, "D": self.D}
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"modules": {k: m.state_dict() for k, m in self.modules().items()},
-                "trainer": self.trainer.state_dict(),
-                "data": {"rng": self.data_rng.get_state(), "source": self.data.state_dict()}}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for k, m in self.modules().items():
-            m.load_state_dict(state["modules"][k])
-        self.trainer.load_state_dict(state["trainer"])
-        self.data_rng.set_state(state["data"]["rng"])
-        self.data.load_state_dict(state["data"]["source"])
 
 
 def _check(cfg: Config) -> None:

@@ -21,6 +21,7 @@ from gankit.losses import LOSSES, Objective
 from gankit.losses.penalties import PENALTIES, Penalty
 from gankit.networks import DISCRIMINATORS, GENERATORS, PRIORS
 from gankit.training import distributed, fastpath
+from gankit.training.recipe import Recipe
 from gankit.training.loop import EMA, Phase, Trainer, lr_factor, make_optimizer
 from gankit.training.mitigations import MITIGATIONS, Mitigation
 from gankit.training.precision import precision_for
@@ -33,7 +34,7 @@ class _Flatten(nn.Module):
         return x.reshape(x.shape[0], -1)
 
 
-class GANRecipe:
+class GANRecipe(Recipe):
     """Networks, objective, penalty and mitigations of one GAN run, and its phases.
 
     In a torchrun job (:mod:`gankit.training.distributed`) ``train.batch_size`` is the
@@ -197,14 +198,3 @@ class GANRecipe:
             mods["G_ema"] = self.G_ema
         return mods
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"modules": {k: m.state_dict() for k, m in self.modules().items()},
-                "trainer": self.trainer.state_dict(),
-                "data": {"rng": self.data_rng.get_state(), "source": self.data.state_dict()}}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for k, m in self.modules().items():
-            m.load_state_dict(state["modules"][k])
-        self.trainer.load_state_dict(state["trainer"])
-        self.data_rng.set_state(state["data"]["rng"])
-        self.data.load_state_dict(state["data"]["source"])

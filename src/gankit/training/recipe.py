@@ -1,0 +1,38 @@
+"""What every recipe shares: the checkpointable state of its networks, loop and data order.
+
+A recipe (``GANRecipe``, ``AAERecipe``) turns a config into networks and the phases of the
+one loop; this base class saves and restores what a run needs to continue exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from gankit.data.base import DataSource
+from gankit.training.loop import Trainer
+
+
+class Recipe:
+    """Subclasses set ``trainer``, ``data`` and ``data_rng`` and define :meth:`modules`."""
+
+    trainer: Trainer
+    data: DataSource
+    data_rng: torch.Generator
+
+    def modules(self) -> dict[str, nn.Module]:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"modules": {k: m.state_dict() for k, m in self.modules().items()},
+                "trainer": self.trainer.state_dict(),
+                "data": {"rng": self.data_rng.get_state(), "source": self.data.state_dict()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for k, m in self.modules().items():
+            m.load_state_dict(state["modules"][k])
+        self.trainer.load_state_dict(state["trainer"])
+        self.data_rng.set_state(state["data"]["rng"])
+        self.data.load_state_dict(state["data"]["source"])
