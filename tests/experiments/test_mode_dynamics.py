@@ -7,15 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from gankit.experiments.mode_dynamics import (
-    count_changes, dominant_path, mode_collapse_dynamics, mode_fractions, net_turns,
-)
+from gankit.experiments import ExperimentResult, run
+from gankit.experiments.mode_dynamics import count_changes, dominant_path, mode_fractions, net_turns
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    return mode_collapse_dynamics(run_dir=tmp_path_factory.mktemp("modes"), steps=1200, record_every=25,
-                                  samples=500, seed=0)
+    return run("mode-collapse-dynamics", out_dir=tmp_path_factory.mktemp("modes"), steps=1200, record_every=25,
+               samples=500, seed=0)
 
 
 def test_the_mass_never_covers_all_modes_and_moves_between_them(result):
@@ -51,3 +50,14 @@ def test_mode_bookkeeping_against_hand_counts():
     assert net_turns([0, 1, 2, 3, 0, 1], 4) == pytest.approx(5 / 4)
     assert net_turns([0, 3, 2, 1, 0], 4) == pytest.approx(-1.0)
     assert net_turns([1, -1, 3], 4) == pytest.approx(-0.5)      # half-way round counts as -k/2
+
+
+def test_run_directory_holds_the_training_run_and_a_figure_that_redraws_from_json(result, tmp_path):
+    assert (result.run_dir / "train" / "metrics.json").exists()
+    assert (result.run_dir / "mode-collapse-dynamics.png").stat().st_size > 10_000
+    loaded = ExperimentResult.load(result.run_dir)
+    assert loaded.rows == [list(r) for r in result.rows] and loaded.holds == result.holds
+    from gankit.plotting.training_experiments import plot_mode_dynamics
+
+    plot_mode_dynamics(loaded, tmp_path / "again.png")
+    assert (tmp_path / "again.png").stat().st_size > 10_000

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from gankit.experiments.push_forward import mixture_cdf, mixture_quantile, push_forward, transport
+from gankit.experiments import ExperimentResult, run
+from gankit.experiments.push_forward import mixture_cdf, mixture_quantile, transport
 
 MEANS, SIGMAS, WEIGHTS = np.array([-2.0, 2.0]), np.array([0.5, 0.5]), np.array([0.5, 0.5])
 
@@ -38,8 +39,8 @@ def test_mixture_quantile_against_brentq_and_the_pushed_forward_law():
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    return push_forward(run_dir=tmp_path_factory.mktemp("pf"), steps=2000, batch_size=512, samples=10000,
-                        record_every=500, seed=0)
+    return run("push-forward", out_dir=tmp_path_factory.mktemp("pf"), steps=2000, batch_size=512, samples=10000,
+               record_every=500, seed=0)
 
 
 def test_the_gan_pushes_the_noise_onto_the_target(result):
@@ -69,3 +70,14 @@ def test_the_learned_map_is_close_to_one_of_the_two_transports(result):
     # the other transport is far: the two maps differ by ~ 2 |T(z)| on average
     other = transport(-z if s["increasing"] else z, MEANS, SIGMAS, WEIGHTS)
     assert np.mean(np.abs(g - other)) > 3.0
+
+
+def test_run_directory_holds_the_training_run_and_a_figure_that_redraws_from_json(result, tmp_path):
+    assert (result.run_dir / "train" / "checkpoint.pt").exists()
+    assert (result.run_dir / "push-forward.png").stat().st_size > 10_000
+    loaded = ExperimentResult.load(result.run_dir)
+    assert loaded.summary == pytest.approx(result.summary, rel=1e-12)
+    from gankit.plotting.training_experiments import plot_push_forward
+
+    plot_push_forward(loaded, tmp_path / "again.png")
+    assert (tmp_path / "again.png").stat().st_size > 10_000

@@ -274,7 +274,7 @@ EQ_CLAIM = ("when p_g = p_data the best discriminator cannot tell them apart: th
 
 
 @EXPERIMENTS.register(EQ_NAME, claim=EQ_CLAIM, plot=plot_discriminator, paper=PAPER)
-def equilibrium(*, cases: list[CaseName] = ("1d", "2d"), steps: int = 2000, batch_size: int = 1024,
+def equilibrium(*, cases: list[CaseName] = ("1d", "2d"), steps: int = 1000, batch_size: int = 1024,
                 lr: float = 1e-2, width: int = 64, depth: int = 3, act: str = "silu", ring_sigma: float = 0.25,
                 mass_threshold: float = 1e-3, mc_samples: int = 1_000_000, record_every: int = 100,
                 max_error_tol: float = 0.01, value_tol: float = 1e-3, threads: int = 1,

@@ -42,9 +42,9 @@ from gankit.training import Run, train
 
 NAME = "push-forward"
 CLAIM = ("a generator fed 1-D standard Gaussian noise learns to push it forward to a bimodal target "
-         "(seed 003's representation theorem): the Wasserstein-1 distance of its samples to the target "
-         "falls to within a small multiple of the sampling baseline, and the map it learns is close to "
-         "an exact transport F^-1(Phi(z)), increasing or decreasing (T is not unique)")
+         "(seed 003's representation theorem): the Wasserstein-1 distance between its samples and the target "
+         "becomes small (below 0.1 for modes 4 apart); the map it learns is one of many (T is not unique) and "
+         "is compared with the exact monotone transports F^-1(Phi(z)) and F^-1(Phi(-z))")
 
 
 def mixture_cdf(x: np.ndarray, means: np.ndarray, sigmas: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -83,7 +83,7 @@ def config(*, seed: int, means: list[float], sigmas: list[float], weights: list[
         "optim_g": {"lr": lr}, "optim_d": {"lr": lr},
         "train": {"steps": steps, "batch_size": batch_size, "lr_decay": "linear", "ema": 0.0,
                   "progress": False, "log_every": max(1, steps // 20)},
-        "eval": {"metrics": ["jsd1d", "energy"]},
+        "eval": {"metrics": ["jsd1d"]},
     }
 
 
@@ -104,7 +104,7 @@ def generator_map(run: Run, z: np.ndarray) -> np.ndarray:
 def push_forward(*, run_dir: Path, means: list[float] = (-2.0, 2.0), sigmas: list[float] = (0.5, 0.5),
                  weights: list[float] | None = None, steps: int = 3000, batch_size: int = 512, lr: float = 1e-3,
                  width: int = 64, depth: int = 2, r1_gamma: float = 1.0, z_range: float = 2.0,
-                 samples: int = 20000, record_every: int = 250, w1_tol: float = 0.1, threads: int = 1,
+                 samples: int = 100_000, record_every: int = 250, w1_tol: float = 0.1, threads: int = 1,
                  seed: int = 0) -> ExperimentResult:
     """Train a 1-D GAN from N(0, 1) noise; compare G with the exact transport and W1 with its baseline.
 

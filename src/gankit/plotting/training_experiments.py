@@ -45,7 +45,8 @@ def plot_discriminator(result: Any, path: str | Path) -> None:
         if ref == "D*":
             ax_d.contour(t, t, d_star.T, levels=[0.1, 0.5, 0.9], colors="w", linewidths=0.7, linestyles="--")
         fig.colorbar(im, ax=ax_d, shrink=0.8)
-        ax_d.set(title=f"trained D (dashed: {ref} = 0.1, 0.5, 0.9)", xlabel="x1", ylabel="x2")
+        ax_d.set(title="trained D" + (" (dashed: D* = 0.1, 0.5, 0.9)" if ref == "D*" else ""), xlabel="x1",
+                 ylabel="x2")
         diff = d - d_star
         lim = max(float(np.abs(diff).max()), 1e-6)
         im = ax_e.imshow(diff.T, origin="lower", extent=ext, vmin=-lim, vmax=lim, cmap="RdBu_r")
@@ -90,11 +91,15 @@ def plot_mode_dynamics(result: Any, path: str | Path) -> None:
     snaps = s["snapshots"]
     for i, (step, x) in enumerate(snaps.items()):
         x = np.asarray(x)
-        ax_x.scatter(x[:, 0], x[:, 1], s=2, alpha=0.5, color=f"C{i % 10}", label=f"step {step}")
+        # grey levels (dark = early) keep the mode colours for the stars; each cloud is labelled
+        grey = str(0.15 + 0.6 * i / max(1, len(snaps) - 1))
+        ax_x.scatter(x[:, 0], x[:, 1], s=2, alpha=0.6, color=grey)
+        cx, cy = np.median(x, axis=0)
+        ax_x.annotate(f"step {step}", (cx, cy), fontsize=7, ha="center", va="center",
+                      bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.8, "lw": 0})
     lim = 1.6 * float(s["radius"])
-    ax_x.set(xlim=(-lim, lim), ylim=(-lim, lim), title="samples (same z) at a few steps")
+    ax_x.set(xlim=(-lim, lim), ylim=(-lim, lim), title="samples (same z) at a few steps; stars: modes")
     ax_x.set_aspect("equal")
-    ax_x.legend(fontsize=6, markerscale=4, loc="lower right")
     _save(fig, path)
 
 
