@@ -295,7 +295,8 @@ def equilibrium(*, cases: list[CaseName] = ("1d", "2d"), steps: int = 1000, batc
     rows, summary, series, holds = [], {}, {}, True
     log4 = math.log(4)
     for case, m, s in results:
-        ok = m["max_error"] < max_error_tol and abs(m["v_quad"] + log4) < value_tol and abs(m["v_mc"] + log4) < value_tol
+        ok = (m["max_error"] < max_error_tol and abs(m["v_quad"] + log4) < value_tol
+              and abs(m["v_mc"] + log4) < value_tol)
         holds = holds and ok
         rows.append([case.label, m["max_error"], m["mean_error"], m["v_quad"] + log4, m["v_mc"] + log4,
                      m["v_mc_se"], ok])
