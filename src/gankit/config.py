@@ -296,9 +296,17 @@ def _check(cfg: Config) -> None:
             METRICS.entry(m)
 
 
+DEFAULT_PRESET = "default"
+
+
 def load_config(file: str | Path | None = None, overrides: Iterable[str] = (),
                 preset: str | None = None) -> Config:
-    """File (YAML or JSON) < ``--set`` overrides; returns a fully resolved config."""
+    """Preset < file (YAML or JSON) < ``--set`` overrides; returns a fully resolved config.
+
+    With neither a file nor a preset, the ``default`` preset (the tuned ring run) is the base.
+    """
+    if file is None and preset is None:
+        preset = DEFAULT_PRESET
     raw: dict[str, Any] = {}
     if preset is not None:
         raw = merge(raw, load_preset(preset))

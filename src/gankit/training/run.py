@@ -281,9 +281,10 @@ def train(config: Config | Mapping[str, Any] | None = None, *, overrides: Iterab
     if isinstance(config, Config):
         cfg = config
     else:
-        from gankit.config import merge, parse_overrides
+        from gankit.config import load_preset, merge, parse_overrides
 
-        cfg = build_config(merge(dict(config or {}), parse_overrides(overrides)))
+        base = load_preset("default") if config is None else dict(config)
+        cfg = build_config(merge(base, parse_overrides(overrides)))
     if run_dir is None:  # one name for all ranks (the time stamp could differ between them)
         distributed.setup(cfg.device)
         run_dir = distributed.broadcast_object(str(_new_run_dir(cfg)))
