@@ -49,7 +49,7 @@ def test_bench_modes_table_equals_metrics_of_saved_samples(tmp_path):
 
 def test_summary_mean_se_and_goal():
     rows = [{"method": "m", "setup": "ring", "seed": i, "modes": 8.0, "modes_total": 8.0, "hq_percent": h,
-             "reverse_kl": k, "energy": 0.001, "energy_baseline": 0.0, "train_s": t, "total_s": t, "cpu_s": t}
+             "reverse_kl": k, "energy": 0.001, "energy_baseline": 0.0, "width": 0.9, "train_s": t, "total_s": t, "cpu_s": t}
             for i, (h, k, t) in enumerate([(99.0, 0.01, 30.0), (97.0, 0.01, 30.0), (98.5, 0.03, 30.0), (98.5, 0.01, 61.0)])]
     (s,) = summarise(rows)
     assert s["hq_percent"] == pytest.approx(98.25)
@@ -65,3 +65,20 @@ def test_setups_and_methods_are_valid_configs():
             build_config(run_config(m, setup, 0))
     with pytest.raises(ConfigError, match="unknown method"):
         run_config("nope", "ring", 0)
+
+
+def test_mode_width_of_the_data_and_of_points():
+    from gankit.bench.modes import PERFECT_WIDTH, mode_width
+
+    # E[r^2 | r < 3] of a Rayleigh(1) variable by quadrature, per coordinate
+    from scipy import integrate
+
+    num = integrate.quad(lambda r: r**3 * np.exp(-r**2 / 2), 0, 3)[0]
+    den = integrate.quad(lambda r: r * np.exp(-r**2 / 2), 0, 3)[0]
+    assert PERFECT_WIDTH == pytest.approx(math.sqrt(num / den / 2), rel=1e-9)
+    grid = DATASETS.build("grid", {"n": 5, "spacing": 2.0, "sigma": 0.05})
+    x, _ = grid.sample(40_000, torch.Generator().manual_seed(0))
+    assert mode_width(x.numpy(), grid.means.numpy(), 0.05) == pytest.approx(PERFECT_WIDTH, abs=0.01)
+    assert mode_width(grid.means.numpy().repeat(3, 0), grid.means.numpy(), 0.05) == 0.0
+    half = grid.means.numpy() + np.array([0.05, 0.0])    # every point 1 sigma off in x: RMS per coordinate 1/sqrt(2)
+    assert mode_width(half, grid.means.numpy(), 0.05) == pytest.approx(1 / math.sqrt(2), rel=1e-9)
