@@ -47,6 +47,12 @@ PLAIN: dict[str, Any] = {
 Method = Callable[[int], dict[str, Any]]  # number of modes of the setup -> config overrides
 
 
+def _default_preset() -> dict[str, Any]:
+    from gankit.config import load_preset
+
+    return load_preset("default")
+
+
 def _plus(extra: Mapping[str, Any]) -> Method:
     """The plain GAN plus ``extra``, the same for every setup."""
     from gankit.config import merge
@@ -68,7 +74,7 @@ def _mog(modes: int) -> dict[str, Any]:
 
 
 METHODS: dict[str, Method] = {
-    "default": lambda modes: {},                                         # `gankit train` as shipped
+    "default": lambda modes: _default_preset(),                         # `gankit train` as shipped
     "gan": _plus({}),
     "ema": _plus({"train": {"ema": 0.999}}),
     "mog-prior": lambda modes: _plus(_mog(modes))(modes),
