@@ -42,3 +42,15 @@ def activation(name: str) -> nn.Module:
     if name not in ACTIVATIONS:
         raise ConfigError(f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}")
     return ACTIVATIONS[name]()
+
+
+def hidden_layers(d_in: int, width: int, depth: int, act: str, batchnorm: bool = False) -> list[nn.Module]:
+    """``depth`` x (Linear -> [BatchNorm1d] -> activation), the body of every MLP here."""
+    layers: list[nn.Module] = []
+    for _ in range(depth):
+        layers += [nn.Linear(d_in, width)]
+        if batchnorm:
+            layers += [nn.BatchNorm1d(width)]
+        layers += [activation(act)]
+        d_in = width
+    return layers

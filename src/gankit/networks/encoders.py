@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.errors import ConfigError
-from gankit.networks.base import GENERATORS, activation
+from gankit.networks.base import GENERATORS, activation, hidden_layers
 from gankit.registry import Registry
 
 ENCODERS: Registry[Callable[..., nn.Module]] = Registry("encoder", context=("data_shape", "latent_dim"))
@@ -53,15 +53,8 @@ class MLPEncoder(nn.Module):
                  act: str = "relu", batchnorm: bool = False) -> None:
         super().__init__()
         self.data_shape, self.latent_dim = tuple(data_shape), latent_dim
-        layers: list[nn.Module] = []
-        d_in = math.prod(self.data_shape)
-        for _ in range(depth):
-            layers += [nn.Linear(d_in, width)]
-            if batchnorm:
-                layers += [nn.BatchNorm1d(width)]
-            layers += [activation(act)]
-            d_in = width
-        layers += [nn.Linear(d_in, latent_dim)]
+        layers = hidden_layers(math.prod(self.data_shape), width, depth, act, batchnorm)
+        layers += [nn.Linear(width if depth else math.prod(self.data_shape), latent_dim)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.networks.base import DISCRIMINATORS, GENERATORS, activation
+from gankit.networks.base import DISCRIMINATORS, GENERATORS, activation, hidden_layers
 
 
 def _label_input(y: Tensor | None, num_classes: int, batch: int) -> Tensor | None:
@@ -28,15 +28,8 @@ class MLPGenerator(nn.Module):
                  output: str = "linear") -> None:
         super().__init__()
         self.latent_dim, self.data_shape, self.num_classes = latent_dim, tuple(data_shape), num_classes
-        layers: list[nn.Module] = []
-        d_in = latent_dim + num_classes
-        for _ in range(depth):
-            layers += [nn.Linear(d_in, width)]
-            if batchnorm:
-                layers += [nn.BatchNorm1d(width)]
-            layers += [activation(act)]
-            d_in = width
-        layers += [nn.Linear(d_in, math.prod(self.data_shape))]
+        layers = hidden_layers(latent_dim + num_classes, width, depth, act, batchnorm)
+        layers += [nn.Linear(width if depth else latent_dim + num_classes, math.prod(self.data_shape))]
         if output == "tanh":
             layers += [nn.Tanh()]
         elif output != "linear":
