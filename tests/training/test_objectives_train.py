@@ -16,7 +16,8 @@ import statistics
 import pytest
 
 from gankit.bench.objectives import objective_table, objectives_bench, run_config
-from gankit.losses import DIVERGENCES, LOSSES
+from gankit.config import load_preset
+from gankit.losses import DIVERGENCES, LOSSES, WGAN_PRESETS
 from gankit.training import train
 
 SMALL = ["generator.width=32", "generator.depth=2", "discriminator.width=32", "discriminator.depth=2",
@@ -25,13 +26,25 @@ TABLE = objective_table()
 
 
 def test_the_table_covers_every_registry_entry():
-    expected = {f"fgan-{d}" for d in DIVERGENCES.names()} | {"wgan-gp", "wgan-clip"}
+    expected = {f"fgan-{d}" for d in DIVERGENCES.names()} | {"wgan-gp", "wgan-gp-toy", "wgan-clip"}
     expected |= {e.name for e in LOSSES if e.name not in ("fgan", "wgan")}
     assert set(TABLE) == expected
     assert TABLE["wgan-gp"]["train"]["d_steps"] == 5 and TABLE["wgan-clip"]["train"]["d_steps"] == 5
     assert TABLE["wgan-gp"]["penalty"] == {"name": "gp", "weight": 10.0, "center": 1.0}
+    assert TABLE["wgan-gp-toy"]["penalty"]["weight"] == 0.1
     assert TABLE["wgan-clip"]["penalty"] == {"name": "clip", "value": 0.01}
     assert TABLE["mmd-gan"]["penalty"]["name"] == "gp"
+
+
+@pytest.mark.parametrize("preset,paper", [("wgan-gp", "wgan-gp"), ("wgan-clip", "wgan")])
+def test_wgan_presets_are_the_papers_settings(preset, paper):
+    p, ref = load_preset(preset), WGAN_PRESETS[paper]
+    assert p["loss"] == ref["loss"]["name"] and p["penalty"] == ref["penalty"]
+    assert p["train"]["d_steps"] == ref["n_critic"] == 5
+    for which in ("optim_g", "optim_d"):
+        assert p[which]["name"] == ref["optimizer"]["name"] and p[which]["lr"] == ref["optimizer"]["lr"]
+        assert tuple(p[which].get("betas", ref["optimizer"].get("betas", ()))) == tuple(ref["optimizer"].get("betas", ()))
+    assert p["train"].get("batch_size") == ref.get("batch_size")
 
 
 @pytest.mark.parametrize("objective", list(TABLE))

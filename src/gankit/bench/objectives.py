@@ -2,10 +2,11 @@
 
 One row per objective: each entry of :data:`gankit.losses.LOSSES` with its settings in
 :data:`SETTINGS`, ``fgan`` once per registered f-divergence and ``wgan`` once per Lipschitz
-constraint (weight clipping, gradient penalty), so a newly registered loss or divergence gets
+constraint (weight clipping; gradient penalty with the paper's weight 10 and the authors'
+toy-script weight 0.1), so a newly registered loss or divergence gets
 a row (and a training test, ``tests/training/test_objectives_train.py``) without an edit here.
-Every run is gankit's default config (``gankit train`` as shipped: the ring data set, the MLPs,
-the optimiser, the length) plus the objective's overrides, trained by
+Every run is gankit's default run (the ``default`` preset that ``gankit train`` runs: the ring,
+the MLPs, the mixture latent, the optimiser, the length) plus the objective's overrides, trained by
 :func:`gankit.training.train`. Metrics (2,500 samples): modes captured, % high-quality
 samples, reverse KL of the mode histogram to uniform, the energy distance to real data beside
 its real-vs-real baseline, the training loop's wall and CPU time. A run whose loss becomes
@@ -29,23 +30,29 @@ import numpy as np
 from gankit.bench import BENCHMARKS
 from gankit.errors import ConfigError
 
-# Settings per loss (overrides of gankit's defaults). A loss absent here runs with the defaults.
+# Settings per loss (overrides of gankit's defaults). A loss absent here runs with the defaults;
+# the WGAN rows are the preset files below.
 SETTINGS: dict[str, dict[str, Any]] = {
-    # The WGAN-GP settings of Gulrajani et al. (lambda 10, n_critic 5, Adam 1e-4, betas (0.5, 0.9)):
-    # src/gankit/presets/wgan-gp.yaml. MMD-GAN with the same schedule and a gradient penalty of
-    # weight 1 on the critic's features (Binkowski et al. 2018 use 1) instead of Li et al.'s clipping.
+    # WGAN-GP's schedule (n_critic 5, Adam 1e-4, betas (0.5, 0.9)) with a gradient penalty on the
+    # critic's features instead of Li et al.'s clipping; weight 1 rather than 10 because MMD^2 is
+    # bounded by 2 k(0) = 10 with five kernels (not tuned).
     "mmd-gan": {"loss": {"name": "mmd-gan"}, "penalty": {"name": "gp", "weight": 1.0}, "train": {"d_steps": 5},
                 "optim_g": {"lr": 1e-4, "betas": [0.5, 0.9]}, "optim_d": {"lr": 1e-4, "betas": [0.5, 0.9]}},
     # GMMN has no critic: only G trains, so one update per step; its default bandwidths span the ring.
     "gmmn": {"loss": {"name": "gmmn"}},
 }
-# The Lipschitz constraints of WGAN, each a preset file (the papers' settings).
-WGAN_PRESETS = {"wgan-gp": "wgan-gp", "wgan-clip": "wgan-clip"}
+# The Lipschitz constraints of WGAN: a preset file (the papers' settings) plus overrides.
+# Gulrajani et al.'s released toy script (gan_toy.py) lowers the penalty weight to 0.1.
+WGAN_ROWS: dict[str, tuple[str, dict[str, Any]]] = {
+    "wgan-gp": ("wgan-gp", {}),
+    "wgan-gp-toy": ("wgan-gp", {"penalty": {"weight": 0.1}}),
+    "wgan-clip": ("wgan-clip", {}),
+}
 
 
 def objective_table() -> dict[str, dict[str, Any]]:
     """Row name -> config overrides, read from the registries at call time."""
-    from gankit.config import load_preset
+    from gankit.config import load_preset, merge
     from gankit.losses import DIVERGENCES, LOSSES
 
     out: dict[str, dict[str, Any]] = {}
@@ -54,8 +61,8 @@ def objective_table() -> dict[str, dict[str, Any]]:
             for div in DIVERGENCES.names():
                 out[f"fgan-{div}"] = {"loss": {"name": "fgan", "divergence": div}}
         elif entry.name == "wgan":
-            for row, preset in WGAN_PRESETS.items():
-                out[row] = load_preset(preset)
+            for row, (preset, extra) in WGAN_ROWS.items():
+                out[row] = merge(load_preset(preset), extra)
         else:
             out[entry.name] = SETTINGS.get(entry.name, {"loss": {"name": entry.name}})
     return out
@@ -79,13 +86,14 @@ def describe(overrides: Mapping[str, Any], prefix: str = "") -> str:
 
 def run_config(objective: str, seed: int, *, steps: int | None = None,
                overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Nested config of one run: gankit's defaults < objective < seed/evaluation < steps < overrides."""
-    from gankit.config import merge, parse_overrides
+    """Nested config of one run: the default preset (what ``gankit train`` runs) < objective <
+    seed/evaluation < steps < overrides, so a row is ``gankit train --set loss=...`` as a user types it."""
+    from gankit.config import DEFAULT_PRESET, load_preset, merge, parse_overrides
 
     table = objective_table()
     if objective not in table:
         raise ConfigError(f"unknown objective {objective!r}; choose one of: {', '.join(table)}")
-    cfg = merge(table[objective], {"seed": seed, "device": "cpu",
+    cfg = merge(merge(load_preset(DEFAULT_PRESET), table[objective]), {"seed": seed, "device": "cpu",
                                    "eval": {"num_samples": 2500, "metrics": ["modes", "energy"]},
                                    "train": {"progress": False, "log_every": 100}})
     if steps is not None:
@@ -93,15 +101,23 @@ def run_config(objective: str, seed: int, *, steps: int | None = None,
     return merge(cfg, parse_overrides(overrides))
 
 
-def run_one(objective: str, seed: int, out: str, steps: int | None = None, overrides: Sequence[str] = (),
-            threads: int = 1) -> dict[str, Any]:
-    """Train one run; return its metrics and timings (``diverged`` and NaN metrics if the loss blew up)."""
+def resolved_config(objective: str, seed: int, *, steps: int | None = None,
+                    overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """:func:`run_config` with every default filled in, as the run's ``config.yaml`` will hold it."""
+    from gankit.config import build_config
+
+    return build_config(run_config(objective, seed, steps=steps, overrides=overrides)).to_dict()
+
+
+def run_one(objective: str, seed: int, cfg: dict[str, Any], out: str, threads: int = 1) -> dict[str, Any]:
+    """Train one run of the fully resolved ``cfg`` (resolved by the parent process, so every worker
+    trains the same defaults even if gankit's defaults change during the benchmark); return its
+    metrics and timings (``diverged`` and NaN metrics if the loss blew up)."""
     import torch
 
     from gankit.training import train
 
     torch.set_num_threads(threads)
-    cfg = run_config(objective, seed, steps=steps, overrides=overrides)
     run_dir = Path(out) / "runs" / objective / f"seed{seed}"
     if run_dir.exists():
         shutil.rmtree(run_dir)
@@ -135,8 +151,13 @@ def summarise(rows: Sequence[Mapping[str, Any]], order: Sequence[str]) -> list[d
         rs = [r for r in rows if r["objective"] == name]
         ok = [r for r in rs if not r["diverged"]]
         s: dict[str, Any] = {"objective": name, "seeds": len(rs), "diverged": len(rs) - len(ok)}
-        for k in ("modes", "hq_percent", "reverse_kl", "energy", "energy_baseline", "train_s", "cpu_s"):
+        for k in ("modes", "hq_percent", "energy", "energy_baseline", "train_s", "cpu_s"):
             s[k], s[k + "_se"] = _mean_se([r[k] for r in ok])
+        # A seed without a single high-quality sample has no mode histogram (reverse KL = inf):
+        # average the others and count those apart.
+        finite = [r["reverse_kl"] for r in ok if math.isfinite(r["reverse_kl"])]
+        s["reverse_kl"], s["reverse_kl_se"] = _mean_se(finite)
+        s["reverse_kl_inf"] = len(ok) - len(finite)
         s["modes_total"] = ok[0]["modes_total"] if ok else math.nan
         s["modes_min"] = min((r["modes"] for r in ok), default=math.nan)
         out.append(s)
@@ -145,13 +166,18 @@ def summarise(rows: Sequence[Mapping[str, Any]], order: Sequence[str]) -> list[d
 
 def markdown(summary: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> str:
     def pm(s: Mapping[str, Any], k: str, fmt: str, scale: float = 1.0) -> str:
-        if not math.isfinite(s[k]):  # no seed left, or a run without any high-quality sample
-            return "∞" if s[k] == math.inf else "n/a"
+        if not math.isfinite(s[k]):  # no seed left
+            return "n/a"
         return f"{s[k] * scale:{fmt}} ± {s[k + '_se'] * scale:{fmt}}"
+
+    def rkl(s: Mapping[str, Any]) -> str:
+        n = s["reverse_kl_inf"]
+        return pm(s, "reverse_kl", ".3f") + (f" ({n} × ∞)" if n else "")
 
     lines = ["# gankit bench objectives", "", f"Command: `{meta['command']}`", "", f"Machine: {meta['machine']}", "",
              f"Base config (gankit's defaults at run time): {meta['base']}", "",
              "Mean ± standard error over the seeds that did not diverge; *worst*: the fewest modes of a seed; "
+             "reverse KL over the seeds with high-quality samples (k × ∞: seeds with none); "
              "energy distance (×10⁻³) to real data beside the real-vs-real baseline; time: the training loop's "
              "wall time per run (cpu: process CPU time, comparable under load); *diverged*: seeds whose loss "
              "became NaN/inf.", "",
@@ -163,23 +189,20 @@ def markdown(summary: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> s
         worst = f"{s['modes_min']:.0f}" if math.isfinite(s["modes_min"]) else "n/a"
         lines.append(
             f"| {s['objective']} | {pm(s, 'modes', '.1f')}{total} | {worst} | {pm(s, 'hq_percent', '.1f')} "
-            f"| {pm(s, 'reverse_kl', '.3f')} | {pm(s, 'energy', '.2f', 1e3)} | {pm(s, 'energy_baseline', '.2f', 1e3)} "
+            f"| {rkl(s)} | {pm(s, 'energy', '.2f', 1e3)} | {pm(s, 'energy_baseline', '.2f', 1e3)} "
             f"| {pm(s, 'train_s', '.1f')} | {pm(s, 'cpu_s', '.1f')} | {s['diverged']}/{s['seeds']} "
             f"| {meta['settings'][s['objective']] or '(defaults)'} |")
     return "\n".join(lines) + "\n"
 
 
-def _base(steps: int | None, overrides: Sequence[str]) -> str:
-    from gankit.config import build_config, merge, parse_overrides
-
-    raw = merge({"train": {"steps": steps}} if steps is not None else {}, parse_overrides(overrides))
-    c = build_config(raw).to_dict()
+def _base(c: Mapping[str, Any]) -> str:
+    """The shared part of a resolved config, in one line (gankit's defaults at run time)."""
     d, g, dn, t, og = c["data"], c["generator"], c["discriminator"], c["train"], c["optim_g"]
     return (f"data={d['name']} ({', '.join(f'{k} {v}' for k, v in d.items() if k != 'name')}), "
-            f"latent_dim={c['latent_dim']}, G={g['name']} {g.get('width')}x{g.get('depth')}, "
-            f"D={dn['name']} {dn.get('width')}x{dn.get('depth')}, loss={c['loss']['name']}, steps={t['steps']}, "
-            f"batch={t['batch_size']}, d_steps={t['d_steps']}, lr_decay={t['lr_decay']}, ema={t['ema']}, "
-            f"optimiser={og['name']} lr={og['lr']} betas={tuple(og['betas'])}")
+            f"latent_dim={c['latent_dim']}, prior={c['prior']['name']}, G={g['name']} {g.get('width')}x{g.get('depth')}, "
+            f"D={dn['name']} {dn.get('width')}x{dn.get('depth')}, steps={t['steps']}, batch={t['batch_size']}, "
+            f"lr_decay={t['lr_decay']}, ema={t['ema']}, optimiser={og['name']} lr={og['lr']} betas={tuple(og['betas'])} "
+            f"(unless the objective's settings say otherwise)")
 
 
 def _command(names: Sequence[str], seeds: Sequence[int], steps: int | None, workers: int, threads: int,
@@ -226,12 +249,13 @@ def objectives_bench(*, objectives: list[str] | None = None, seeds: int | list[i
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if not names or not seed_list or workers < 1 or threads < 1:
         raise ConfigError("bench objectives: objectives, seeds, workers and threads must be non-empty / >= 1")
-    for name in names:
-        run_config(name, 0, steps=steps, overrides=overrides)  # unknown names / options fail before any training
+    # Resolved here, before any training: unknown names or options fail at once.
+    configs = {(name, seed): resolved_config(name, seed, steps=steps, overrides=overrides)
+               for name in names for seed in seed_list}
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(name, seed) for name in names for seed in seed_list]
-    kwargs = {"out": str(out_dir), "steps": steps, "overrides": list(overrides), "threads": threads}
+    jobs = list(configs)
+    kwargs = {"out": str(out_dir), "threads": threads}
     rows: list[dict[str, Any]] = []
     bar = tqdm(total=len(jobs), desc="bench objectives", unit="run", dynamic_ncols=True)
     if workers == 1:
@@ -240,7 +264,7 @@ def objectives_bench(*, objectives: list[str] | None = None, seeds: int | list[i
         before = torch.get_num_threads()
         try:
             for name, seed in jobs:
-                rows.append(run_one(name, seed, **kwargs))
+                rows.append(run_one(name, seed, configs[name, seed], **kwargs))
                 _progress(bar, rows[-1])
         finally:
             torch.set_num_threads(before)
@@ -250,7 +274,7 @@ def objectives_bench(*, objectives: list[str] | None = None, seeds: int | list[i
 
         # spawn: a forked child would inherit the parent's OpenMP state, which is not fork-safe
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(run_one, name, seed, **kwargs) for name, seed in jobs]
+            futures = [pool.submit(run_one, name, seed, configs[name, seed], **kwargs) for name, seed in jobs]
             for f in as_completed(futures):
                 rows.append(f.result())
                 _progress(bar, rows[-1])
@@ -259,9 +283,9 @@ def objectives_bench(*, objectives: list[str] | None = None, seeds: int | list[i
     rows.sort(key=lambda r: order[(r["objective"], r["seed"])])
     summary = summarise(rows, names)
     meta = {"command": _command(names, seed_list, steps, workers, threads, overrides, list(table)),
-            "machine": _machine(workers, threads), "base": _base(steps, overrides),
+            "machine": _machine(workers, threads), "base": _base(configs[jobs[0]]),
             "settings": {n: describe(table[n]) for n in names},
-            "configs": {n: run_config(n, 0, steps=steps, overrides=overrides) for n in names}}
+            "configs": {n: configs[n, seed_list[0]] for n in names}}
     (out_dir / "objectives.json").write_text(
         json.dumps(_strict({"meta": meta, "summary": summary, "runs": rows}), indent=1, allow_nan=False) + "\n")
     text = markdown(summary, meta)
