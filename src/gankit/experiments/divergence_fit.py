@@ -226,6 +226,26 @@ def tail_average(path: np.ndarray, fraction: float = 0.25) -> tuple[float, float
     return float(tail[:, 0].mean()), float(tail[:, 1].mean())
 
 
+def compare_from_start(objective: Objective, cfg: dict[str, Any], critic_warmup: int,
+                       run_dir: Path | None = None) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """Adversarial fit of ``cfg`` and the exact descent from the generator's start.
+
+    Returns ``(fit, adversarial path, exact path)``; ``fit`` holds the averaged adversarial
+    ``mean``/``scale``, the exact divergence ``value`` there, the ``start`` and ``same_start``:
+    the local minimum at the end of the exact descent (Adam with the generator's settings,
+    then L-BFGS to the bottom of the basin).
+    """
+    g, o = cfg["generator"], cfg["optim_g"]
+    start = (float(g["init_mean"]), float(g["init_scale"]))
+    descent = exact_descent(objective, start, lr=o["lr"], betas=tuple(o["betas"]), steps=cfg["train"]["steps"])
+    theta = lbfgs(objective, (descent[-1, 0], math.log(descent[-1, 1])))
+    same = {"mean": float(theta[0]), "scale": math.exp(float(theta[1])), "value": float(_value(objective, theta))}
+    path = train_adversarial(cfg, critic_warmup, run_dir)
+    mu, s = tail_average(path)
+    value = float(objective(torch.tensor(mu, dtype=F64), torch.tensor(s, dtype=F64)))
+    return {"start": list(start), "mean": mu, "scale": s, "value": value, "same_start": same}, path, descent
+
+
 # --- the experiment --------------------------------------------------------------------------
 
 def _nearest_mode(data: GaussianMixture, mean: float) -> int:
@@ -329,27 +349,21 @@ def divergence_fit(*, means: list[float] = (-2.0, 2.0), sigmas: list[float] = (0
             rows.append([d, _loss_label(d, bandwidth), f["mean"], f["scale"], f["value"]] + [None] * 9)
             continue
         for i, start in enumerate(starts):
-            start = (float(start[0]), float(start[1]))
-            key = f"{d} start {i}"
-            descent = exact_descent(objectives[d], start, lr=lr_g, betas=betas, steps=steps)
-            theta = lbfgs(objectives[d], (descent[-1, 0], math.log(descent[-1, 1])))
-            same = {"mean": float(theta[0]), "scale": math.exp(float(theta[1])),
-                    "value": float(_value(objectives[d], theta))}
+            key, start = f"{d} start {i}", (float(start[0]), float(start[1]))
             cfg = adversarial_config(d, data_options, start, bandwidth=bandwidth, steps=steps, batch_size=batch_size,
                                      d_steps=d_steps, lr_g=lr_g, lr_d=lr_d, betas=betas, critic_width=critic_width,
                                      seed=seed)
-            path = train_adversarial(cfg, critic_warmup, None if run_dir is None else run_dir / "adversarial" / f"{d}-start{i}")
-            mu_a, s_a = tail_average(path)
-            value_a = float(objectives[d](torch.tensor(mu_a, dtype=F64), torch.tensor(s_a, dtype=F64)))
-            d_mean, d_scale = abs(mu_a - same["mean"]), s_a / same["scale"] - 1
-            agree = bool(d_mean <= mean_tol and abs(d_scale) <= scale_tol)
-            checks[f"{key}: adversarial agrees"] = agree
-            adv_fits[d].append({"start": list(start), "mean": mu_a, "scale": s_a, "value": value_a,
-                                "same_start": same, "agree": agree})
+            adv, path, descent = compare_from_start(
+                objectives[d], cfg, critic_warmup, run_dir / "adversarial" / f"{d}-start{i}" if run_dir else None)
+            same = adv["same_start"]
+            d_mean, d_scale = abs(adv["mean"] - same["mean"]), adv["scale"] / same["scale"] - 1
+            adv["agree"] = checks[f"{key}: adversarial agrees"] = bool(d_mean <= mean_tol and abs(d_scale) <= scale_tol)
+            adv_fits[d].append(adv)
             paths["adversarial"][key], paths["exact"][key] = path, descent
-            summary.update({f"{key} adversarial mean": mu_a, f"{key} adversarial scale": s_a})
+            summary.update({f"{key} adversarial mean": adv["mean"], f"{key} adversarial scale": adv["scale"]})
             rows.append([d, _loss_label(d, bandwidth), f["mean"], f["scale"], f["value"], f"({start[0]:g}, {start[1]:g})",
-                         mu_a, s_a, same["mean"], same["scale"], d_mean, 100 * d_scale, value_a - same["value"], agree])
+                         adv["mean"], adv["scale"], same["mean"], same["scale"], d_mean, 100 * d_scale,
+                         adv["value"] - same["value"], adv["agree"]])
     xs = torch.linspace(float(m.min()) - 2 * data_std, float(m.max()) + 2 * data_std, 801, dtype=F64)
     return ExperimentResult(
         NAME, CLAIM,
