@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import platform
 import shutil
 import time
 from collections.abc import Mapping, Sequence
@@ -28,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from gankit.bench import BENCHMARKS
+from gankit.bench.report import command_line, machine_line
 from gankit.errors import ConfigError
 
 # Settings per loss (overrides of gankit's defaults). A loss absent here runs with the defaults;
@@ -205,29 +204,6 @@ def _base(c: Mapping[str, Any]) -> str:
             f"(unless the objective's settings say otherwise)")
 
 
-def _command(names: Sequence[str], seeds: Sequence[int], steps: int | None, workers: int, threads: int,
-             overrides: Sequence[str], default_names: Sequence[str]) -> str:
-    parts = ["gankit bench objectives"]
-    if list(names) != list(default_names):
-        parts.append(f"--set objectives=[{','.join(names)}]")
-    parts.append(f"--set seeds={len(seeds)}" if list(seeds) == list(range(len(seeds)))
-                 else f"--set seeds=[{','.join(map(str, seeds))}]")
-    parts += [f"--set workers={workers}", f"--set threads={threads}"]
-    if steps is not None:
-        parts.append(f"--set steps={steps}")
-    if overrides:
-        parts.append(f"--set 'overrides=[{','.join(overrides)}]'")
-    return " ".join(parts)
-
-
-def _machine(workers: int, threads: int) -> str:
-    import torch
-
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, torch {torch.__version__}; "
-            f"{workers} run(s) in parallel × {threads} thread(s); load average at the end {load}")
-
-
 @BENCHMARKS.register("objectives", summary="every loss / f-divergence / WGAN constraint / MMD on the default ring: "
                                            "modes, HQ, reverse KL, energy, time",
                      paper="Nowozin et al. 2016; Arjovsky et al. 2017; Gulrajani et al. 2017; Li et al. 2015, 2017")
@@ -282,8 +258,10 @@ def objectives_bench(*, objectives: list[str] | None = None, seeds: int | list[i
     order = {j: i for i, j in enumerate(jobs)}
     rows.sort(key=lambda r: order[(r["objective"], r["seed"])])
     summary = summarise(rows, names)
-    meta = {"command": _command(names, seed_list, steps, workers, threads, overrides, list(table)),
-            "machine": _machine(workers, threads), "base": _base(configs[jobs[0]]),
+    lists = {"objectives": None if list(names) == list(table) else names}
+    meta = {"command": command_line("objectives", lists, seed_list, workers=workers, threads=threads, steps=steps,
+                                    overrides=overrides),
+            "machine": machine_line(workers, threads), "base": _base(configs[jobs[0]]),
             "settings": {n: describe(table[n]) for n in names},
             "configs": {n: configs[n, seed_list[0]] for n in names}}
     (out_dir / "objectives.json").write_text(

@@ -1,0 +1,33 @@
+"""What every multi-run benchmark writes beside its table: the command that reproduces it and
+the machine it ran on."""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Mapping, Sequence
+
+
+def command_line(bench: str, lists: Mapping[str, Sequence[str] | None], seeds: Sequence[int], *, workers: int,
+                 threads: int, steps: int | None, overrides: Sequence[str]) -> str:
+    """``gankit bench NAME --set ...`` that reruns the benchmark; ``lists`` maps an option
+    (``methods``, ``objectives``) to its value, or to ``None`` where it is the default."""
+    parts = [f"gankit bench {bench}"]
+    parts += [f"--set {key}=[{','.join(value)}]" for key, value in lists.items() if value is not None]
+    parts.append(f"--set seeds={len(seeds)}" if list(seeds) == list(range(len(seeds)))
+                 else f"--set seeds=[{','.join(map(str, seeds))}]")
+    parts += [f"--set workers={workers}", f"--set threads={threads}"]
+    if steps is not None:
+        parts.append(f"--set steps={steps}")
+    if overrides:
+        parts.append(f"--set 'overrides=[{','.join(overrides)}]'")
+    return " ".join(parts)
+
+
+def machine_line(workers: int, threads: int) -> str:
+    """Cores, CPU, torch version, the parallelism of the runs and the load at the end."""
+    import torch
+
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, torch {torch.__version__}; "
+            f"{workers} run(s) in parallel × {threads} thread(s); load average at the end {load}")
