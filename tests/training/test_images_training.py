@@ -63,13 +63,19 @@ def test_images_bench_rows_match_the_checkpoint(tmp_path):
 
     bench = load_all().get("images")
     rows = bench(models=["cdcgan"], data="digits", size=8, epochs=2, width=8, batch_size=64, eval_samples=300,
-                 out=str(tmp_path))
+                 lr=1e-3, lr_decay="linear", out=str(tmp_path))
     per_epoch = 1438 // 64
     assert [r["step"] for r in rows] == [0, per_epoch, 2 * per_epoch]
     assert [r["epoch"] for r in rows] == [0, 1, 2]
     last = rows[-1]
     # the last row is the run's final evaluation: the checkpoint evaluates to the same numbers
-    again = load_run(tmp_path / "cdcgan").evaluate()
+    run = load_run(tmp_path / "cdcgan")
+    again = run.evaluate()
+    # lr_decay=linear reaches the run: the last step trained at lr * (1 - (T - 1) / T) = lr / T
+    total = 2 * per_epoch
+    assert run.cfg.train.lr_decay == "linear" and run.cfg.train.steps == total
+    for phase in run.recipe.trainer.phases:
+        assert phase.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 / total, rel=1e-9)
     for k in ("fid", "kid", "precision", "recall", "cond_accuracy", "classes_kl"):
         assert last[k] == pytest.approx(again[k], rel=1e-9, abs=1e-12), k
     assert last["images_per_s"] == pytest.approx(last["step"] * 64 / last["train_s"], rel=1e-2)
