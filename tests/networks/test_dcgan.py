@@ -67,7 +67,7 @@ def spatial_trace(net: nn.Module, x: torch.Tensor, kinds) -> list[tuple[int, int
 def test_shape_progression_32():
     w = 8
     g, d = G((3, 32, 32), nz=20, width=w), D((3, 32, 32), width=w)
-    assert spatial_trace(g.net, torch.randn(2, 20, 1, 1), nn.ConvTranspose2d) == [
+    assert spatial_trace(g, torch.randn(2, 20), nn.ConvTranspose2d) == [
         (4 * w, 4), (2 * w, 8), (w, 16), (3, 32)]
     assert spatial_trace(d, torch.randn(2, 3, 32, 32), nn.Conv2d) == [(w, 16), (2 * w, 8), (4 * w, 4), (1, 1)]
 
@@ -90,11 +90,22 @@ def test_receptive_field_covers_the_image(size):
     assert (x.grad.abs() > 0).all()  # every pixel, corners included, reaches the logit
 
 
+def call_order(net: nn.Module, x: torch.Tensor) -> list[nn.Module]:
+    """The leaf modules of ``net`` in the order the forward pass calls them."""
+    out: list[nn.Module] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: out.append(m)) for m in net.modules() if not list(m.children())]
+    net(x)
+    for h in hooks:
+        h.remove()
+    return out
+
+
 def test_batchnorm_placement():
     g = G((3, 32, 32), width=8)
-    mods = list(g.net)
+    mods = call_order(g, torch.randn(2, 100))
     convs = [i for i, m in enumerate(mods) if isinstance(m, nn.ConvTranspose2d)]
     assert [isinstance(mods[i + 1], nn.BatchNorm2d) for i in convs] == [True, True, True, False]
+    assert [type(mods[i + 2]) for i in convs[:-1]] == [nn.ReLU] * 3
     assert isinstance(mods[-1], nn.Tanh) and mods[convs[-1]].bias is not None
     d = D((3, 32, 32), width=8)
     feats = list(d.features)
@@ -110,7 +121,7 @@ def test_batchnorm_placement():
 def test_init_std():
     torch.manual_seed(0)
     g = G((3, 64, 64))
-    first = g.net[0].weight                           # 100 * 512 * 16 = 819200 weights
+    first = g.convs[0].weight                          # 100 * 512 * 16 = 819200 weights
     assert abs(first.std().item() - 0.02) < 0.0002 and abs(first.mean().item()) < 0.0002
     bn = torch.cat([m.weight for m in g.modules() if isinstance(m, nn.BatchNorm2d)])  # 960 scales
     assert abs(bn.mean().item() - 1.0) < 0.003 and abs(bn.std().item() - 0.02) < 0.003
@@ -165,3 +176,37 @@ def test_bad_shapes_are_config_errors():
         D((3, 32, 16))
     with pytest.raises(ValueError, match="without labels"):
         G((1, 16, 16), 3, nz=4)(torch.randn(2, 4))
+
+
+def test_conditional_batch_norm_is_batch_norm_then_the_class_affine():
+    from gankit.networks.conditional import ConditionalBatchNorm2d
+
+    torch.manual_seed(0)
+    cbn = ConditionalBatchNorm2d(3, num_classes=4)
+    with torch.no_grad():
+        cbn.gamma.weight.normal_()
+        cbn.beta.weight.normal_()
+    x, y = torch.randn(6, 3, 5, 5) * 2 + 1, torch.tensor([0, 1, 2, 3, 1, 1])
+    mean = x.mean(dim=(0, 2, 3), keepdim=True)
+    var = x.var(dim=(0, 2, 3), unbiased=False, keepdim=True)                 # batch statistics, training mode
+    expected = (x - mean) / torch.sqrt(var + 1e-5) * cbn.gamma.weight[y][:, :, None, None] \
+        + cbn.beta.weight[y][:, :, None, None]
+    assert torch.allclose(cbn(x, y), expected, atol=1e-5)
+    # one class everywhere with gamma = 1, beta = 0: exactly a plain batch norm
+    with torch.no_grad():
+        cbn.gamma.weight.fill_(1.0)
+        cbn.beta.weight.zero_()
+    plain = nn.BatchNorm2d(3, affine=False)
+    assert torch.allclose(cbn(x, torch.zeros(6, dtype=torch.long)), plain(x), atol=1e-6)
+
+
+def test_conditional_bn_generator_has_per_class_norms_in_every_hidden_layer():
+    torch.manual_seed(0)
+    g = GENERATORS.build("dcgan", {"width": 4, "conditional_bn": True}, latent_dim=5, data_shape=(1, 16, 16),
+                         num_classes=3)
+    norms = [m for m in g.modules() if type(m).__name__ == "ConditionalBatchNorm2d"]
+    assert len(norms) == 2                                                   # every hidden layer, not the output
+    # same parameter count as the one-hot generator plus 2 K C per norm
+    plain = GENERATORS.build("dcgan", {"width": 4}, latent_dim=5, data_shape=(1, 16, 16), num_classes=3)
+    extra = sum(2 * 3 * n.bn.num_features - 2 * n.bn.num_features for n in norms)
+    assert sum(p.numel() for p in g.parameters()) == sum(p.numel() for p in plain.parameters()) + extra

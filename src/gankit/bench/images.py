@@ -41,14 +41,14 @@ COLUMNS = [("epoch", "epoch", ".2f"), ("step", "step", "d"), ("train_s", "train 
 def images(*, models: list[str] = ["dcgan", "cdcgan"], data: str = "fashion-mnist", size: int = 32,  # noqa: B006
            epochs: float = 3.0, eval_every: int = 0, width: int = 32, batch_size: int = 64, lr: float = 2e-4,
            lr_decay: Literal["none", "linear", "cosine"] = "none", ema: float = 0.0, ema_start: int = 0,
-           projection: bool = False, eval_samples: int = 2500, seed: int = 0,
-           baseline: bool = True, out: str = "runs/bench/images") -> list[dict[str, Any]]:
+           projection: bool = False, conditional_bn: bool = False, eval_samples: int = 2500,
+           seed: int = 0, baseline: bool = True, out: str = "runs/bench/images") -> list[dict[str, Any]]:
     """Train each of ``models`` for ``epochs`` passes over ``data`` and evaluate every
     ``eval_every`` steps (0: every epoch). ``width``: DCGAN feature maps next to the image (G
     and D); ``lr``: Adam's learning rate of both, ``lr_decay`` its schedule over the run (as
     ``train.lr_decay``); ``ema``: decay of an EMA of G's weights from step ``ema_start`` (0:
     off; else the metrics use the EMA generator); ``projection``: projection discriminator for
-    ``cdcgan``; ``baseline``: also evaluate the untrained generator (step 0). Writes
+    ``cdcgan``, ``conditional_bn`` per-class batch norm in its generator; ``baseline``: also evaluate the untrained generator (step 0). Writes
     ``images.md`` and ``images.json`` in ``out``, a run directory per model below it (an earlier
     bench's run directory there is replaced)."""
     for m in models:
@@ -59,7 +59,7 @@ def images(*, models: list[str] = ["dcgan", "cdcgan"], data: str = "fashion-mnis
                           "eval_every >= 0")
     options = {"models": models, "data": data, "size": size, "epochs": epochs, "eval_every": eval_every,
                "width": width, "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay, "ema": ema,
-               "ema_start": ema_start, "projection": projection,
+               "ema_start": ema_start, "projection": projection, "conditional_bn": conditional_bn,
                "eval_samples": eval_samples, "seed": seed, "baseline": baseline}
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -87,7 +87,8 @@ def _config(model: str, o: dict[str, Any]) -> Any:
     w = o["width"]
     raw = merge(load_preset(PRESETS[model]), {
         "name": model, "seed": o["seed"], "data": {"name": o["data"], "size": o["size"]},
-        "generator": {"width": w}, "discriminator": {"width": w, "projection": o["projection"]},
+        "generator": {"width": w, **({"conditional_bn": True} if o["conditional_bn"] else {})},
+        "discriminator": {"width": w, "projection": o["projection"]},
         "optim_g": {"lr": o["lr"]}, "optim_d": {"lr": o["lr"]},
         "train": {"batch_size": o["batch_size"], "ema": o["ema"], "ema_start": o["ema_start"],
                   "lr_decay": o["lr_decay"], "progress": False},

@@ -1,5 +1,7 @@
 """Conditioning on class labels: one-hot inputs and label maps (Mirza & Osindero 2014) and the
-projection discriminator (Miyato & Koyama 2018).
+projection discriminator (Miyato & Koyama 2018), and conditional batch norm for generators
+(de Vries et al. 2017; Miyato & Koyama's generator): a per-class scale and shift after a
+batch norm without its own affine parameters.
 
 Projection: with features ``phi(x) in R^F`` of an unconditional discriminator and its
 output layer ``psi``, the conditional logit is
@@ -66,3 +68,22 @@ class ProjectionDiscriminator(nn.Module):
         v = self.embed(check_labels(y, x.shape[0])).view(x.shape[0], self.out_dim, -1)  # (B, out_dim, F)
         out = self.psi(f) + torch.einsum("bof,bf->bo", v, f)               # (B, out_dim)
         return out.squeeze(1) if self.out_dim == 1 else out
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """``gamma_y * BN(x) + beta_y``: batch statistics shared by all classes, the affine
+    parameters per class (an embedding of ``K`` rows each for gamma and beta, initialised like
+    DCGAN's batch norm: gamma ~ N(1, 0.02), beta = 0). ``x (B, C, H, W)``, ``y (B,)``."""
+
+    def __init__(self, channels: int, num_classes: int, init_std: float = 0.02) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gamma = nn.Embedding(num_classes, channels)
+        self.beta = nn.Embedding(num_classes, channels)
+        nn.init.normal_(self.gamma.weight, 1.0, init_std)
+        nn.init.zeros_(self.beta.weight)
+
+    def forward(self, x: Tensor, y: Tensor | None) -> Tensor:
+        y = check_labels(y, x.shape[0])
+        return self.gamma(y)[:, :, None, None] * self.bn(x) + self.beta(y)[:, :, None, None]

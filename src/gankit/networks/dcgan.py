@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from gankit.errors import ConfigError
 from gankit.networks.base import DISCRIMINATORS, GENERATORS
-from gankit.networks.conditional import ProjectionDiscriminator, label_maps, one_hot
+from gankit.networks.conditional import ConditionalBatchNorm2d, ProjectionDiscriminator, label_maps, one_hot
 
 INIT_STD = 0.02  # DCGAN paper, section 4
 
@@ -62,28 +62,40 @@ def _norm(kind: str, channels: int) -> list[nn.Module]:
 
 
 class DCGANGenerator(nn.Module):
-    """``z (B, latent_dim) [+ one-hot y (B, K)] -> x (B, C, S, S)`` in ``(-1, 1)``."""
+    """``z (B, latent_dim) [+ one-hot y (B, K)] -> x (B, C, S, S)`` in ``(-1, 1)``.
+
+    Conditional (``num_classes`` > 0): the one-hot label is concatenated to ``z``, and with
+    ``conditional_bn`` every batch norm also takes per-class scales and shifts.
+    """
 
     def __init__(self, latent_dim: int, data_shape: tuple[int, ...], num_classes: int = 0, *,
-                 width: int = 64) -> None:
+                 width: int = 64, conditional_bn: bool = False) -> None:
         super().__init__()
         self.latent_dim, self.data_shape, self.num_classes = latent_dim, tuple(data_shape), num_classes
         c, self.size, self.canvas = image_geometry(data_shape, "generator")
         n = self.canvas.bit_length() - 3                                    # stride-2 layers: log2(P) - 2
         ch = [width * 2 ** (n - 1 - i) for i in range(n)]                   # e.g. P=32: [4w, 2w, w]
-        layers: list[nn.Module] = [
-            _init(nn.ConvTranspose2d(latent_dim + num_classes, ch[0], 4, 1, 0, bias=False)),
-            *_norm("batch", ch[0]), nn.ReLU(True),                          # (B, ch[0], 4, 4)
-        ]
-        for i in range(1, n):
-            layers += [_init(nn.ConvTranspose2d(ch[i - 1], ch[i], 4, 2, 1, bias=False)),
-                       *_norm("batch", ch[i]), nn.ReLU(True)]               # (B, ch[i], 4*2^i, 4*2^i)
-        layers += [_init(nn.ConvTranspose2d(ch[-1], c, 4, 2, 1)), nn.Tanh()]  # (B, C, P, P), no BN
-        self.net = nn.Sequential(*layers)
+        cbn = conditional_bn and num_classes > 0
+
+        def norm(channels: int) -> nn.Module:
+            return ConditionalBatchNorm2d(channels, num_classes) if cbn else _norm("batch", channels)[0]
+
+        # block i: transposed conv -> (conditional) batch norm -> ReLU
+        convs = [_init(nn.ConvTranspose2d(latent_dim + num_classes, ch[0], 4, 1, 0, bias=False))]  # (B, ch[0], 4, 4)
+        convs += [_init(nn.ConvTranspose2d(ch[i - 1], ch[i], 4, 2, 1, bias=False))
+                  for i in range(1, n)]                                     # (B, ch[i], 4*2^i, 4*2^i)
+        self.convs = nn.ModuleList(convs)
+        self.norms = nn.ModuleList(norm(k) for k in ch)
+        self.act = nn.ReLU(True)
+        self.out = nn.Sequential(_init(nn.ConvTranspose2d(ch[-1], c, 4, 2, 1)), nn.Tanh())  # (B, C, P, P), no BN
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         h = z if not self.num_classes else torch.cat([z, one_hot(y, self.num_classes, z.shape[0])], 1)
-        x = self.net(h[:, :, None, None])                                   # (B, C, P, P)
+        h = h[:, :, None, None]
+        for conv, norm in zip(self.convs, self.norms):
+            h = conv(h)
+            h = self.act(norm(h, y) if isinstance(norm, ConditionalBatchNorm2d) else norm(h))
+        x = self.out(h)                                                     # (B, C, P, P)
         o = (self.canvas - self.size) // 2
         return x[:, :, o:o + self.size, o:o + self.size]                    # (B, C, S, S)
 
@@ -136,9 +148,10 @@ class DCGANDiscriminator(nn.Module):
 
 @GENERATORS.register("dcgan", paper="Radford, Metz & Chintala 2016", data="images")
 def dcgan_generator(latent_dim: int, data_shape: tuple[int, ...], num_classes: int, *,
-                    width: int = 64) -> nn.Module:
-    """DCGAN generator: transposed convolutions, batch norm, ReLU, tanh output."""
-    return DCGANGenerator(latent_dim, data_shape, num_classes, width=width)
+                    width: int = 64, conditional_bn: bool = False) -> nn.Module:
+    """DCGAN generator: transposed convolutions, batch norm, ReLU, tanh output;
+    ``conditional_bn``: per-class batch-norm scales and shifts (de Vries et al. 2017)."""
+    return DCGANGenerator(latent_dim, data_shape, num_classes, width=width, conditional_bn=conditional_bn)
 
 
 @DISCRIMINATORS.register("dcgan", paper="Radford, Metz & Chintala 2016; Miyato et al. 2018 (SN, projection)",
