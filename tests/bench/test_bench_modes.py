@@ -67,6 +67,14 @@ def test_setups_and_methods_are_valid_configs():
         run_config("nope", "ring", 0)
 
 
+def test_a_bad_override_fails_before_any_run(tmp_path):
+    bench = load_all().get("modes")
+    with pytest.raises(ConfigError, match="penalty.weight"):
+        bench(methods=["gan"], setups=["ring"], seeds=1, overrides=["penalty=r1", "penalty.weight=0.1"],
+              out=str(tmp_path))
+    assert not (tmp_path / "runs").exists()                                  # nothing trained
+
+
 def test_mode_width_of_the_data_and_of_points():
     from gankit.bench.modes import PERFECT_WIDTH, mode_width
 
