@@ -37,7 +37,7 @@ def test_channels_last_training_equals_nchw_training():
         for k, v in a[net].items():  # convolution algorithms differ by layout: float32 rounding only
             torch.testing.assert_close(b[net][k], v, atol=1e-6, rtol=0, msg=k)  # measured 1.5e-8
     # the comparison is not vacuous: three Adam steps (lr 2e-4) moved G's weights by ~6e-4
-    assert float((a["G"]["net.0.weight"] - init["G"]["net.0.weight"]).abs().max()) > 4e-4
+    assert float((a["G"]["convs.0.weight"] - init["G"]["convs.0.weight"]).abs().max()) > 4e-4
 
 
 def test_compiled_networks_keep_their_state_dict_keys():
