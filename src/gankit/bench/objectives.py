@@ -174,7 +174,7 @@ def markdown(summary: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> s
         return pm(s, "reverse_kl", ".3f") + (f" ({n} × ∞)" if n else "")
 
     lines = ["# gankit bench objectives", "", f"Command: `{meta['command']}`", "", f"Machine: {meta['machine']}", "",
-             f"Base config (gankit's defaults at run time): {meta['base']}", "",
+             f"Base config (the default preset, `gankit train` as shipped): {meta['base']}", "",
              "Mean ± standard error over the seeds that did not diverge; *worst*: the fewest modes of a seed; "
              "reverse KL over the seeds with high-quality samples (k × ∞: seeds with none); "
              "energy distance (×10⁻³) to real data beside the real-vs-real baseline; time: the training loop's "
@@ -195,7 +195,7 @@ def markdown(summary: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> s
 
 
 def _base(c: Mapping[str, Any]) -> str:
-    """The shared part of a resolved config, in one line (gankit's defaults at run time)."""
+    """The shared part of a resolved config, in one line (the default preset at run time)."""
     d, g, dn, t, og = c["data"], c["generator"], c["discriminator"], c["train"], c["optim_g"]
     return (f"data={d['name']} ({', '.join(f'{k} {v}' for k, v in d.items() if k != 'name')}), "
             f"latent_dim={c['latent_dim']}, prior={c['prior']['name']}, G={g['name']} {g.get('width')}x{g.get('depth')}, "
