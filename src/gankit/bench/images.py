@@ -48,9 +48,10 @@ def images(*, models: list[str] = ["dcgan", "cdcgan"], data: str = "fashion-mnis
     and D); ``lr``: Adam's learning rate of both, ``lr_decay`` its schedule over the run (as
     ``train.lr_decay``); ``ema``: decay of an EMA of G's weights from step ``ema_start`` (0:
     off; else the metrics use the EMA generator); ``projection``: projection discriminator for
-    ``cdcgan``, ``conditional_bn`` per-class batch norm in its generator; ``baseline``: also evaluate the untrained generator (step 0). Writes
-    ``images.md`` and ``images.json`` in ``out``, a run directory per model below it (an earlier
-    bench's run directory there is replaced)."""
+    ``cdcgan``, ``conditional_bn`` per-class batch norm in its generator; ``baseline``: also
+    evaluate the untrained generator (step 0). Writes ``images.md`` and ``images.json`` in
+    ``out``, a run directory per model below it (an earlier bench's run directory there is
+    replaced)."""
     for m in models:
         if m not in PRESETS:
             raise ConfigError(f"bench images: unknown model {m!r} (choose from {', '.join(PRESETS)})")
@@ -87,7 +88,7 @@ def _config(model: str, o: dict[str, Any]) -> Any:
     w = o["width"]
     raw = merge(load_preset(PRESETS[model]), {
         "name": model, "seed": o["seed"], "data": {"name": o["data"], "size": o["size"]},
-        "generator": {"width": w, **({"conditional_bn": True} if o["conditional_bn"] else {})},
+        "generator": {"width": w, "conditional_bn": o["conditional_bn"]},
         "discriminator": {"width": w, "projection": o["projection"]},
         "optim_g": {"lr": o["lr"]}, "optim_d": {"lr": o["lr"]},
         "train": {"batch_size": o["batch_size"], "ema": o["ema"], "ema_start": o["ema_start"],

@@ -29,7 +29,7 @@ from gankit.bench import BENCHMARKS
 from gankit.bench.report import command_line, machine_line
 from gankit.errors import ConfigError
 
-# Settings per loss (overrides of gankit's defaults). A loss absent here runs with the defaults;
+# Settings per loss (overrides of the default run). A loss absent here runs with its settings;
 # the WGAN rows are the preset files below.
 SETTINGS: dict[str, dict[str, Any]] = {
     # WGAN-GP's schedule (n_critic 5, Adam 1e-4, betas (0.5, 0.9)) with a gradient penalty on the
