@@ -77,7 +77,6 @@ class ConditionalBatchNorm2d(nn.Module):
 
     def __init__(self, channels: int, num_classes: int, init_std: float = 0.02) -> None:
         super().__init__()
-        self.num_classes = num_classes
         self.bn = nn.BatchNorm2d(channels, affine=False)
         self.gamma = nn.Embedding(num_classes, channels)
         self.beta = nn.Embedding(num_classes, channels)

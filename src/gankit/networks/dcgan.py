@@ -75,10 +75,10 @@ class DCGANGenerator(nn.Module):
         c, self.size, self.canvas = image_geometry(data_shape, "generator")
         n = self.canvas.bit_length() - 3                                    # stride-2 layers: log2(P) - 2
         ch = [width * 2 ** (n - 1 - i) for i in range(n)]                   # e.g. P=32: [4w, 2w, w]
-        cbn = conditional_bn and num_classes > 0
+        self.conditional_bn = conditional_bn and num_classes > 0
 
         def norm(channels: int) -> nn.Module:
-            return ConditionalBatchNorm2d(channels, num_classes) if cbn else _norm("batch", channels)[0]
+            return ConditionalBatchNorm2d(channels, num_classes) if self.conditional_bn else _norm("batch", channels)[0]
 
         # block i: transposed conv -> (conditional) batch norm -> ReLU
         convs = [_init(nn.ConvTranspose2d(latent_dim + num_classes, ch[0], 4, 1, 0, bias=False))]  # (B, ch[0], 4, 4)
@@ -94,7 +94,7 @@ class DCGANGenerator(nn.Module):
         h = h[:, :, None, None]
         for conv, norm in zip(self.convs, self.norms):
             h = conv(h)
-            h = self.act(norm(h, y) if isinstance(norm, ConditionalBatchNorm2d) else norm(h))
+            h = self.act(norm(h, y) if self.conditional_bn else norm(h))
         x = self.out(h)                                                     # (B, C, P, P)
         o = (self.canvas - self.size) // 2
         return x[:, :, o:o + self.size, o:o + self.size]                    # (B, C, S, S)
