@@ -84,3 +84,23 @@ def test_images_bench_rows_match_the_checkpoint(tmp_path):
     md = (tmp_path / "images.md").read_text()
     assert "gankit bench images --set models=[cdcgan] --set data=digits --set size=8" in md
     assert md.count("\n| ") == 1 + len(rows)                              # header + one line per row
+
+
+def test_images_bench_evaluations_do_not_change_the_training_run(tmp_path):
+    """Evaluating every 5 steps (and the untrained G first) leaves the trajectory as it is
+    without any evaluation before the end: same final weights, same final metrics."""
+    import torch
+
+    from gankit.bench import load_all
+
+    bench = load_all().get("images")
+    common = dict(models=["cdcgan"], data="digits", size=8, epochs=1, width=8, eval_samples=300, lr=1e-3)
+    often = bench(**common, eval_every=5, baseline=True, out=str(tmp_path / "often"))
+    once = bench(**common, eval_every=0, baseline=False, out=str(tmp_path / "once"))
+    # 22 steps an epoch; step 20 is skipped, less than half a period before the final row
+    assert [r["step"] for r in often] == [0, 5, 10, 15, 22] and [r["step"] for r in once] == [22]
+    for k in ("fid", "kid", "precision", "recall", "cond_accuracy"):
+        assert often[-1][k] == once[-1][k], k
+    a, b = load_run(tmp_path / "often" / "cdcgan"), load_run(tmp_path / "once" / "cdcgan")
+    for (name, p), q in zip(a.recipe.G.state_dict().items(), b.recipe.G.state_dict().values()):
+        assert torch.equal(p, q), name

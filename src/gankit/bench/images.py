@@ -128,7 +128,7 @@ def _bench_model(model: str, cfg: Any, run_dir: Path, *, baseline: bool) -> tupl
     extractor = ""
     if baseline:  # also trains (or loads) the feature classifier before any timing starts
         t = time.perf_counter()
-        m = run.evaluate()
+        m = run.evaluate_in_training()
         rows.append(_row(model, run, m, 0.0, time.perf_counter() - t, per_epoch))
         extractor = str(m.get("feature_extractor", ""))
         _print_row(rows[-1])
@@ -140,7 +140,7 @@ def _bench_model(model: str, cfg: Any, run_dir: Path, *, baseline: bool) -> tupl
         if r.step % every or 2 * (r.cfg.train.steps - r.step) < every:
             return
         t = time.perf_counter()
-        m = r.evaluate()
+        m = r.evaluate_in_training()  # leaves training's RNG streams and data order as they were
         dt = time.perf_counter() - t
         eval_time[0] += dt
         rows.append(_row(model, r, m, time.perf_counter() - start - eval_time[0], dt, per_epoch))
