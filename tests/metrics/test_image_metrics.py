@@ -223,6 +223,11 @@ def test_class_statistics_against_a_skewed_data_histogram_and_accuracy():
     assert out["classes_generated"] == 2.0
     # matches: indices 0..49 (0 = 0) and 60..74 (1 = 1)
     assert out["cond_accuracy"] == pytest.approx((50 + 15) / 100, rel=1e-15)
+    # per requested class: 50 of 50 zeros, 15 of 25 ones, 0 of 25 twos
+    assert (out["cond_accuracy_0"], out["cond_accuracy_1"], out["cond_accuracy_2"]) == (1.0, 0.6, 0.0)
+    assert out["cond_accuracy_worst"] == 0.0
+    only = class_statistics(pred[:75], data, requested=requested[:75])  # class 2 never requested
+    assert "cond_accuracy_2" not in only and only["cond_accuracy_worst"] == 0.6
 
 
 # --------------------------------------------------------------------------- METRICS on digits

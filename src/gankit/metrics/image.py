@@ -169,7 +169,9 @@ def class_statistics(predicted: Tensor, data_hist: Tensor, *, requested: Tensor 
     their share of the data (so a few misclassified samples do not count as a class);
     ``classes_kl``: ``KL(p_gen || p_data)`` of the class histograms (0 when they match,
     ``log K`` for one class against uniform data); with ``requested (M,)`` labels,
-    ``cond_accuracy``: the fraction classified as the label they were generated for.
+    ``cond_accuracy``: the fraction classified as the label they were generated for, and per
+    requested class ``c``, ``cond_accuracy_c`` (the same fraction among the samples generated
+    for ``c``) and ``cond_accuracy_worst``, the lowest of those.
     """
     k = data_hist.shape[0]
     p_data = data_hist.double() / data_hist.sum()
@@ -178,7 +180,13 @@ def class_statistics(predicted: Tensor, data_hist: Tensor, *, requested: Tensor 
     out = {"classes_generated": float((p_gen >= min_share * p_data).logical_and(p_data > 0).sum()),
            "classes_kl": float((p_gen[nz] * (p_gen[nz] / p_data[nz]).log()).sum())}
     if requested is not None:
-        out["cond_accuracy"] = float((predicted == requested).double().mean())
+        hit = (predicted == requested).double()                             # (M,)
+        out["cond_accuracy"] = float(hit.mean())
+        asked = torch.bincount(requested, minlength=k)                       # (K,)
+        hits = torch.bincount(requested, weights=hit, minlength=k)
+        per_class = {c: float(hits[c] / asked[c]) for c in range(len(asked)) if asked[c] > 0}
+        out.update({f"cond_accuracy_{c}": a for c, a in per_class.items()})
+        out["cond_accuracy_worst"] = min(per_class.values())
     return out
 
 
