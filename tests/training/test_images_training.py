@@ -76,14 +76,18 @@ def test_images_bench_rows_match_the_checkpoint(tmp_path):
     assert run.cfg.train.lr_decay == "linear" and run.cfg.train.steps == total
     for phase in run.recipe.trainer.phases:
         assert phase.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 / total, rel=1e-9)
-    for k in ("fid", "kid", "precision", "recall", "cond_accuracy", "classes_kl"):
+    for k in ("fid", "kid", "precision", "recall", "cond_accuracy", "classes_kl", "cond_accuracy_worst",
+              *(f"cond_accuracy_{c}" for c in range(10))):
         assert last[k] == pytest.approx(again[k], rel=1e-9, abs=1e-12), k
     assert last["images_per_s"] == pytest.approx(last["step"] * 64 / last["train_s"], rel=1e-2)
     saved = json.loads((tmp_path / "images.json").read_text())
     assert saved["rows"] == rows and "gankit-classifier:digits" in saved["feature_extractor"]
     md = (tmp_path / "images.md").read_text()
     assert "gankit bench images --set models=[cdcgan] --set data=digits --set size=8" in md
-    assert md.count("\n| ") == 1 + len(rows)                              # header + one line per row
+    # header + one line per row, then the per-class table of the last row (header + one line)
+    assert md.count("\n| ") == 1 + len(rows) + 2
+    assert "| class | 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 |" in md
+    assert "| cond. acc. | " + " | ".join(f"{last[f'cond_accuracy_{c}']:.3f}" for c in range(10)) + " |" in md
 
 
 def test_images_bench_evaluations_do_not_change_the_training_run(tmp_path):

@@ -67,14 +67,16 @@ def images(*, models: list[str] = ["dcgan", "cdcgan"], data: str = "fashion-mnis
     env = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
            "load_avg_start": [round(v, 2) for v in os.getloadavg()]}
     rows: list[dict[str, Any]] = []
-    extractor = ""
+    extractor, class_names = "", []
     for model in models:
-        model_rows, extractor = _bench_model(model, _config(model, options), out_dir / model, baseline=baseline)
+        model_rows, extractor, class_names = _bench_model(model, _config(model, options), out_dir / model,
+                                                          baseline=baseline)
         rows += model_rows
     env["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
-    report = {"options": options, "environment": env, "feature_extractor": extractor, "rows": rows}
+    report = {"options": options, "environment": env, "feature_extractor": extractor, "class_names": class_names,
+              "rows": rows}
     (out_dir / "images.json").write_text(json.dumps(report, indent=2) + "\n")
-    md = markdown(rows, options, env, extractor)
+    md = markdown(rows, options, env, extractor, class_names)
     (out_dir / "images.md").write_text(md)
     print(md)
     return rows
@@ -116,7 +118,8 @@ def _row(model: str, run: Any, metrics: dict[str, Any], train_s: float, eval_s: 
     return row
 
 
-def _bench_model(model: str, cfg: Any, run_dir: Path, *, baseline: bool) -> tuple[list[dict[str, Any]], str]:
+def _bench_model(model: str, cfg: Any, run_dir: Path, *,
+                 baseline: bool) -> tuple[list[dict[str, Any]], str, list[str]]:
     from gankit.training import Run
 
     if (run_dir / "checkpoint.pt").exists():  # the bench's own run folder from an earlier bench
@@ -151,7 +154,7 @@ def _bench_model(model: str, cfg: Any, run_dir: Path, *, baseline: bool) -> tupl
     t_final = float(run.metrics.get("wall_time_s", run.wall_time))
     rows.append(_row(model, run, run.metrics, t_final - eval_time[0], None, per_epoch))  # timed inside Run.fit
     _print_row(rows[-1])
-    return rows, extractor or str(run.metrics.get("feature_extractor", ""))
+    return rows, extractor or str(run.metrics.get("feature_extractor", "")), list(run.data.class_names)
 
 
 def _fmt(v: Any, spec: str) -> str:
@@ -165,8 +168,10 @@ def _print_row(row: dict[str, Any]) -> None:
                                            if row.get(k) is not None), flush=True)
 
 
-def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str, Any], extractor: str) -> str:
-    """The bench report: the command, the machine, and one table per model."""
+def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str, Any], extractor: str,
+             class_names: list[str] | None = None) -> str:
+    """The bench report: the command, the machine, one table per model and, for conditional
+    models, the final row's accuracy per requested class."""
     defaults = BENCHMARKS.entry("images").defaults()
     sets = " ".join(f"--set {k}={_cli(v)}" for k, v in options.items() if defaults.get(k) != v)
     lines = ["# gankit bench images", "", f"Command: `{('gankit bench images ' + sets).strip()}`",
@@ -185,6 +190,15 @@ def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str,
         for r in (r for r in rows if r["model"] == model):
             lines.append("| " + " | ".join(_fmt(r.get(k), s) for k, _, s in COLUMNS) + " |")
         lines.append("")
+        last = [r for r in rows if r["model"] == model][-1]
+        per_class = sorted((int(k.rsplit("_", 1)[1]), v) for k, v in last.items()
+                           if k.startswith("cond_accuracy_") and k != "cond_accuracy_worst")
+        if per_class:
+            names = class_names or []
+            lines += [f"Conditional accuracy per requested class at step {last['step']}:", "",
+                      "| class | " + " | ".join(names[c] if c < len(names) else str(c) for c, _ in per_class) + " |",
+                      "|" + "---|" * (len(per_class) + 1),
+                      "| cond. acc. | " + " | ".join(f"{v:.3f}" for _, v in per_class) + " |", ""]
     return "\n".join(lines)
 
 
