@@ -197,12 +197,11 @@ def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str,
             lines.append("| " + " | ".join(_fmt(r.get(k), s) for k, _, s in COLUMNS) + " |")
         lines.append("")
         last = [r for r in rows if r["model"] == model][-1]
-        per_class = sorted((int(k.rsplit("_", 1)[1]), v) for k, v in last.items()
-                           if k.startswith("cond_accuracy_") and k != "cond_accuracy_worst")
+        per_class = [(name, last[f"cond_accuracy_{c}"]) for c, name in enumerate(class_names or [])
+                     if f"cond_accuracy_{c}" in last]
         if per_class:
-            names = class_names or []
             lines += [f"Conditional accuracy per requested class at step {last['step']}:", "",
-                      "| class | " + " | ".join(names[c] if c < len(names) else str(c) for c, _ in per_class) + " |",
+                      "| class | " + " | ".join(name for name, _ in per_class) + " |",
                       "|" + "---|" * (len(per_class) + 1),
                       "| cond. acc. | " + " | ".join(f"{v:.3f}" for _, v in per_class) + " |", ""]
     return "\n".join(lines)
