@@ -1,4 +1,5 @@
-"""Image data sets: ``digits``, ``mnist``, ``fashion-mnist``, ``folder``, ``npz``.
+"""Image data sets: ``digits``, ``mnist``, ``fashion-mnist``, ``folder``, ``npz`` and
+``stacked`` (three images of one of the first three as the channels of one).
 
 Every loader returns a :class:`TensorSource` with ``x`` float32 ``(N, C, H, W)`` in
 ``[-1, 1]`` (the range of a tanh generator) and ``y`` long ``(N,)`` or None. Integer pixels
@@ -115,6 +116,49 @@ def fashion_mnist(*, path: str | None = None, size: int = 28, split: Literal["tr
                   fit: Fit = "auto") -> TensorSource:
     """Zalando's Fashion-MNIST from the official IDX files (60k train / 10k test, 28x28)."""
     return idx_dataset("fashion-mnist", path, size, split, fit, FASHION_CLASSES)
+
+
+# --------------------------------------------------------------------------- Stacked MNIST
+
+class StackedSource(TensorSource):
+    """A :class:`TensorSource` of stacked images that keeps its base data set: ``base`` (the
+    one-channel source) and ``base_spec`` (its registry name and options), from which the
+    ``stacked_modes`` metric trains, or loads, the classifier for one channel."""
+
+    def __init__(self, x: Tensor, y: Tensor, *, name: str, num_classes: int, class_names: list[str],
+                 base: TensorSource, base_spec: tuple[str, dict[str, object]]) -> None:
+        super().__init__(x, y, name=name, num_classes=num_classes, class_names=class_names)
+        self.base, self.base_spec = base, base_spec
+
+
+@DATASETS.register("stacked", paper="Metz et al. 2017; Srivastava et al. 2017 (VEEGAN); Lin et al. 2018 (PacGAN)")
+def stacked(*, base: Literal["mnist", "fashion-mnist", "digits"] = "mnist", path: str | None = None,
+            size: int = 0, split: Literal["train", "test"] = "train", fit: Fit = "auto", num: int = 0,
+            seed: int = 0) -> TensorSource:
+    """Stacked MNIST: three random images of ``base`` as the channels of one, 1000 modes.
+
+    ``num`` images (0: as many as the base set has); the label of channels of classes
+    ``a, b, c`` is ``(a K + b) K + c`` (``100 a + 10 b + c`` for K = 10 classes). The channel images are drawn independently and uniformly (with replacement, from a
+    generator seeded by ``seed``), so every one of the ``K**3`` modes has probability
+    ``K**-3`` up to the base set's class frequencies. ``size`` 0 keeps the base set's size."""
+    if num < 0:
+        raise DataError(f"stacked: num must be >= 0, got {num}")
+    options: dict[str, object] = {"split": split, "fit": fit}
+    if size:
+        options["size"] = size
+    if base != "digits":
+        options["path"] = path
+    src = DATASETS.build(base, options)
+    if src.y is None or src.x.shape[1] != 1:
+        raise DataError(f"stacked: the base set {base!r} needs labels and one channel")
+    k, n = src.num_classes, num or src.x.shape[0]
+    idx = torch.randint(src.x.shape[0], (n, 3), generator=torch.Generator().manual_seed(seed))   # (n, 3)
+    x = src.x[idx, 0]                                                    # (n, 3, H, W): channel j = image idx[:, j]
+    ya, yb, yc = src.y[idx].unbind(1)
+    names = src.class_names
+    return StackedSource(x, (ya * k + yb) * k + yc, name=f"stacked-{base}", num_classes=k ** 3,
+                         class_names=[f"{a} | {b} | {c}" for a in names for b in names for c in names],
+                         base=src, base_spec=(base, options))
 
 
 # --------------------------------------------------------------------------- folder of images

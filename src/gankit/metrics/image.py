@@ -245,7 +245,12 @@ def _test_split(ctx: EvalContext) -> tuple[Tensor, Tensor] | None:
     spec = _dataset_spec(ctx)
     if spec is None or spec[0] not in DATASETS:
         return None
-    name, options = spec
+    return test_split(*spec, shape=tuple(ctx.data.shape))
+
+
+def test_split(name: str, options: dict[str, Any], *, shape: tuple[int, ...]) -> tuple[Tensor, Tensor] | None:
+    """``(x, y)`` of data set ``name``'s test split built with the same ``options``; None when it
+    has none, when ``options`` are not its training split, or when its images are not ``shape``."""
     if "split" not in DATASETS.entry(name).options() or options.get("split", "train") != "train":
         return None
     try:
@@ -255,7 +260,7 @@ def _test_split(ctx: EvalContext) -> tuple[Tensor, Tensor] | None:
                       stacklevel=2)
         return None
     x, y = getattr(test, "x", None), getattr(test, "y", None)
-    if x is None or y is None or tuple(x.shape[1:]) != tuple(ctx.data.shape):
+    if x is None or y is None or tuple(x.shape[1:]) != tuple(shape):
         return None
     return x, y
 
@@ -343,6 +348,48 @@ def dc(ctx: EvalContext, *, extractor: str = "auto", k: int = 5) -> dict[str, fl
     real, fake = _pair(ctx, extractor, "dc")
     d, c = density_coverage(real, fake, k)
     return {"density": d, "coverage": c}
+
+
+def stacked_labels(clf: ClassifierExtractor, x: Tensor) -> Tensor:
+    """The mode of stacked images ``x (n, 3, H, W)``: each channel classified by ``clf``, the
+    one-channel classifier of the base set, as ``(a K + b) K + c`` (K classes) ``(n,)``."""
+    k = clf.num_classes
+    a, b, c = (clf.features_and_logits(x[:, j:j + 1])[1].argmax(1) for j in range(3))
+    return (a * k + b) * k + c
+
+
+def _base_classifier(ctx: EvalContext) -> ClassifierExtractor:
+    base = getattr(ctx.data, "base", None)
+    if base is None:
+        raise DataError(f"metric stacked_modes needs a stacked data set (data.name=stacked), not {ctx.data.name!r}")
+    if "extractor.stacked_base" not in ctx.cache:
+        name, options = ctx.data.base_spec  # type: ignore[attr-defined]
+        ctx.cache["extractor.stacked_base"] = load_or_train_classifier(
+            base.x, base.y, base.num_classes, name=base.name, test=test_split(name, options, shape=tuple(base.shape)),
+            device=ctx.device, progress=ctx.cache.get("progress"))
+    return ctx.cache["extractor.stacked_base"]
+
+
+@METRICS.register("stacked_modes", paper="Metz et al. 2017; Srivastava et al. 2017 (VEEGAN); Lin et al. 2018")
+def stacked_modes(ctx: EvalContext) -> dict[str, float]:
+    """Stacked MNIST's mode count: modes (of K**3) with at least one sample, each channel
+    classified by gankit's classifier of the base set, and KL(p_gen || p_data) of the mode
+    histogram, where p_data(a, b, c) = f_a f_b f_c from the base set's class frequencies f (the
+    distribution the stacked images are drawn from: uniform for a balanced base set); the same
+    for as many real stacked images (``_real``: what the classifier and the sample size allow
+    a perfect generator)."""
+    clf = _base_classifier(ctx)
+    _note(ctx, clf.description, "stacked_modes")
+    base_y = ctx.data.base.y  # type: ignore[attr-defined]
+    f = torch.bincount(base_y, minlength=clf.num_classes).double() / base_y.shape[0]   # (K,)
+    p_data = (f[:, None, None] * f[None, :, None] * f[None, None, :]).flatten()      # (K^3,), index (a K + b) K + c
+    out: dict[str, float] = {}
+    for which, x in (("", fake_images(ctx)[0]), ("_real", real_images(ctx)[0])):
+        modes = stacked_labels(clf, x)
+        stats = class_statistics(modes, p_data)
+        out[f"stacked_modes{which}"] = float((torch.bincount(modes, minlength=p_data.shape[0]) > 0).sum())
+        out[f"stacked_kl{which}"] = stats["classes_kl"]
+    return out
 
 
 @METRICS.register("classes", paper="")
