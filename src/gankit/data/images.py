@@ -138,9 +138,10 @@ def stacked(*, base: Literal["mnist", "fashion-mnist", "digits"] = "mnist", path
     """Stacked MNIST: three random images of ``base`` as the channels of one, 1000 modes.
 
     ``num`` images (0: as many as the base set has); the label of channels of classes
-    ``a, b, c`` is ``(a K + b) K + c`` (``100 a + 10 b + c`` for K = 10 classes). The channel images are drawn independently and uniformly (with replacement, from a
-    generator seeded by ``seed``), so every one of the ``K**3`` modes has probability
-    ``K**-3`` up to the base set's class frequencies. ``size`` 0 keeps the base set's size."""
+    ``a, b, c`` is ``(a K + b) K + c`` (``100 a + 10 b + c`` for K = 10 classes). The channel
+    images are drawn independently and uniformly (with replacement, from a generator seeded
+    by ``seed``), so every one of the ``K**3`` modes has probability ``K**-3`` up to the base
+    set's class frequencies. ``size`` 0 keeps the base set's size."""
     if num < 0:
         raise DataError(f"stacked: num must be >= 0, got {num}")
     options: dict[str, object] = {"split": split, "fit": fit}

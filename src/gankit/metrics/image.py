@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from gankit.data.base import DATASETS, DataSource
+from gankit.data.images import StackedSource
 from gankit.errors import DataError, GankitError
 from gankit.metrics.base import METRICS, EvalContext
 from gankit.metrics.features import ClassifierExtractor, FeatureExtractor, InceptionExtractor, load_or_train_classifier
@@ -358,12 +359,17 @@ def stacked_labels(clf: ClassifierExtractor, x: Tensor) -> Tensor:
     return (a * k + b) * k + c
 
 
-def _base_classifier(ctx: EvalContext) -> ClassifierExtractor:
-    base = getattr(ctx.data, "base", None)
-    if base is None:
+def _stacked_data(ctx: EvalContext) -> StackedSource:
+    if not isinstance(ctx.data, StackedSource):
         raise DataError(f"metric stacked_modes needs a stacked data set (data.name=stacked), not {ctx.data.name!r}")
+    return ctx.data
+
+
+def _base_classifier(ctx: EvalContext) -> ClassifierExtractor:
+    """gankit's classifier of the stacked set's base set (one channel), once per evaluation."""
+    data = _stacked_data(ctx)
     if "extractor.stacked_base" not in ctx.cache:
-        name, options = ctx.data.base_spec  # type: ignore[attr-defined]
+        base, (name, options) = data.base, data.base_spec
         ctx.cache["extractor.stacked_base"] = load_or_train_classifier(
             base.x, base.y, base.num_classes, name=base.name, test=test_split(name, options, shape=tuple(base.shape)),
             device=ctx.device, progress=ctx.cache.get("progress"))
@@ -380,7 +386,7 @@ def stacked_modes(ctx: EvalContext) -> dict[str, float]:
     a perfect generator)."""
     clf = _base_classifier(ctx)
     _note(ctx, clf.description, "stacked_modes")
-    base_y = ctx.data.base.y  # type: ignore[attr-defined]
+    base_y = _stacked_data(ctx).base.y
     f = torch.bincount(base_y, minlength=clf.num_classes).double() / base_y.shape[0]   # (K,)
     p_data = (f[:, None, None] * f[None, :, None] * f[None, None, :]).flatten()      # (K^3,), index (a K + b) K + c
     out: dict[str, float] = {}
