@@ -30,6 +30,7 @@ from typing import Any, Literal
 import torch
 
 from gankit.bench import BENCHMARKS
+from gankit.bench.report import command_from_options
 from gankit.errors import ConfigError
 
 PRESETS = {"dcgan": "dcgan-fashion-mnist", "cdcgan": "cdcgan-fashion-mnist"}
@@ -178,9 +179,7 @@ def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str,
              class_names: list[str] | None = None) -> str:
     """The bench report: the command, the machine, one table per model and, for conditional
     models, the final row's accuracy per requested class."""
-    defaults = BENCHMARKS.entry("images").defaults()
-    sets = " ".join(f"--set {k}={_cli(v)}" for k, v in options.items() if defaults.get(k) != v)
-    lines = ["# gankit bench images", "", f"Command: `{('gankit bench images ' + sets).strip()}`",
+    lines = ["# gankit bench images", "", f"Command: `{command_from_options('images', options)}`",
              "",
              f"Machine: {env['cpu_count']} CPUs, torch {env['torch']}, torch threads: {env['torch_threads']}; "
              f"load average (1/5/15 min) {env['load_avg_start']} at the start, {env['load_avg_end']} at the end.",
@@ -205,11 +204,3 @@ def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str,
                       "|" + "---|" * (len(per_class) + 1),
                       "| cond. acc. | " + " | ".join(f"{v:.3f}" for _, v in per_class) + " |", ""]
     return "\n".join(lines)
-
-
-def _cli(v: Any) -> str:
-    if isinstance(v, list):
-        return "[" + ",".join(map(str, v)) + "]"
-    if isinstance(v, bool):
-        return str(v).lower()
-    return str(v)

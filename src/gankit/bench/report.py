@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import platform
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 def command_line(bench: str, lists: Mapping[str, Sequence[str] | None], seeds: Sequence[int], *, workers: int,
@@ -31,3 +32,21 @@ def machine_line(workers: int, threads: int) -> str:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, torch {torch.__version__}; "
             f"{workers} run(s) in parallel × {threads} thread(s); load average at the end {load}")
+
+
+def command_from_options(bench: str, options: Mapping[str, Any]) -> str:
+    """``gankit bench NAME --set key=value ...`` with the ``options`` that differ from the
+    benchmark's registered defaults."""
+    from gankit.bench import BENCHMARKS
+
+    defaults = BENCHMARKS.entry(bench).defaults()
+    sets = " ".join(f"--set {k}={_cli(v)}" for k, v in options.items() if defaults.get(k) != v)
+    return f"gankit bench {bench} {sets}".strip()
+
+
+def _cli(v: Any) -> str:
+    if isinstance(v, list):
+        return "[" + ",".join(map(str, v)) + "]"
+    if isinstance(v, bool):
+        return str(v).lower()
+    return str(v)
