@@ -125,3 +125,33 @@ def test_dcgan_on_stacked_digits_covers_more_modes_than_the_untrained_generator(
     assert untrained["stacked_modes"] <= 5 and untrained["stacked_kl"] > 6.0
     assert m["stacked_modes"] >= 40 and m["stacked_kl"] < untrained["stacked_kl"] - 1.5, m
     assert m["stacked_modes_real"] >= 985 and m["stacked_kl_real"] == pytest.approx(999 / 10000, abs=0.02)
+
+
+def test_stacked_bench_rows_are_the_runs_metrics_and_the_summary_their_mean(tmp_path):
+    import statistics
+
+    from gankit.bench import load_all
+    from gankit.errors import ConfigError
+
+    bench = load_all().get("stacked")
+    with pytest.raises(ConfigError, match="unknown method 'pack3'"):
+        bench(methods=["dcgan", "pack3"], base="digits", out=str(tmp_path / "bad"))
+    assert not (tmp_path / "bad").exists()                     # validated before any run
+    rows = bench(methods=["dcgan", "pack2"], base="digits", size=8, seeds=2, steps=30, eval_samples=2000,
+                 out=str(tmp_path))
+    assert [(r["method"], r["seed"], r["steps"]) for r in rows] == [("dcgan", 0, 30), ("dcgan", 1, 30),
+                                                                    ("pack2", 0, 30), ("pack2", 1, 30)]
+    for r in rows:
+        again = load_run(tmp_path / f"{r['method']}-{r['seed']}").evaluate(["stacked_modes"])
+        for k in ("stacked_modes", "stacked_kl", "stacked_modes_real", "stacked_kl_real"):
+            assert r[k] == pytest.approx(again[k], rel=1e-12), k
+    saved = json.loads((tmp_path / "stacked.json").read_text())
+    assert saved["rows"] == rows
+    for s, method in zip(saved["summary"], ("dcgan", "pack2")):
+        modes = [r["stacked_modes"] for r in rows if r["method"] == method]
+        assert s["modes"] == modes and s["modes_mean"] == pytest.approx(statistics.mean(modes), rel=1e-12)
+        assert s["modes_se"] == pytest.approx(statistics.stdev(modes) / 2 ** 0.5, rel=1e-12, abs=1e-12)
+    md = (tmp_path / "stacked.md").read_text()
+    assert "`gankit bench stacked --set base=digits --set size=8 --set seeds=2 --set steps=30 " \
+           "--set eval_samples=2000`" in md
+    assert md.count("\n| ") == 1 + 2                            # header, one line per method

@@ -16,7 +16,8 @@ from gankit.registry import Registry
 BENCHMARKS: Registry[Callable[..., Any]] = Registry("benchmark")
 
 # Modules that register benchmarks; a missing one is simply not offered.
-_MODULES = ["gankit.bench.modes", "gankit.bench.speed", "gankit.bench.images", "gankit.bench.objectives"]
+_MODULES = ["gankit.bench.modes", "gankit.bench.speed", "gankit.bench.images", "gankit.bench.objectives",
+            "gankit.bench.stacked"]
 
 
 def load_all() -> Registry[Callable[..., Any]]:
