@@ -2,7 +2,6 @@
 stacks, and the mode count behaves as the statistics of a K**3-bin histogram say it must."""
 
 import math
-import os
 
 import pytest
 import torch
@@ -13,17 +12,7 @@ from gankit.metrics import METRICS
 from gankit.metrics.base import EvalContext
 from gankit.metrics.image import evaluate_images, stacked_labels
 
-
-@pytest.fixture(scope="module", autouse=True)
-def feature_cache(tmp_path_factory):
-    """One cache of gankit's digits classifier for the module (trained on first use, 10-30 s)."""
-    old = os.environ.get("GANKIT_CACHE_DIR")
-    os.environ["GANKIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
-    yield
-    if old is None:
-        del os.environ["GANKIT_CACHE_DIR"]
-    else:
-        os.environ["GANKIT_CACHE_DIR"] = old
+pytestmark = pytest.mark.usefixtures("module_cache_dir")  # one digits classifier for the module
 
 
 def test_stacked_images_are_three_base_images_and_their_label_is_the_triplet():

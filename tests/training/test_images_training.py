@@ -2,26 +2,13 @@
 factors stated below, and the images bench reports what the run's checkpoint evaluates to."""
 
 import json
-import os
 
 import pytest
 
 from gankit.config import build_config, load_config
 from gankit.training import Run, load_run, train
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def feature_cache(tmp_path_factory):
-    """One cache of gankit's digits classifier for the module (trained on first use, 10-30 s)."""
-    old = os.environ.get("GANKIT_CACHE_DIR")
-    os.environ["GANKIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
-    yield
-    if old is None:
-        del os.environ["GANKIT_CACHE_DIR"]
-    else:
-        os.environ["GANKIT_CACHE_DIR"] = old
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("module_cache_dir")]  # one digits classifier
 
 
 def _config(steps, **extra):
