@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from gankit.bench import BENCHMARKS
-from gankit.bench.report import command_line, machine_line
+from gankit.bench.report import command_line, machine_line, mean_se
 from gankit.errors import ConfigError
 
 SETUPS: dict[str, dict[str, Any]] = {
@@ -181,14 +181,6 @@ def mode_width(samples: np.ndarray, means: np.ndarray, sigma: float) -> float:
     return float(np.sqrt((d[hq] ** 2).mean() / x.shape[1]) / sigma) if hq.any() else math.nan
 
 
-def _mean_se(values: Sequence[float]) -> tuple[float, float]:
-    a = np.asarray(values, dtype=np.float64)
-    if not np.isfinite(a).all():
-        return float(a.mean()), math.nan
-    se = float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else 0.0
-    return float(a.mean()), se
-
-
 def at_goal(row: Mapping[str, Any]) -> bool:
     """All modes, >= 98 % HQ, reverse KL <= 0.02, trained in <= 60 s (issue 6)."""
     return (row["modes"] == row["modes_total"] and row["hq_percent"] >= GOAL["hq_percent"]
@@ -205,7 +197,7 @@ def summarise(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         s: dict[str, Any] = {"method": method, "setup": setup, "seeds": len(rs), "modes_total": rs[0]["modes_total"]}
         for k in ("modes", "hq_percent", "reverse_kl", "energy", "energy_baseline", "width", "train_s", "total_s",
                   "cpu_s"):
-            s[k], s[k + "_se"] = _mean_se([r[k] for r in rs])
+            s[k], s[k + "_se"] = mean_se([r[k] for r in rs])
         s["modes_min"] = min(r["modes"] for r in rs)
         s["hq_percent_min"] = min(r["hq_percent"] for r in rs)
         s["reverse_kl_max"] = max(r["reverse_kl"] for r in rs)

@@ -23,10 +23,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from gankit.bench import BENCHMARKS
-from gankit.bench.report import command_line, machine_line
+from gankit.bench.report import command_line, machine_line, mean_se
 from gankit.errors import ConfigError
 
 # Settings per loss (overrides of the default run). A loss absent here runs with its settings;
@@ -133,16 +131,6 @@ def run_one(objective: str, seed: int, cfg: dict[str, Any], out: str, threads: i
             **{k: float(m[k]) for k in ("modes", "modes_total", "hq_percent", "reverse_kl", "energy", "energy_baseline")}}
 
 
-def _mean_se(values: Sequence[float]) -> tuple[float, float]:
-    a = np.asarray(values, dtype=np.float64)
-    if len(a) == 0:
-        return math.nan, math.nan
-    if not np.isfinite(a).all():  # a seed without high-quality samples has reverse KL = inf
-        return float(a.mean()), math.nan
-    se = float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else 0.0
-    return float(a.mean()), se
-
-
 def summarise(rows: Sequence[Mapping[str, Any]], order: Sequence[str]) -> list[dict[str, Any]]:
     """Per objective: mean ± standard error over the seeds that did not diverge; the worst seed."""
     out = []
@@ -151,11 +139,11 @@ def summarise(rows: Sequence[Mapping[str, Any]], order: Sequence[str]) -> list[d
         ok = [r for r in rs if not r["diverged"]]
         s: dict[str, Any] = {"objective": name, "seeds": len(rs), "diverged": len(rs) - len(ok)}
         for k in ("modes", "hq_percent", "energy", "energy_baseline", "train_s", "cpu_s"):
-            s[k], s[k + "_se"] = _mean_se([r[k] for r in ok])
+            s[k], s[k + "_se"] = mean_se([r[k] for r in ok])
         # A seed without a single high-quality sample has no mode histogram (reverse KL = inf):
         # average the others and count those apart.
         finite = [r["reverse_kl"] for r in ok if math.isfinite(r["reverse_kl"])]
-        s["reverse_kl"], s["reverse_kl_se"] = _mean_se(finite)
+        s["reverse_kl"], s["reverse_kl_se"] = mean_se(finite)
         s["reverse_kl_inf"] = len(ok) - len(finite)
         s["modes_total"] = ok[0]["modes_total"] if ok else math.nan
         s["modes_min"] = min((r["modes"] for r in ok), default=math.nan)

@@ -3,10 +3,13 @@ the machine it ran on."""
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 
 def command_line(bench: str, lists: Mapping[str, Sequence[str] | None], seeds: Sequence[int], *, workers: int,
@@ -50,3 +53,15 @@ def _cli(v: Any) -> str:
     if isinstance(v, bool):
         return str(v).lower()
     return str(v)
+
+
+def mean_se(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and standard error of the mean over seeds: NaN for no values, standard error 0 for
+    one value and NaN when a value is infinite (a seed without high-quality samples)."""
+    a = np.asarray(values, dtype=np.float64)
+    if len(a) == 0:
+        return math.nan, math.nan
+    if not np.isfinite(a).all():
+        return float(a.mean()), math.nan
+    se = float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else 0.0
+    return float(a.mean()), se

@@ -12,14 +12,13 @@ are not needed for ``fashion-mnist`` on Debian, or for ``digits``).
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from gankit.bench import BENCHMARKS
-from gankit.bench.report import command_from_options, machine_line
+from gankit.bench.report import command_from_options, machine_line, mean_se
 from gankit.errors import ConfigError
 
 PRESET = "dcgan-stacked-mnist"
@@ -94,25 +93,19 @@ def _threads() -> int:
     return torch.get_num_threads()
 
 
-def _mean_se(values: list[float]) -> tuple[float, float | None]:
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, None
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n)
-
-
 def summarise(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Per method: the seeds' mode counts, their mean and standard error, the same for the KL,
     the real-data baseline and the training time."""
     out = []
     for method in dict.fromkeys(r["method"] for r in rows):
         rs = [r for r in rows if r["method"] == method]
-        modes, kl = _mean_se([r["stacked_modes"] for r in rs]), _mean_se([r["stacked_kl"] for r in rs])
+        modes, kl = mean_se([r["stacked_modes"] for r in rs]), mean_se([r["stacked_kl"] for r in rs])
+        one = len(rs) == 1  # one seed has no standard error to report (mean_se gives 0 for it)
         out.append({"method": method, "seeds": len(rs), "modes": [r["stacked_modes"] for r in rs],
-                    "modes_mean": modes[0], "modes_se": modes[1], "kl_mean": kl[0], "kl_se": kl[1],
-                    "modes_real": _mean_se([r["stacked_modes_real"] for r in rs])[0],
-                    "kl_real": _mean_se([r["stacked_kl_real"] for r in rs])[0],
+                    "modes_mean": modes[0], "modes_se": None if one else modes[1],
+                    "kl_mean": kl[0], "kl_se": None if one else kl[1],
+                    "modes_real": mean_se([r["stacked_modes_real"] for r in rs])[0],
+                    "kl_real": mean_se([r["stacked_kl_real"] for r in rs])[0],
                     "train_s": [min(r["train_s"] for r in rs), max(r["train_s"] for r in rs)]})
     return out
 
