@@ -88,6 +88,9 @@ class Run:
         self.recipe = RECIPES.build(cfg.model, {}, cfg=cfg, data=self.data, device=self.device, rank=ctx.rank)
         if ctx.active and not getattr(self.recipe, "supports_distributed", False):
             raise ConfigError(f"model={cfg.model} does not support multi-process training yet; run one process")
+        from gankit.validate import check_run
+
+        check_run(cfg, self.data, self.recipe)
         self.history: list[dict[str, float]] = []
         self.metrics: dict[str, Any] = {}
         self.wall_time = 0.0
