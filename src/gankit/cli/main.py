@@ -53,7 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GankitError as e:
         print(f"gankit: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        from gankit.training.run import RunInterrupted
+
+        if isinstance(e, RunInterrupted):
+            print(f"gankit: {e}", file=sys.stderr)
+            return 128 + e.signum
         print("gankit: interrupted", file=sys.stderr)
         return 130
     except FloatingPointError as e:

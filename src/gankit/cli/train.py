@@ -7,8 +7,7 @@ import json
 
 from gankit.config import load_config
 from gankit.training import distributed
-from gankit.training.run import Run, _new_run_dir, resume
-from gankit.errors import ConfigError
+from gankit.training.run import Run, _new_run_dir, check_new_run_dir, resume
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,8 +44,7 @@ def run_train(args: argparse.Namespace) -> int:
     distributed.setup(cfg.device)  # under torchrun: join the job before naming the run
     try:
         run_dir = Path(args.out) if args.out else Path(distributed.broadcast_object(str(_new_run_dir(cfg))))
-        if (run_dir / "checkpoint.pt").exists():
-            raise ConfigError(f"{run_dir} already holds a run; use `gankit resume {run_dir}` or another --out")
+        check_new_run_dir(run_dir)
         run = Run(cfg, run_dir)
         _report(run.fit())
     finally:

@@ -33,7 +33,7 @@ from gankit.losses.penalties import PENALTIES, Penalty
 from gankit.networks import DISCRIMINATORS, ENCODERS, GENERATORS, PRIORS
 from gankit.networks.aae_priors import LatentPrior, as_latent_prior
 from gankit.training.recipe import Recipe
-from gankit.training.loop import Phase, Trainer, lr_factor, make_optimizer
+from gankit.training.loop import Logs, Phase, Trainer, lr_factor, make_optimizer
 
 AAE_METRICS = ["recon", "latent_mmd"]
 
@@ -71,7 +71,7 @@ class AAERecipe(Recipe):
         # Data order has its own generator so it is reproducible and resumable on its own.
         self.data_rng = torch.Generator().manual_seed(cfg.seed * 7919 + 17)
         self.trainer = Trainer(self.phases(), update=cfg.train.update,
-                               lr_factor=lr_factor(cfg.train.lr_decay, cfg.train.steps))
+                               lr_factor=lr_factor(cfg.train.lr_decay, cfg.train.steps, cfg.train.extend))
 
     @property
     def default_metrics(self) -> list[str]:
@@ -90,13 +90,13 @@ class AAERecipe(Recipe):
     def prior_sample(self, n: int, labels: Tensor | None) -> Tensor:
         return self.prior.sample(n, device=self.device, labels=labels)
 
-    def recon_loss(self) -> tuple[Tensor, dict[str, float]]:
+    def recon_loss(self) -> tuple[Tensor, Logs]:
         """Reconstruction phase: ``mean (G(E(x)) - x)^2``."""
         x, _ = self.batch()
         loss = F.mse_loss(self.G(self.E(x)), x)
-        return loss, {"recon_mse": loss.item()}
+        return loss, {"recon_mse": loss.detach()}
 
-    def d_loss(self) -> tuple[Tensor, dict[str, float]]:
+    def d_loss(self) -> tuple[Tensor, Logs]:
         """Regularisation phase, D step: prior samples are real, codes are fake."""
         x, y = self.batch()
         with torch.no_grad():
@@ -105,23 +105,23 @@ class AAERecipe(Recipe):
         critic = lambda v: self.D(v, y)  # noqa: E731
         real_out, fake_out = critic(z), critic(codes)
         loss = self.objective.d_loss(real_out, fake_out)
-        logs = {"d_loss": loss.item()}
+        logs = {"d_loss": loss.detach()}
         if self.penalty.loss is not None and self.trainer.step % self.penalty.every == 0:
             p = self.penalty.loss(critic, z, codes)
             loss = loss + p
-            logs["penalty"] = p.item()
+            logs["penalty"] = p.detach()
         if self.objective.probability_outputs:
-            logs["D(z)"] = torch.sigmoid(real_out.detach()).mean().item()
-            logs["D(E(x))"] = torch.sigmoid(fake_out.detach()).mean().item()
+            logs["D(z)"] = torch.sigmoid(real_out.detach()).mean()
+            logs["D(E(x))"] = torch.sigmoid(fake_out.detach()).mean()
         return loss, logs
 
-    def g_loss(self) -> tuple[Tensor, dict[str, float]]:
+    def g_loss(self) -> tuple[Tensor, Logs]:
         """Regularisation phase, encoder step: E is the generator of codes that must fool D."""
         x, y = self.batch()
         fake_out = self.D(self.E(x), y)
         real_out = self.D(self.prior_sample(x.shape[0], y), y) if self.objective.g_uses_real else None
         loss = self.objective.g_loss(fake_out, real_out)
-        return loss, {"g_loss": loss.item()}
+        return loss, {"g_loss": loss.detach()}
 
     def phases(self) -> list[Phase]:
         cfg = self.cfg

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,57 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"cannot read checkpoint {path}: the file is empty")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch raises many types for truncated / foreign files
-        raise CheckpointError(f"cannot read checkpoint {path}: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
+    except Exception as e:  # torch raises many types, some with empty messages, for truncated / foreign files
+        first = (str(e).strip().splitlines() or ["(no message)"])[0][:200]
+        raise CheckpointError(f"cannot read checkpoint {path}: {type(e).__name__}: {first}") from None
     if not isinstance(state, dict) or "config" not in state or "modules" not in state:
         raise CheckpointError(f"{path} is not a gankit checkpoint")
     return state
+
+
+def _need(cond: bool, where: str, what: str) -> None:
+    if not cond:
+        raise CheckpointError(f"{where}: {what}")
+
+
+def check_state(state: Mapping[str, Any], recipe: Any, where: str = "checkpoint") -> None:
+    """Check a checkpoint as a whole against the recipe it is loaded into, before anything
+    is loaded: every key and type, and every network's parameter names and shapes. Raises
+    :class:`CheckpointError` with one line naming the first thing that does not match."""
+    _need(isinstance(state.get("modules"), Mapping), where, "'modules' is missing or not a mapping")
+    for key in ("trainer", "data", "rng"):
+        _need(isinstance(state.get(key), Mapping), where, f"{key!r} is missing or not a mapping")
+    tr = state["trainer"]
+    step = tr.get("step")
+    _need(isinstance(step, int) and not isinstance(step, bool) and step >= 0, where,
+          f"'trainer.step' must be a non-negative integer, got {step!r}")
+    _need(isinstance(tr.get("optimizers"), Mapping), where, "'trainer.optimizers' is missing or not a mapping")
+    _need(isinstance(state["rng"].get("torch"), torch.Tensor), where, "'rng.torch' is missing or not a tensor")
+    _need(isinstance(state["data"].get("rng"), torch.Tensor), where, "'data.rng' is missing or not a tensor")
+    _need(isinstance(state["data"].get("source"), Mapping), where, "'data.source' is missing or not a mapping")
+    for name, module in recipe.modules().items():
+        saved = state["modules"].get(name)
+        _need(isinstance(saved, Mapping), where, f"network {name!r} is missing")
+        own = module.state_dict()
+        missing = [k for k in own if k not in saved]
+        extra = [k for k in saved if k not in own]
+        if missing:
+            raise CheckpointError(f"{where}: network {name!r} lacks {missing[0]!r} of the config's architecture")
+        if extra:
+            raise CheckpointError(f"{where}: network {name!r} has {extra[0]!r}, which the config's architecture lacks")
+        for k, v in own.items():
+            sv = saved[k]
+            _need(isinstance(sv, torch.Tensor), where, f"network {name!r}: {k!r} is not a tensor")
+            _need(tuple(sv.shape) == tuple(v.shape), where,
+                  f"network {name!r}: {k!r} has shape {tuple(sv.shape)} where the config's architecture has "
+                  f"{tuple(v.shape)}")
+    phases = [ph.name for ph in recipe.trainer.phases]
+    for ph in phases:
+        _need(ph in tr["optimizers"], where, f"optimiser of phase {ph!r} is missing")
 
 
 def rng_state() -> dict[str, Any]:

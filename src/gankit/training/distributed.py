@@ -231,6 +231,15 @@ def mean_logs(logs: Mapping[str, float]) -> dict[str, float]:
     return {k: mean[k] for k in logs}
 
 
+def any_rank(flag: bool) -> bool:
+    """True on every rank if ``flag`` is true on any (one collective; False outside a job)."""
+    if not initialized() or dist.get_world_size() == 1:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=_comm_device())
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
 def broadcast_object(obj: Any, src: int = 0) -> Any:
     """Rank ``src``'s ``obj`` on every rank (picklable objects, e.g. a metrics dict)."""
     if not initialized() or dist.get_world_size() == 1:

@@ -22,7 +22,7 @@ from gankit.losses.penalties import PENALTIES, Penalty
 from gankit.networks import DISCRIMINATORS, GENERATORS, PRIORS
 from gankit.training import distributed, fastpath
 from gankit.training.recipe import Recipe
-from gankit.training.loop import EMA, Phase, Trainer, lr_factor, make_optimizer
+from gankit.training.loop import EMA, Logs, Phase, Trainer, lr_factor, make_optimizer
 from gankit.training.mitigations import MITIGATIONS, Mitigation
 from gankit.training.precision import precision_for
 
@@ -77,7 +77,7 @@ class GANRecipe(Recipe):
         self.data_rng = torch.Generator().manual_seed(cfg.seed * 7919 + 17)
         self._speed_and_scale()
         self.trainer = Trainer(self.phases(), update=cfg.train.update, grad_scaler=self.precision.grad_scaler(),
-                               lr_factor=lr_factor(cfg.train.lr_decay, cfg.train.steps))
+                               lr_factor=lr_factor(cfg.train.lr_decay, cfg.train.steps, cfg.train.extend))
 
     def _speed_and_scale(self) -> None:
         """Precision, fast paths and the DDP wrappers (identity in a one-process run)."""
@@ -117,7 +117,7 @@ class GANRecipe(Recipe):
             return None
         return self.batches.labels(self.num_classes, n)
 
-    def d_loss(self) -> tuple[Tensor, dict[str, float]]:
+    def d_loss(self) -> tuple[Tensor, Logs]:
         real, y = self.real_batch()
         z = self.batches.noise(self.prior, real.shape[0])
         with torch.no_grad():
@@ -125,20 +125,20 @@ class GANRecipe(Recipe):
         critic = lambda x: self.critic(x, y, self.D_train)  # noqa: E731
         real_out, fake_out = critic(real), critic(fake)
         loss = self.objective.d_loss(real_out, fake_out)
-        logs = {"d_loss": loss.item()}
+        logs = {"d_loss": loss.detach()}
         pen = self.penalty
         if pen.loss is not None and self.trainer.step % pen.every == 0:
             p = pen.loss(critic, real, fake)
             loss = loss + p
-            logs["penalty"] = p.item()
+            logs["penalty"] = p.detach()
         if self.objective.probability_outputs:
-            logs["D(x)"] = torch.sigmoid(real_out.detach()).mean().item()
-            logs["D(G(z))"] = torch.sigmoid(fake_out.detach()).mean().item()
+            logs["D(x)"] = torch.sigmoid(real_out.detach()).mean()
+            logs["D(G(z))"] = torch.sigmoid(fake_out.detach()).mean()
         if self.objective.estimate is not None:
-            logs["divergence"] = self.objective.estimate(real_out.detach(), fake_out.detach()).item()
+            logs["divergence"] = self.objective.estimate(real_out.detach(), fake_out.detach()).detach()
         return loss, logs
 
-    def g_loss(self) -> tuple[Tensor, dict[str, float]]:
+    def g_loss(self) -> tuple[Tensor, Logs]:
         n = self.batch_size
         y = self.fake_labels(n)
         z = self.batches.noise(self.prior, n)
@@ -152,7 +152,7 @@ class GANRecipe(Recipe):
             real, yr = self.real_batch(n)
             real_out = critic(real, yr)
         loss = self.objective.g_loss(fake_out, real_out)
-        return loss, {"g_loss": loss.item()}
+        return loss, {"g_loss": loss.detach()}
 
     def phases(self) -> list[Phase]:
         cfg = self.cfg

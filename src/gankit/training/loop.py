@@ -13,13 +13,36 @@ Updates are *alternating* (each phase sees the parameters the previous one produ
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-LossFn = Callable[[], tuple[Tensor, dict[str, float]]]
+# A phase's logs may be floats or 0-d tensors. Tensors stay on the device and are read back
+# only when the run logs them (``train.log_every``): reading a CUDA tensor synchronises the
+# host with the device, and doing that per phase per step stalls the queue.
+Logs = dict[str, "Tensor | float"]
+LossFn = Callable[[], tuple[Tensor, Logs]]
+
+# A loss whose magnitude passes this is taken as divergence (Adam at lr 1e3 reaches ~1e35
+# and stays finite); no objective in gankit comes near it in a healthy run.
+EXPLODED = 1e10
+
+
+def read_logs(logs: Logs) -> dict[str, float]:
+    """Logs as plain floats (one host-device transfer for all the tensors)."""
+    keys = [k for k, v in logs.items() if isinstance(v, Tensor)]
+    out = {k: float(v) for k, v in logs.items() if not isinstance(v, Tensor)}
+    if keys:
+        values = torch.stack([logs[k].detach().float().reshape(()) for k in keys]).cpu().tolist()  # type: ignore[union-attr]
+        out.update(zip(keys, values))
+    return {k: out[k] for k in logs}
+
+
+class Diverged(FloatingPointError):
+    """A phase's loss became non-finite or exploded (|loss| > :data:`EXPLODED`)."""
 
 
 @dataclasses.dataclass
@@ -63,6 +86,11 @@ class Trainer:
         # A pure function of the step (no scheduler state to checkpoint): lr = base_lr * factor(step).
         self.lr_factor = lr_factor
         self._base_lr = [[g["lr"] for g in ph.optimizer.param_groups] for ph in self.phases]
+        # The largest |loss| of each phase since the last check, kept on the device (NaN
+        # propagates through torch.maximum); read by check_finite() at the logging cadence
+        # and before every checkpoint, never inside a step.
+        self._worst: dict[str, Tensor] = {}
+        self._checked_step = 0
 
     def _only(self, phase: Phase) -> None:
         # Freeze everything but this phase's parameters: no wasted gradient work for the
@@ -71,12 +99,13 @@ class Trainer:
         for pid, p in self._all.items():
             p.requires_grad_(pid in mine)
 
-    def _backward(self, phase: Phase) -> dict[str, float]:
+    def _backward(self, phase: Phase) -> Logs:
         self._only(phase)
         phase.optimizer.zero_grad(set_to_none=True)
         loss, logs = phase.loss_fn()
-        if not torch.isfinite(loss.detach()):
-            raise FloatingPointError(f"phase {phase.name}: loss is {loss.item()} at step {self.step}")
+        size = loss.detach().abs().float()
+        worst = self._worst.get(phase.name)
+        self._worst[phase.name] = size if worst is None else torch.maximum(worst, size)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
         else:
@@ -97,9 +126,26 @@ class Trainer:
         if self.scaler is not None:
             self.scaler.update()
 
-    def train_step(self) -> dict[str, float]:
-        """One training step: every due phase, ``repeats`` times each. Returns merged logs."""
-        logs: dict[str, float] = {}
+    def check_finite(self) -> None:
+        """Raise :class:`Diverged` if any loss since the last check was non-finite or exploded.
+
+        One host-device read for all phases; call it at the logging cadence and before a
+        checkpoint is written, so no checkpoint ever holds a diverged state."""
+        if not self._worst:
+            return
+        names = list(self._worst)
+        worst = torch.stack([self._worst[n].reshape(()) for n in names]).cpu().tolist()
+        self._worst.clear()
+        since, self._checked_step = self._checked_step, self.step
+        for name, w in zip(names, worst):
+            if not math.isfinite(w) or w > EXPLODED:
+                what = "non-finite" if not math.isfinite(w) else f"{w:.3g} (over {EXPLODED:.0e})"
+                raise Diverged(f"phase {name}: loss {what} between steps {since} and {self.step}")
+
+    def train_step(self) -> Logs:
+        """One training step: every due phase, ``repeats`` times each. Returns merged logs
+        (floats or device tensors: :func:`read_logs` turns them into floats)."""
+        logs: Logs = {}
         if self.lr_factor is not None:
             f = self.lr_factor(self.step)
             for ph, base in zip(self.phases, self._base_lr):
@@ -133,24 +179,37 @@ class Trainer:
                 "scaler": None if self.scaler is None else self.scaler.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.step = int(state["step"])
+        self.step = self._checked_step = int(state["step"])
         for ph in self.phases:
             ph.optimizer.load_state_dict(state["optimizers"][ph.name])
         if self.scaler is not None and state.get("scaler") is not None:
             self.scaler.load_state_dict(state["scaler"])
 
 
-def lr_factor(kind: str, total: int) -> Callable[[int], float] | None:
-    """Learning-rate multiplier at a step: constant, linear decay to 0, or cosine decay to 0."""
-    import math
+def lr_factor(kind: str, total: int, extensions: Sequence[int] = ()) -> Callable[[int], float] | None:
+    """Learning-rate multiplier at a step: constant, linear decay to 0, or cosine decay to 0.
 
+    The schedule belongs to the run's planned length ``total`` (``train.steps``): stopping
+    and resuming never changes it. A run extended past its plan (``gankit resume --steps``)
+    appends a segment per extension, ``extensions`` being their end steps: each segment
+    restarts the decay from the base learning rate over its own span, so the planned part of
+    the run is exactly what it would have been without the extension.
+    """
     if kind == "none":
         return None
-    if kind == "linear":
-        return lambda s: max(0.0, 1.0 - s / total)
-    if kind == "cosine":
-        return lambda s: 0.5 * (1.0 + math.cos(math.pi * min(s, total) / total))
-    raise ValueError(f"unknown lr decay {kind!r}")
+    if kind not in ("linear", "cosine"):
+        raise ValueError(f"unknown lr decay {kind!r}")
+    bounds = [0, total, *extensions]
+    if any(b <= a for a, b in zip(bounds, bounds[1:])):
+        raise ValueError(f"schedule segments must increase: {bounds}")
+
+    def factor(s: int) -> float:
+        i = next((j for j in range(1, len(bounds)) if s < bounds[j]), len(bounds) - 1)
+        a, b = bounds[i - 1], bounds[i]
+        u = min(max(s - a, 0), b - a) / (b - a)
+        return 1.0 - u if kind == "linear" else 0.5 * (1.0 + math.cos(math.pi * u))
+
+    return factor
 
 
 def make_optimizer(params: Any, name: str, lr: float, betas: tuple[float, float] = (0.5, 0.999),
