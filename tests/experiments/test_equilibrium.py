@@ -10,6 +10,8 @@ import pytest
 from gankit.experiments import ExperimentResult, run
 from gankit.plotting.training_experiments import plot_discriminator
 
+pytestmark = pytest.mark.training
+
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
@@ -23,27 +25,30 @@ def rows(result):
 
 
 @pytest.mark.parametrize("case", ["1d", "2d"])
-def test_d_is_one_half_on_the_mass_region(result, case):
+def test_d_is_one_half_on_the_mass_region(result, case, record):
     r = rows(result)[case]
-    assert 0.0 < r["mean"] <= r["max"] < 0.01
+    assert 0.0 < r["mean"] <= r["max"] and record("max |D - 1/2|", r["max"], "< 0.01")
 
 
 @pytest.mark.parametrize("case", ["1d", "2d"])
-def test_value_is_minus_log4(result, case):
+def test_value_is_minus_log4(result, case, record):
     r = rows(result)[case]
     # with p_g = p_data, V(D, G) + log 4 = ∫ p (log D + log(1 - D) + log 4) <= 0 for every D, with
     # equality only at D = 1/2: the quadrature lies just below -log 4; the Monte Carlo estimate
     # (different samples in the two terms) within its sampling error of it
-    assert -1e-3 < r["v_quad"] <= 0.0
-    assert abs(r["v_mc"]) < 1e-3 and abs(r["v_mc"] - r["v_quad"]) < 4 * r["se"] + 1e-6
+    assert record("V quadrature + log 4", r["v_quad"], "-1e-3 < x <= 0")
+    assert record("|V Monte Carlo + log 4|", abs(r["v_mc"]), "< 1e-3")
+    assert record("|V MC - V quad| / (4 se + 1e-6)", abs(r["v_mc"] - r["v_quad"]) / (4 * r["se"] + 1e-6), "< 1")
     assert r["ok"] and result.holds
 
 
-def test_history_starts_far_from_one_half_and_ends_close(result):
+def test_history_starts_far_from_one_half_and_ends_close(result, record):
     h = result.series["cases"]["1d"]["history"]
     assert h["step"] == [0, 200, 400, 600]
-    assert h["max_error"][0] > 0.02 and h["max_error"][-1] < 0.01     # the untrained D vs the trained one
-    assert h["v_quad"][-1] == pytest.approx(-math.log(4), abs=1e-3)
+    # the untrained D vs the trained one
+    assert record("untrained max |D - 1/2|", h["max_error"][0], "> 0.02")
+    assert record("trained max |D - 1/2|", h["max_error"][-1], "< 0.01")
+    assert record("|V quad + log 4| at the end", abs(h["v_quad"][-1] + math.log(4)), "<= 1e-3")
 
 
 @pytest.mark.parametrize("name", ["equilibrium", "optimal-discriminator"])

@@ -10,6 +10,8 @@ import torch
 from gankit.experiments import ExperimentResult, run
 from gankit.experiments.mode_dynamics import count_changes, dominant_path, mode_fractions, net_turns
 
+pytestmark = pytest.mark.training
+
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
@@ -17,26 +19,28 @@ def result(tmp_path_factory):
                samples=500, seed=0)
 
 
-def test_the_mass_never_covers_all_modes_and_moves_between_them(result):
+def test_the_mass_never_covers_all_modes_and_moves_between_them(result, record):
     s = result.series
     covered = np.asarray(s["covered"])
     fractions = np.asarray(s["fractions"])
     assert len(s["step"]) == 48 and fractions.shape == (48, 8)
     np.testing.assert_allclose(fractions.sum(axis=1), 1.0, atol=1e-12)
     # at every recorded step at most 3 of the 8 modes hold more than 5 % of the samples...
-    assert covered.max() <= 3 and covered.mean() < 2.0
+    assert record("most modes covered", covered.max(), "<= 3")
+    assert record("mean modes covered", covered.mean(), "< 2.0")
     # ...one of them most of it...
-    assert fractions.max(axis=1).mean() > 0.8
+    assert record("mean dominant fraction", fractions.max(axis=1).mean(), "> 0.8")
     # ...and that mode changes again and again, visiting every mode of the ring
     summary = result.summary
-    assert summary["dominant mode changes"] >= 10 and summary["distinct dominant modes"] >= 6
-    assert abs(summary["net turns around the ring"]) >= 1.0
+    assert record("dominant mode changes", summary["dominant mode changes"], ">= 10")
+    assert record("distinct dominant modes", summary["distinct dominant modes"], ">= 6")
+    assert record("|net turns|", abs(summary["net turns around the ring"]), ">= 1.0")
     assert result.holds
 
 
-def test_the_mass_is_near_the_modes_but_not_on_them(result):
+def test_the_mass_is_near_the_modes_but_not_on_them(result, record):
     # the honest part of the claim: the clump is not within 3 sigma of a mode (low HQ)
-    assert result.summary["final HQ %"] < 20.0
+    assert record("final HQ %", result.summary["final HQ %"], "< 20.0")
 
 
 def test_mode_bookkeeping_against_hand_counts():

@@ -12,6 +12,8 @@ from scipy import integrate, special, stats
 
 from gankit.experiments.optimal_discriminator import compare, make_case, optimal_discriminator
 
+pytestmark = pytest.mark.training
+
 
 @pytest.fixture(scope="module")
 def result():
@@ -31,24 +33,28 @@ def scipy_v_star_1d() -> float:
     return integrate.quad(integrand, -12, 12, points=[-2, 0, 2], limit=200, epsabs=1e-12)[0]
 
 
-def test_trained_d_matches_d_star_and_v_matches_2jsd_minus_log4(result):
+def test_trained_d_matches_d_star_and_v_matches_2jsd_minus_log4(result, record):
     (row,) = result.rows
     _, max_err, mean_err, v_star, v_quad, v_mc, se, gap_quad, gap_mc, ok = row
     assert v_star == pytest.approx(scipy_v_star_1d(), abs=1e-8)
-    assert 0.0 < max_err < 0.05 and 0.0 < mean_err < 0.01
+    assert record("max |D - D*|", max_err, "0 < x < 0.05") and record("mean |D - D*|", mean_err, "0 < x < 0.01")
     # D* maximises V: the trained D's value lies below 2 JSD - log 4, and close to it
-    assert 0.0 < gap_quad < 0.005
-    assert gap_mc < max(0.01, 4 * se) and 1e-4 < se < 3e-3
+    assert record("V* - V (quadrature)", gap_quad, "0 < x < 0.005")
+    assert record("(V* - V MC) / max(0.01, 4 se)", gap_mc / max(0.01, 4 * se), "< 1")
+    assert record("se of V MC", se, "1e-4 < x < 3e-3")
     # the Monte Carlo and quadrature values of the same D agree within the sampling error
-    assert abs(v_mc - v_quad) < 4 * se
+    assert record("|V MC - V quad| / 4 se", abs(v_mc - v_quad) / (4 * se), "< 1")
     assert ok and result.holds
 
 
-def test_training_drives_the_error_down(result):
+def test_training_drives_the_error_down(result, record):
     h = result.series["cases"]["1d"]["history"]
     assert h["step"] == [0, 500, 1000, 1500]
-    assert h["max_error"][0] > 0.3 and h["mean_error"][0] > 0.1          # the untrained D is far from D*
-    assert h["max_error"][-1] < min(h["max_error"][:-1]) and h["mean_error"][-1] < min(h["mean_error"][:-1])
+    # the untrained D is far from D*
+    assert record("untrained max |D - D*|", h["max_error"][0], "> 0.3")
+    assert record("untrained mean |D - D*|", h["mean_error"][0], "> 0.1")
+    assert record("final / best earlier max error", h["max_error"][-1] / min(h["max_error"][:-1]), "< 1")
+    assert record("final / best earlier mean error", h["mean_error"][-1] / min(h["mean_error"][:-1]), "< 1")
 
 
 def test_comparison_against_an_exact_d_star_network_is_zero_and_a_constant_d_is_off_by_the_jsd():
@@ -75,14 +81,15 @@ def test_comparison_against_an_exact_d_star_network_is_zero_and_a_constant_d_is_
     assert half["max_error"] == pytest.approx(np.abs(p / (p + q) - 0.5)[mass].max(), abs=1e-6)
 
 
-def test_ring_case_in_two_dimensions():
+def test_ring_case_in_two_dimensions(record):
     r = optimal_discriminator(cases=["2d"], steps=2000, batch_size=512, lr=1e-2, width=64, depth=3,
                               mc_samples=200_000, record_every=2000, seed=0)
     (row,) = r.rows
     _, max_err, mean_err, v_star, v_quad, v_mc, se, gap_quad, gap_mc, ok = row
     # a short run: the mean error is already small, the max (on the modes' flanks) not yet 0.05
-    assert 0.0 < mean_err < 0.01 and 0.0 < max_err < 0.25
-    assert 0.0 < gap_quad < 0.01 and abs(v_mc - v_quad) < 4 * se
+    assert record("mean |D - D*|", mean_err, "0 < x < 0.01") and record("max |D - D*|", max_err, "0 < x < 0.25")
+    assert record("V* - V (quadrature)", gap_quad, "0 < x < 0.01")
+    assert record("|V MC - V quad| / 4 se", abs(v_mc - v_quad) / (4 * se), "< 1")
     # 2 JSD - log 4 by an independent scipy quadrature in polar coordinates (ring vs N(0, 1.5² I))
     means = np.stack([2 * np.cos(np.arange(8) * np.pi / 4), 2 * np.sin(np.arange(8) * np.pi / 4)], 1)
 

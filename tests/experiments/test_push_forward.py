@@ -12,6 +12,8 @@ from gankit.experiments.push_forward import mixture_cdf, mixture_quantile, trans
 
 MEANS, SIGMAS, WEIGHTS = np.array([-2.0, 2.0]), np.array([0.5, 0.5]), np.array([0.5, 0.5])
 
+pytestmark = pytest.mark.training
+
 
 def test_transport_of_a_single_gaussian_is_affine():
     z = np.linspace(-3, 3, 61)
@@ -43,33 +45,34 @@ def result(tmp_path_factory):
                record_every=500, seed=0)
 
 
-def test_the_gan_pushes_the_noise_onto_the_target(result):
+def test_the_gan_pushes_the_noise_onto_the_target(result, record):
     s = result.summary
     # the sampling baseline: W1 between two target samples of 10 000, ~ 0.02
-    assert 0.005 < s["W1(target, target) baseline"] < 0.04
-    assert s["W1(target, target) baseline"] < s["W1(generated, target)"] < 0.1
+    baseline, w1 = s["W1(target, target) baseline"], s["W1(generated, target)"]
+    assert record("W1 baseline", baseline, "0.005 < x < 0.04")
+    assert record("W1(G, target)", w1, "< 0.1") and record("W1(G, target) / baseline", w1 / baseline, "> 1")
     assert result.holds
     # the law, independently of the map: G's quantile function against F^-1 on u in [Phi(-2), Phi(2)]
     quantiles = result.rows[3]
-    assert quantiles[0].startswith("quantiles") and quantiles[3] < 0.1
+    assert quantiles[0].startswith("quantiles") and record("quantile error", quantiles[3], "< 0.1")
     # the samples put half their mass on each side of 0, like the target
     fake = np.asarray(result.series["fake"])
-    assert abs((fake < 0).mean() - 0.5) < 0.03
+    assert record("|P(G < 0) - 1/2|", abs((fake < 0).mean() - 0.5), "< 0.03")
 
 
-def test_the_learned_map_is_close_to_one_of_the_two_transports(result):
+def test_the_learned_map_is_close_to_one_of_the_two_transports(result, record):
     s = result.series
     g, z = np.asarray(s["g"]), np.asarray(s["z"])
     t = transport(z if s["increasing"] else -z, MEANS, SIGMAS, WEIGHTS)
     assert np.mean(np.abs(g - t)) == pytest.approx(result.summary["mean |G - T| (closer transport)"], rel=1e-9)
-    assert result.summary["mean |G - T| (closer transport)"] < 0.15
+    assert record("mean |G - T|", result.summary["mean |G - T| (closer transport)"], "< 0.15")
     # away from the jump between the modes (|z| > 0.3) the map is within 0.3 everywhere
-    assert np.abs(g - t)[np.abs(z) > 0.3].max() < 0.3
+    assert record("max |G - T|, |z| > 0.3", np.abs(g - t)[np.abs(z) > 0.3].max(), "< 0.3")
     # and, on this seed, monotone in the transport's direction over most of [-2, 2]
-    assert result.summary["G runs the transport's way on this fraction of z"] > 0.9
+    assert record("monotone fraction", result.summary["G runs the transport's way on this fraction of z"], "> 0.9")
     # the other transport is far: the two maps differ by ~ 2 |T(z)| on average
     other = transport(-z if s["increasing"] else z, MEANS, SIGMAS, WEIGHTS)
-    assert np.mean(np.abs(g - other)) > 3.0
+    assert record("mean |G - other T|", np.mean(np.abs(g - other)), "> 3.0")
 
 
 def test_run_directory_holds_the_training_run_and_a_figure_that_redraws_from_json(result, tmp_path):

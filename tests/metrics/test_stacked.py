@@ -33,20 +33,23 @@ def test_stacked_images_are_three_base_images_and_their_label_is_the_triplet():
         DATASETS.build("stacked", {"base": "digits", "num": -1})
 
 
-def test_real_stacked_images_cover_the_modes_a_sample_of_their_size_can():
+@pytest.mark.training
+def test_real_stacked_images_cover_the_modes_a_sample_of_their_size_can(record):
     """Real stacked images from an independent draw score as the real subset does, and the
     plug-in KL of n samples over m equally likely bins is biased by (m - 1) / (2 n) (Miller 1955)."""
     data = DATASETS.build("stacked", {"base": "digits", "num": 20000, "seed": 0})
     other = DATASETS.build("stacked", {"base": "digits", "num": 5000, "seed": 1}).x
     out = evaluate_images(data, other, metrics=("stacked_modes",), num_real=5000, seed=3)
     # 5000 draws over 1000 near-uniform modes leave 1000 exp(-5) = 7 modes empty on average
-    assert 985 <= out["stacked_modes"] <= 1000 and 985 <= out["stacked_modes_real"] <= 1000
+    assert record("modes of real images", out["stacked_modes"], "985 <= x <= 1000")
+    assert record("modes of the real subset", out["stacked_modes_real"], "985 <= x <= 1000")
     for k in ("stacked_kl", "stacked_kl_real"):
-        assert out[k] == pytest.approx(999 / (2 * 5000), abs=0.02), (k, out[k])
+        assert record(f"|{k} - 999 / 10000|", abs(out[k] - 999 / (2 * 5000)), "<= 0.02"), (k, out[k])
     assert "gankit-classifier:digits" in str(out["feature_extractor"])
 
 
-def test_a_collapsed_generator_has_one_mode_and_kl_minus_log_its_probability():
+@pytest.mark.training
+def test_a_collapsed_generator_has_one_mode_and_kl_minus_log_its_probability(record):
     data = DATASETS.build("stacked", {"base": "digits", "num": 5000, "seed": 0})
     one = data.x[7]
     ctx = EvalContext(data, lambda n, y: one.expand(n, *one.shape), num_samples=2000, seed=0)
@@ -56,7 +59,7 @@ def test_a_collapsed_generator_has_one_mode_and_kl_minus_log_its_probability():
     a, b, c = mode // 100, mode // 10 % 10, mode % 10
     assert out["stacked_modes"] == 1.0
     assert out["stacked_kl"] == pytest.approx(-math.log(f[a] * f[b] * f[c]), rel=1e-9)
-    assert out["stacked_modes_real"] > 800
+    assert record("modes of the real subset", out["stacked_modes_real"], "> 800")
 
 
 def test_stacked_modes_on_other_data_is_a_one_line_error():

@@ -8,7 +8,8 @@ import pytest
 from gankit.config import build_config, load_config
 from gankit.training import Run, load_run, train
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("module_cache_dir")]  # one digits classifier
+pytestmark = [pytest.mark.slow, pytest.mark.training,
+              pytest.mark.usefixtures("module_cache_dir")]  # one digits classifier
 
 
 def _config(steps, **extra):
@@ -20,28 +21,30 @@ def _config(steps, **extra):
     return build_config(raw)
 
 
-def test_dcgan_on_digits_lowers_classifier_fid(tmp_path):
+def test_dcgan_on_digits_lowers_classifier_fid(tmp_path, record):
     cfg = _config(400, eval={"metrics": ["fid", "classes"]})
     untrained = Run(cfg, tmp_path / "u").evaluate()
     run = train(cfg, run_dir=tmp_path / "t")
     assert "gankit-classifier:digits" in run.metrics["feature_extractor"]
     # Measured (seeds 0/1): FID 502 -> 65 / 63 after 400 steps, a factor of ~8; an untrained
     # G gives one blurry blob (one class). Asserted: a factor of 4.
-    assert untrained["fid"] > 300 and untrained["classes_generated"] <= 2
-    assert run.metrics["fid"] < untrained["fid"] / 4, (untrained["fid"], run.metrics["fid"])
-    assert run.metrics["classes_generated"] >= 8
+    assert record("untrained FID", untrained["fid"], "> 300")
+    assert record("untrained classes generated", untrained["classes_generated"], "<= 2")
+    assert record("trained / untrained FID", run.metrics["fid"] / untrained["fid"], "< 0.25"), \
+        (untrained["fid"], run.metrics["fid"])
+    assert record("classes generated", run.metrics["classes_generated"], ">= 8")
 
 
-def test_conditional_dcgan_generates_the_requested_digit(tmp_path):
+def test_conditional_dcgan_generates_the_requested_digit(tmp_path, record):
     cfg = _config(300, conditional=True, eval={"metrics": ["classes"]})
     untrained = Run(cfg, tmp_path / "u").evaluate()
     run = train(cfg, run_dir=tmp_path / "t")
     # Chance is 10 %. Measured (seeds 0/1): 0.925 / 0.903 after 300 steps (0.27 at Adam's 2e-4),
     # untrained 0.088.
     # Asserted: 50 points above chance, with the untrained generator at chance (+-7 points).
-    assert abs(untrained["cond_accuracy"] - 0.1) < 0.07
-    assert run.metrics["cond_accuracy"] >= 0.6, run.metrics
-    assert run.metrics["classes_generated"] == 10
+    assert record("|untrained cond. accuracy - 0.1|", abs(untrained["cond_accuracy"] - 0.1), "< 0.07")
+    assert record("cond. accuracy", run.metrics["cond_accuracy"], ">= 0.6"), run.metrics
+    assert record("classes generated", run.metrics["classes_generated"], "== 10")
     assert (tmp_path / "t" / "samples.png").is_file()
 
 
@@ -97,7 +100,7 @@ def test_images_bench_evaluations_do_not_change_the_training_run(tmp_path):
         assert torch.equal(p, q), name
 
 
-def test_dcgan_on_stacked_digits_covers_more_modes_than_the_untrained_generator(tmp_path):
+def test_dcgan_on_stacked_digits_covers_more_modes_than_the_untrained_generator(tmp_path, record):
     """The Stacked MNIST preset on stacked 8x8 digits (1000 modes): the mode count of 5,000
     samples next to the real-data baseline of as many real stacked images."""
     cfg = load_config(preset="dcgan-stacked-mnist", overrides=[
@@ -109,9 +112,12 @@ def test_dcgan_on_stacked_digits_covers_more_modes_than_the_untrained_generator(
     # Measured (seeds 0/1): untrained 1 mode (KL 7.28); after 300 steps 83 / 146 modes (KL 5.02 /
     # 4.46); 600 steps 185 / 215. Real: 996 modes, KL 0.100 = the plug-in bias (1000 - 1) / (2 n)
     # of n = 5,000 samples of a uniform histogram.
-    assert untrained["stacked_modes"] <= 5 and untrained["stacked_kl"] > 6.0
-    assert m["stacked_modes"] >= 40 and m["stacked_kl"] < untrained["stacked_kl"] - 1.5, m
-    assert m["stacked_modes_real"] >= 985 and m["stacked_kl_real"] == pytest.approx(999 / 10000, abs=0.02)
+    assert record("untrained modes", untrained["stacked_modes"], "<= 5")
+    assert record("untrained KL", untrained["stacked_kl"], "> 6.0")
+    assert record("modes", m["stacked_modes"], ">= 40")
+    assert record("untrained KL - KL", untrained["stacked_kl"] - m["stacked_kl"], "> 1.5"), m
+    assert record("modes of the real subset", m["stacked_modes_real"], ">= 985")
+    assert record("|real KL - 999 / 10000|", abs(m["stacked_kl_real"] - 999 / 10000), "<= 0.02")
 
 
 def test_stacked_bench_rows_are_the_runs_metrics_and_the_summary_their_mean(tmp_path):

@@ -20,6 +20,7 @@ def _params(run):
     return {f"{m}.{k}": v.clone() for m, mod in run.recipe.modules().items() for k, v in mod.state_dict().items()}
 
 
+@pytest.mark.training
 @pytest.mark.parametrize("extra", [{}, {"train": {"d_steps": 2, "update": "alternating"}, "optim_d": {"name": "rmsprop", "lr": 1e-3}},
                                    {"train": {"update": "simultaneous", "lr_decay": "cosine"}}])
 def test_resume_equals_uninterrupted(tmp_path, extra):
