@@ -5,8 +5,9 @@ A config is a tree of dataclasses. Component sections (``data``, ``generator``,
 options, validated against the registered factory's signature, so every option a user can
 set is exactly a keyword argument of the code that uses it. Overrides come as dotted
 ``key=value`` pairs whose values are parsed as YAML (``lr=1e-4`` is a float,
-``betas=[0.5,0.9]`` a list). Unknown keys and wrong types raise :class:`ConfigError`
-naming the key.
+``betas=[0.5,0.9]`` a list). Unknown keys, wrong types and values out of range raise
+:class:`ConfigError` naming the key: each field's hint carries its range
+(:class:`gankit.registry.Bounds`), as the factories' signatures do for component options.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import dataclasses
 import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 
 from gankit.errors import ConfigError
-from gankit.registry import Registry, coerce
+from gankit.registry import Bounds, Count, Fraction, NonNegative, NonNegativeInt, Positive, Registry, Seed, coerce
 
 
 @dataclasses.dataclass
@@ -38,26 +39,29 @@ class Component:
 @dataclasses.dataclass
 class OptimConfig:
     name: Literal["adam", "sgd", "rmsprop"] = "adam"
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    momentum: float = 0.0
-    weight_decay: float = 0.0
+    lr: Positive = 2e-4
+    betas: tuple[Fraction, Fraction] = (0.5, 0.999)
+    momentum: Fraction = 0.0
+    weight_decay: NonNegative = 0.0
 
 
 @dataclasses.dataclass
 class TrainConfig:
-    steps: int = 3000                 # generator steps (training iterations)
-    batch_size: int = 256
-    d_steps: int = 1                  # k: discriminator steps per generator step (n_critic)
-    g_steps: int = 1
+    steps: Count = 3000               # generator steps (training iterations)
+    batch_size: Count = 256
+    d_steps: Count = 1                # k: discriminator steps per generator step (n_critic)
+    g_steps: Count = 1
     update: Literal["alternating", "simultaneous"] = "alternating"
     lr_decay: Literal["none", "linear", "cosine"] = "none"  # learning-rate factor over train.steps
-    ema: float = 0.0                  # EMA decay of G's weights (0 = off), e.g. 0.999
-    ema_start: int = 0                # step from which the EMA tracks G
-    log_every: int = 50               # metrics.jsonl / progress-bar refresh
-    eval_every: int = 0               # periodic metrics during training (0 = only at the end)
-    checkpoint_every: int = 0         # periodic checkpoint (0 = only at the end)
-    sample_every: int = 0             # image grids from a fixed noise batch (0 = only at the end)
+    ema: Fraction = 0.0               # EMA decay of G's weights (0 = off), e.g. 0.999
+    ema_start: NonNegativeInt = 0     # step from which the EMA tracks G
+    log_every: Count = 50             # metrics.jsonl / progress-bar refresh
+    eval_every: NonNegativeInt = 0    # periodic metrics during training (0 = only at the end)
+    checkpoint_every: NonNegativeInt = 1000  # checkpoint every N steps (0 = only by time, at the end and on Ctrl-C)
+    checkpoint_seconds: NonNegative = 120.0  # ... and at least this often in wall time (0 = off)
+    extend: list[Count] = dataclasses.field(default_factory=list)  # end steps of extensions past train.steps (gankit resume --steps): each restarts the lr schedule over its span
+    threads: NonNegativeInt = 0       # torch CPU threads (0 = gankit chooses: 1 for MLPs on point data, all cores for images; OMP_NUM_THREADS wins)
+    sample_every: NonNegativeInt = 0  # image grids from a fixed noise batch (0 = only at the end)
     progress: bool = True
     tensorboard: bool = False
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype (gankit.training.precision)
@@ -67,11 +71,15 @@ class TrainConfig:
     sync_batchnorm: bool = False      # SyncBatchNorm across processes (torchrun; CUDA only)
 
 
+# Every metric compares two samples; with one, the unbiased estimators divide by n - 1 = 0.
+EvalSamples = Annotated[int, Bounds(ge=2)]
+
+
 @dataclasses.dataclass
 class EvalConfig:
     metrics: list[str] | None = None  # None = the data kind's defaults
-    num_samples: int = 2500
-    seed: int = 1234
+    num_samples: EvalSamples = 2500
+    seed: Seed = 1234
     inception: str | None = None      # TorchScript Inception file for Inception-FID
 
 
@@ -85,13 +93,13 @@ class AAEConfig:
 
 @dataclasses.dataclass
 class Config:
-    name: str | None = None
-    seed: int = 0
+    name: str | None = None           # the run directory's name under out_dir (a plain name, no path)
+    seed: Seed = 0
     device: str = "auto"
     out_dir: str = "runs"
     model: Literal["gan", "aae"] = "gan"
     conditional: bool = False
-    latent_dim: int = 2
+    latent_dim: Count = 2
     data: Component = dataclasses.field(default_factory=lambda: Component("ring"))
     generator: Component = dataclasses.field(default_factory=lambda: Component("mlp"))
     discriminator: Component = dataclasses.field(default_factory=lambda: Component("mlp"))
@@ -176,7 +184,11 @@ def load_file(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise ConfigError(f"config file not found: {p}")
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {p} is not UTF-8 text (byte {e.start}: {e.reason})") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {p}: {e.strerror or e}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
@@ -189,8 +201,16 @@ def load_file(path: str | Path) -> dict[str, Any]:
 
 
 def merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` on top of ``base``; a mapping merges into the mapping below it.
+
+    Sections written in their short forms (``loss: fgan``, ``mitigations: [pack]``) are
+    expanded first, so ``--set loss.divergence=kl`` adds to them; a section that is no
+    mapping at all (``train: 5``) is an error rather than silently replaced by the override.
+    """
     out = copy.deepcopy(base)
     for k, v in override.items():
+        if isinstance(v, Mapping) and k in out and not isinstance(out[k], dict):
+            out[k] = _section_as_mapping(k, out[k])
         if isinstance(v, Mapping) and isinstance(out.get(k), dict):
             # Switching a component's name drops the old entry's options: they belong to it.
             if "name" in v and v["name"] != out[k].get("name") and k in component_registries():
@@ -199,6 +219,29 @@ def merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[k] = copy.deepcopy(v)
     return out
+
+
+def _section_as_mapping(key: str, value: Any) -> Any:
+    """The mapping form of a top-level section's short form; other keys' values unchanged."""
+    if value is None and key in _SECTIONS:
+        return {}
+    if key in component_registries():
+        if isinstance(value, str):
+            return {"name": value}
+        raise ConfigError(f"{key} must be a name or a mapping with 'name', got {value!r}")
+    if key == "mitigations":
+        names = [value] if isinstance(value, str) else value
+        if isinstance(names, list) and all(isinstance(n, str) for n in names):
+            return {n: {} for n in names}
+        raise ConfigError(f"mitigations must be a mapping name -> options, got {value!r}")
+    if key in _SECTIONS:
+        raise ConfigError(f"{key} must be a mapping, got {value!r}")
+    return value
+
+
+# Top-level keys whose value is a mapping of options (components, mitigations, dataclass sections).
+_SECTIONS = ("data", "generator", "discriminator", "prior", "encoder", "loss", "penalty", "mitigations",
+             "train", "optim_g", "optim_d", "eval", "aae")
 
 
 def build_config(raw: Mapping[str, Any] | None = None, *, resolve: bool = True) -> Config:
@@ -217,13 +260,10 @@ def build_config(raw: Mapping[str, Any] | None = None, *, resolve: bool = True) 
         elif dataclasses.is_dataclass(getattr(cfg, key)):
             setattr(cfg, key, _section(key, value, type(getattr(cfg, key))))
         else:
-            hint = typing.get_type_hints(Config)[key]
+            hint = typing.get_type_hints(Config, include_extras=True)[key]
             setattr(cfg, key, coerce(value, hint, key))
     if resolve:
-        for key, reg in registries.items():
-            comp = getattr(cfg, key)
-            comp.options = reg.resolve(comp.name, comp.options, where=key)
-        _check(cfg)
+        check_config(cfg)  # fills the components' defaults
     return cfg
 
 
@@ -248,7 +288,7 @@ def _component(key: str, value: Any, default: Component, registry: Registry[Any]
 def _section(key: str, value: Any, cls: type) -> Any:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{key} must be a mapping, got {value!r}")
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     kwargs = {}
     for k, v in value.items():
         if k not in hints:
@@ -262,7 +302,7 @@ def _mitigations(value: Any) -> dict[str, dict[str, Any]]:
 
     if isinstance(value, str):
         value = [value]
-    if isinstance(value, list):
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
         value = {v: {} for v in value}
     if not isinstance(value, Mapping):
         raise ConfigError(f"mitigations must be a mapping name -> options, got {value!r}")
@@ -275,25 +315,57 @@ def _mitigations(value: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _check(cfg: Config) -> None:
+def check_config(cfg: Config) -> None:
+    """Raise :class:`ConfigError` unless every value of ``cfg`` is valid, alone and together.
+
+    Every value is checked against its field's hint again (type and range): a Config built or
+    changed in Python never went through :func:`coerce`. Component options are resolved
+    against their registries (defaults filled in place).
+    """
+    _check_values(cfg)
     t = cfg.train
-    for k in ("steps", "batch_size", "d_steps", "g_steps", "log_every"):
-        if getattr(t, k) < 1:
-            raise ConfigError(f"train.{k} must be >= 1, got {getattr(t, k)}")
-    if not 0.0 <= t.ema < 1.0:
-        raise ConfigError(f"train.ema must be in [0, 1), got {t.ema}")
+    for k in ("checkpoint_every", "threads"):
+        if getattr(t, k) < 0:
+            raise ConfigError(f"train.{k} must be >= 0, got {getattr(t, k)}")
+    if not 0.0 <= t.checkpoint_seconds < float("inf"):
+        raise ConfigError(f"train.checkpoint_seconds must be a finite number >= 0, got {t.checkpoint_seconds}")
+    ends = [t.steps, *t.extend]
+    if any(b <= a for a, b in zip(ends, ends[1:])):
+        raise ConfigError(f"train.extend must hold increasing end steps after train.steps={t.steps}, got {t.extend}")
     if t.update == "simultaneous" and (t.d_steps != 1 or t.g_steps != 1):
         raise ConfigError("train.update=simultaneous needs train.d_steps=1 and train.g_steps=1")
-    for which in ("optim_g", "optim_d"):
-        if getattr(cfg, which).lr <= 0:
-            raise ConfigError(f"{which}.lr must be > 0")
-    if cfg.latent_dim < 1:
-        raise ConfigError(f"latent_dim must be >= 1, got {cfg.latent_dim}")
+    if cfg.name is not None:
+        check_run_name(cfg.name)
     if cfg.eval.metrics is not None:
         from gankit.metrics import METRICS
 
         for m in cfg.eval.metrics:
             METRICS.entry(m)
+
+
+def _check_values(cfg: Config) -> None:
+    hints = typing.get_type_hints(Config, include_extras=True)
+    registries = component_registries()
+    for f in dataclasses.fields(Config):
+        value = getattr(cfg, f.name)
+        if f.name in registries:
+            if not isinstance(value, Component):
+                raise ConfigError(f"{f.name} must be a Component, got {value!r}")
+            value.options = registries[f.name].resolve(value.name, value.options, where=f.name)
+        elif f.name == "mitigations":
+            cfg.mitigations = _mitigations(value)
+        elif dataclasses.is_dataclass(value):
+            for k, hint in typing.get_type_hints(type(value), include_extras=True).items():
+                setattr(value, k, coerce(getattr(value, k), hint, f"{f.name}.{k}"))
+        else:
+            setattr(cfg, f.name, coerce(value, hints[f.name], f.name))
+
+
+def check_run_name(name: str) -> None:
+    """A run's name is one directory under ``out_dir``: ``--set name=../../x`` must not write elsewhere."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or Path(name).name != name:
+        raise ConfigError(f"name must be a plain directory name (no path separators, not '.' or '..'), "
+                          f"got {name!r}")
 
 
 DEFAULT_PRESET = "default"

@@ -5,20 +5,86 @@ arguments, with their type hints and defaults, *are* the options a user may set 
 that entry in a config (``loss.name=fgan loss.divergence=kl``). The CLI's choices,
 config validation, the docs tables and the parametrised tests all read the same
 registry, so adding an entry is a one-place change.
+
+Values are checked where they enter: :func:`coerce` checks a value against its hint, so a
+float must be finite, an integer must fit in 64 bits, and a hint written
+``Annotated[int, Bounds(ge=1)]`` (or one of the aliases below: :data:`Count`,
+:data:`Positive`, ...) also carries its allowed range. Factories and the config dataclasses
+state their ranges in their signatures, and the same check serves ``--set``, config files,
+checkpoints and Python callers of :meth:`Registry.build`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from gankit.errors import ConfigError
 
 T = TypeVar("T")
+
+INT64_MAX = 2**63 - 1
+
+
+class OutOfRange(ConfigError):
+    """A value of the right type outside its option's :class:`Bounds` (a union of hints
+    reports this one rather than "expected X | Y")."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    """The allowed range of a numeric option, attached to its hint with ``typing.Annotated``.
+
+    ``ge``/``gt`` and ``le``/``lt`` are inclusive/exclusive bounds; ``inf`` lets a float
+    option be infinite (never NaN), which every float option otherwise may not be.
+    """
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    inf: bool = False
+
+    def check(self, value: float, where: str) -> None:
+        if isinstance(value, float) and math.isnan(value):
+            return  # coerce has already refused it; NaN compares False with every bound
+        ok = ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
+              and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
+        if not ok:
+            raise OutOfRange(f"{where} must be {self.describe()}, got {_number(value)}")
+
+    def describe(self) -> str:
+        lo = (f"[{_number(self.ge)}" if self.ge is not None else f"({_number(self.gt)}"
+              if self.gt is not None else None)
+        hi = (f"{_number(self.le)}]" if self.le is not None else f"{_number(self.lt)})"
+              if self.lt is not None else None)
+        if lo and hi:
+            return f"in {lo}, {hi}"
+        if lo:
+            return f"{'>=' if self.ge is not None else '>'} {lo[1:]}"
+        if hi:
+            return f"{'<=' if self.le is not None else '<'} {hi[:-1]}"
+        return "a number"
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if isinstance(x, float) and x.is_integer() and abs(x) < 1e16 else str(x)
+
+
+# The ranges options share. A seed is 32-bit so every seed derived from it (run.py draws
+# ``seed * 1000`` and ``seed * 7919 + 17``) stays far inside torch.manual_seed's 64-bit range.
+SEED_MAX = 2**32 - 1
+Count = Annotated[int, Bounds(ge=1)]              # sizes, widths, steps, samples: 0 makes no sense
+NonNegativeInt = Annotated[int, Bounds(ge=0)]     # 0 means "off" or "keep"
+Positive = Annotated[float, Bounds(gt=0)]         # scales, standard deviations, learning rates
+NonNegative = Annotated[float, Bounds(ge=0)]      # weights of penalties, weight decay, noise
+Fraction = Annotated[float, Bounds(ge=0, lt=1)]   # Adam's betas, EMA decay, momentum, dropout
+Seed = Annotated[int, Bounds(ge=0, le=SEED_MAX)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,42 +182,57 @@ class Registry(Generic[T]):
 def _hint(factory: Any, key: str) -> Any:
     target = factory.__init__ if inspect.isclass(factory) else factory
     try:
-        return typing.get_type_hints(target).get(key, Any)
+        return typing.get_type_hints(target, include_extras=True).get(key, Any)
     except Exception:  # unresolvable forward reference: skip type checking
         return Any
 
 
-def coerce(value: Any, hint: Any, where: str) -> Any:
-    """Check ``value`` against a type hint, converting the harmless cases (int -> float, list -> tuple)."""
+def coerce(value: Any, hint: Any, where: str, *, inf: bool = False) -> Any:
+    """Check ``value`` against a type hint, converting the harmless cases (int -> float, list -> tuple).
+
+    Floats must be finite (``inf``: unless the hint's :class:`Bounds` allow infinity), integers
+    must fit in 64 bits, strings may not hold NUL characters (no file API takes them) and
+    ``Annotated[..., Bounds(...)]`` hints check their range.
+    """
     if hint is Any or hint is inspect.Parameter.empty:
         return value
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
+    if origin is Annotated:
+        bounds = [m for m in hint.__metadata__ if isinstance(m, Bounds)]
+        value = coerce(value, args[0], where, inf=inf or any(b.inf for b in bounds))
+        for b in bounds:
+            for v in (value if isinstance(value, (list, tuple)) else [value]):
+                b.check(v, where)
+        return value
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
+        arms = [a for a in args if a is not type(None)]
+        if len(arms) == 1:  # Optional[X]: X's own message
+            return coerce(value, arms[0], where, inf=inf)
+        for a in arms:
             try:
-                return coerce(value, a, where)
-            except ConfigError as e:
-                errors.append(str(e))
+                return coerce(value, a, where, inf=inf)
+            except OutOfRange:
+                raise
+            except ConfigError:
+                continue
         raise ConfigError(f"{where}: expected {_name(hint)}, got {value!r}")
     if origin is typing.Literal:
-        if value not in args:
-            raise ConfigError(f"{where}: expected one of {', '.join(map(repr, args))}, got {value!r}")
-        return value
+        for a in args:  # exact type: True is not the literal 1, 3.0 becomes the literal 3
+            if value == a and (type(value) is type(a) or (type(a) is int and type(value) is float)):
+                return a
+        raise ConfigError(f"{where}: expected one of {', '.join(map(repr, args))}, got {value!r}")
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(args) != len(value):
                 raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
-            return tuple(coerce(v, a, where) for v, a in zip(value, args))
+            return tuple(coerce(v, a, where, inf=inf) for v, a in zip(value, args))
         inner = args[0] if args else Any
-        return origin(coerce(v, inner, where) for v in value)
+        return origin(coerce(v, inner, where, inf=inf) for v in value)
     if origin is dict or hint is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
@@ -159,13 +240,17 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
+        value = float(value)
+        if math.isnan(value) or (math.isinf(value) and not inf):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+        return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
+            if not (isinstance(value, float) and value.is_integer()):
+                raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        if abs(value) > INT64_MAX:  # every integer ends up in torch or numpy as an int64
+            raise ConfigError(f"{where}: expected an integer of at most 64 bits, got {value!r}")
+        return int(value)
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false, got {value!r}")
@@ -173,9 +258,21 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
     if hint is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
+        if "\0" in value:
+            raise ConfigError(f"{where}: a string with a NUL character is not allowed, got {value!r}")
         return value
     return value
 
 
 def _name(hint: Any) -> str:
+    """``int | list[int]``, ``int`` for ``Annotated[int, Bounds(ge=1)]``: how messages spell a hint."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Annotated:
+        return _name(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join("None" if a is type(None) else _name(a) for a in args)
+    if origin is typing.Literal:
+        return " | ".join(map(repr, args))
+    if origin is not None and args:
+        return f"{getattr(origin, '__name__', origin)}[{', '.join('...' if a is Ellipsis else _name(a) for a in args)}]"
     return getattr(hint, "__name__", str(hint).replace("typing.", ""))

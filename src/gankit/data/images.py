@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
@@ -29,8 +29,14 @@ from gankit.data.base import DATASETS, TensorSource
 from gankit.data.fetch import locate
 from gankit.data.idx import read_images_and_labels
 from gankit.errors import DataError
+from gankit.registry import Bounds, Seed
 
 Fit = Literal["auto", "pad", "resize"]
+# Side of the images a data set may be padded or resized to (0: keep the stored size). Larger
+# images are beyond what gankit's networks and CPU training are meant for, and a typo such as
+# size=32000 would otherwise allocate N x 32000^2 floats before the first step.
+MAX_SIZE = 1024
+ImageSize = Annotated[int, Bounds(ge=0, le=MAX_SIZE)]
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -77,7 +83,7 @@ def digits_split(n: int, split: str) -> np.ndarray:
 
 
 @DATASETS.register("digits", paper="Alpaydin & Kaynak 1998 (UCI optdigits), via scikit-learn")
-def digits(*, size: int = 8, split: Literal["train", "test", "all"] = "train", fit: Fit = "auto") -> TensorSource:
+def digits(*, size: ImageSize = 8, split: Literal["train", "test", "all"] = "train", fit: Fit = "auto") -> TensorSource:
     """scikit-learn's 8x8 handwritten digits (values 0..16), 10 classes; no download needed."""
     from sklearn.datasets import load_digits
 
@@ -105,14 +111,14 @@ def idx_dataset(name: str, path: str | None, size: int, split: str, fit: Fit,
 
 
 @DATASETS.register("mnist", paper="LeCun et al. 1998")
-def mnist(*, path: str | None = None, size: int = 28, split: Literal["train", "test"] = "train",
+def mnist(*, path: str | None = None, size: ImageSize = 28, split: Literal["train", "test"] = "train",
           fit: Fit = "auto") -> TensorSource:
     """MNIST handwritten digits from the official IDX files (60k train / 10k test, 28x28)."""
     return idx_dataset("mnist", path, size, split, fit, [str(i) for i in range(10)])
 
 
 @DATASETS.register("fashion-mnist", paper="Xiao, Rasul & Vollgraf 2017")
-def fashion_mnist(*, path: str | None = None, size: int = 28, split: Literal["train", "test"] = "train",
+def fashion_mnist(*, path: str | None = None, size: ImageSize = 28, split: Literal["train", "test"] = "train",
                   fit: Fit = "auto") -> TensorSource:
     """Zalando's Fashion-MNIST from the official IDX files (60k train / 10k test, 28x28)."""
     return idx_dataset("fashion-mnist", path, size, split, fit, FASHION_CLASSES)
@@ -133,8 +139,8 @@ class StackedSource(TensorSource):
 
 @DATASETS.register("stacked", paper="Metz et al. 2017; Srivastava et al. 2017 (VEEGAN); Lin et al. 2018 (PacGAN)")
 def stacked(*, base: Literal["mnist", "fashion-mnist", "digits"] = "mnist", path: str | None = None,
-            size: int = 0, split: Literal["train", "test"] = "train", fit: Fit = "auto", num: int = 0,
-            seed: int = 0) -> TensorSource:
+            size: ImageSize = 0, split: Literal["train", "test"] = "train", fit: Fit = "auto", num: int = 0,
+            seed: Seed = 0) -> TensorSource:
     """Stacked MNIST: three random images of ``base`` as the channels of one, 1000 modes.
 
     ``num`` images (0: as many as the base set has); the label of channels of classes
@@ -184,7 +190,21 @@ def _image_files(root: Path) -> tuple[list[tuple[Path, int]], list[str], list[Pa
 
 def load_image(path: Path, size: int, channels: int) -> np.ndarray:
     """Pillow: convert to L/RGB, resize the shorter side to ``size`` (bicubic), centre-crop.
-    Returns uint8 ``(size, size, channels)``; raises ``OSError``/``ValueError`` if unreadable."""
+    Returns uint8 ``(size, size, channels)``; raises ``OSError``/``ValueError`` (or another of
+    Pillow's errors) if unreadable and :class:`DataError` for an image over Pillow's pixel limit
+    (``Image.MAX_IMAGE_PIXELS``): a few hundred bytes of PNG can claim gigapixels."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        # Pillow only warns between the limit and twice it; either way the file is refused.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            return _load_image(path, size, channels)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise DataError(f"image {path} is too large to load (a decompression bomb?): {e}") from None
+
+
+def _load_image(path: Path, size: int, channels: int) -> np.ndarray:
     from PIL import Image
 
     with Image.open(path) as im:
@@ -201,20 +221,20 @@ def load_image(path: Path, size: int, channels: int) -> np.ndarray:
 
 
 @DATASETS.register("folder", paper="")
-def folder(*, path: str, size: int = 32, channels: Literal[1, 3] = 3) -> TensorSource:
+def folder(*, path: str, size: Annotated[int, Bounds(ge=1, le=MAX_SIZE)] = 32, channels: Literal[1, 3] = 3) -> TensorSource:
     """A folder of images (anything Pillow reads), optionally one subfolder per class."""
     root = Path(path).expanduser()
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist or is not a directory")
-    if size <= 0:
-        raise DataError(f"folder: size must be positive, got {size}")
     entries, classes, loose = _image_files(root)
     images, labels, skipped = [], [], list(loose)
     for file, label in entries:
         try:
             images.append(load_image(file, size, channels))
             labels.append(label)
-        except (OSError, ValueError, SyntaxError):  # PIL's errors for unreadable/non-image files
+        except DataError:
+            raise
+        except Exception:  # Pillow raises OSError, ValueError, SyntaxError, struct.error, ... on bad files
             skipped.append(file)
     if not images:
         raise DataError(f"image folder {root} holds no readable images ({len(skipped)} file(s) skipped)")
@@ -261,7 +281,7 @@ def _npz_unit_range(a: np.ndarray, where: str) -> Tensor:
 
 
 @DATASETS.register("npz", paper="")
-def npz(*, path: str, key: str = "x", labels: str = "y", size: int = 0,
+def npz(*, path: str, key: str = "x", labels: str = "y", size: ImageSize = 0,
         layout: Literal["auto", "nchw", "nhwc"] = "auto") -> TensorSource:
     """Images (and optional labels) from a ``.npz`` file (``numpy.savez``).
 

@@ -12,6 +12,8 @@ import torch
 from torch import Tensor
 
 from gankit.data.base import DATASETS, DataSource
+from gankit.errors import ConfigError
+from gankit.registry import Count, NonNegative, Positive
 
 
 class GaussianMixture(DataSource):
@@ -79,36 +81,25 @@ def grid_means(n: int, spacing: float) -> Tensor:
 
 
 @DATASETS.register("ring", paper="PacGAN (Lin et al. 2018) setup: 8 modes, radius 1, sigma 0.01")
-def ring(*, modes: int = 8, radius: float = 1.0, sigma: float = 0.01) -> GaussianMixture:
+def ring(*, modes: Count = 8, radius: Positive = 1.0, sigma: Positive = 0.01) -> GaussianMixture:
     """Equal-weight 2-D Gaussians on a circle."""
-    _positive(modes=modes, radius=radius, sigma=sigma)
     return GaussianMixture(ring_means(modes, radius), torch.tensor(sigma), name="ring")
 
 
 @DATASETS.register("grid", paper="PacGAN (Lin et al. 2018) setup: 5x5, spacing 2, sigma 0.05")
-def grid(*, n: int = 5, spacing: float = 2.0, sigma: float = 0.05) -> GaussianMixture:
+def grid(*, n: Count = 5, spacing: Positive = 2.0, sigma: Positive = 0.05) -> GaussianMixture:
     """Equal-weight 2-D Gaussians on an n x n grid centred at the origin."""
-    _positive(n=n, spacing=spacing, sigma=sigma)
     return GaussianMixture(grid_means(n, spacing), torch.tensor(sigma), name="grid")
 
 
 @DATASETS.register("mixture1d")
-def mixture1d(*, means: list[float] = (-2.0, 2.0), sigmas: list[float] = (0.5, 0.5),
-              weights: list[float] | None = None) -> GaussianMixture:
+def mixture1d(*, means: list[float] = (-2.0, 2.0), sigmas: list[Positive] = (0.5, 0.5),
+              weights: list[NonNegative] | None = None) -> GaussianMixture:
     """1-D mixture of Gaussians (two modes at -2 and 2 by default)."""
-    from gankit.errors import ConfigError
-
-    if len(means) != len(sigmas) or (weights is not None and len(weights) != len(means)):
-        raise ConfigError("data.means, data.sigmas (and data.weights) must have the same length")
-    if any(s <= 0 for s in sigmas) or (weights is not None and any(w < 0 for w in weights)):
-        raise ConfigError("data.sigmas must be > 0 and data.weights >= 0")
+    if not means or len(means) != len(sigmas) or (weights is not None and len(weights) != len(means)):
+        raise ConfigError("data.means, data.sigmas (and data.weights) must be non-empty and have the same length")
+    if weights is not None and sum(weights) <= 0:
+        raise ConfigError(f"data.weights must not all be 0, got {list(weights)}")
     w = None if weights is None else torch.tensor(weights)
     return GaussianMixture(torch.tensor(means).reshape(-1, 1), torch.tensor(sigmas), w, name="mixture1d")
 
-
-def _positive(**values: float) -> None:
-    from gankit.errors import ConfigError
-
-    for k, v in values.items():
-        if v <= 0:
-            raise ConfigError(f"data.{k} must be > 0, got {v}")

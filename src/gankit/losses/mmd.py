@@ -16,6 +16,7 @@ from torch import Tensor
 
 from gankit.errors import ConfigError
 from gankit.losses.base import LOSSES, Objective
+from gankit.registry import Count, Positive
 
 GMMN_PAPERS = ("Li, Swersky & Zemel 2015, 'Generative Moment Matching Networks'; "
                "Dziugaite, Roy & Ghahramani 2015")
@@ -73,7 +74,7 @@ def _check_bandwidths(bandwidths: Sequence[float], where: str) -> tuple[float, .
 
 
 @LOSSES.register("gmmn", paper=GMMN_PAPERS)
-def gmmn(*, bandwidths: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0)
+def gmmn(*, bandwidths: tuple[Positive, ...] = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0)
          ) -> Objective:
     """Generative moment matching: G minimises the unbiased MMD^2 to the data; no critic.
 
@@ -100,7 +101,7 @@ def gmmn(*, bandwidths: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0
 
 
 @LOSSES.register("mmd-gan", paper=MMD_GAN_PAPER)
-def mmd_gan(*, bandwidths: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0), features: int = 16) -> Objective:
+def mmd_gan(*, bandwidths: tuple[Positive, ...] = (1.0, 2.0, 4.0, 8.0, 16.0), features: Count = 16) -> Objective:
     """MMD-GAN: MMD^2 between learned critic features; the critic maximises it, G minimises it.
 
     The critic outputs ``(B, features)``; the kernel is the Gaussian mixture above on those

@@ -14,8 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from gankit.errors import ConfigError
-from gankit.registry import Registry
+from gankit.registry import Count, NonNegative, Positive, Registry
 
 Critic = Callable[[Tensor], Tensor]
 
@@ -86,10 +85,8 @@ def r1_penalty(critic: Critic, real: Tensor, *, gamma: float = 10.0) -> Tensor:
 
 
 @PENALTIES.register("gp", paper="Gulrajani et al. 2017, 'Improved Training of Wasserstein GANs'")
-def gp(*, weight: float = 10.0, center: float = 1.0) -> Penalty:
+def gp(*, weight: NonNegative = 10.0, center: NonNegative = 1.0) -> Penalty:
     """WGAN-GP two-sided gradient penalty at random interpolates of real and fake."""
-    if weight < 0 or center < 0:
-        raise ConfigError(f"penalty gp needs weight >= 0 and center >= 0, got weight={weight}, center={center}")
 
     def loss(critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
         return gradient_penalty(critic, real, fake, weight=weight, center=center)
@@ -98,14 +95,12 @@ def gp(*, weight: float = 10.0, center: float = 1.0) -> Penalty:
 
 
 @PENALTIES.register("r1", paper="Mescheder et al. 2018, 'Which Training Methods for GANs do actually Converge?'")
-def r1(*, gamma: float = 10.0, every: int = 1) -> Penalty:
+def r1(*, gamma: NonNegative = 10.0, every: Count = 1) -> Penalty:
     """R1 gradient penalty on real data; lazy (every k critic steps) as in StyleGAN2.
 
     Applied every ``k`` steps it is multiplied by ``k`` so its average strength is unchanged
     (Karras et al. 2020); the matching Adam rescaling is the training loop's business.
     """
-    if gamma < 0 or every < 1:
-        raise ConfigError(f"penalty r1 needs gamma >= 0 and every >= 1, got gamma={gamma}, every={every}")
 
     def loss(critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
         return every * r1_penalty(critic, real, gamma=gamma)
@@ -114,10 +109,8 @@ def r1(*, gamma: float = 10.0, every: int = 1) -> Penalty:
 
 
 @PENALTIES.register("clip", paper="Arjovsky et al. 2017, 'Wasserstein GAN'")
-def clip(*, value: float = 0.01) -> Penalty:
+def clip(*, value: Positive = 0.01) -> Penalty:
     """Weight clipping: every critic parameter clamped to [-value, value] after each step."""
-    if value <= 0:
-        raise ConfigError(f"penalty clip needs value > 0, got {value}")
 
     def after_step(critic: nn.Module) -> None:
         with torch.no_grad():

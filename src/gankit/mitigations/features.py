@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from gankit.errors import ConfigError
 from gankit.training.mitigations import MITIGATIONS, Mitigation
+from gankit.registry import Count, NonNegativeInt, Positive
 
 SALIMANS = "Salimans et al. 2016, 'Improved Techniques for Training GANs'"
 KARRAS = "Karras et al. 2018, 'Progressive Growing of GANs for Improved Quality, Stability, and Variation'"
@@ -152,16 +153,12 @@ class MinibatchStddev(Mitigation):
 
 
 @MITIGATIONS.register("minibatch", paper=SALIMANS)
-def minibatch(*, kernels: int = 50, dims: int = 5, init_std: float = 0.05) -> Mitigation:
+def minibatch(*, kernels: Count = 50, dims: Count = 5, init_std: Positive = 0.05) -> Mitigation:
     """Minibatch discrimination: L1 kernels across the batch, concatenated before D's last layer."""
-    if kernels < 1 or dims < 1:
-        raise ConfigError("mitigations.minibatch.kernels and .dims must be >= 1")
     return MinibatchDiscrimination(kernels, dims, init_std)
 
 
 @MITIGATIONS.register("mbstd", paper=KARRAS)
-def mbstd(*, group_size: int = 4) -> Mitigation:
+def mbstd(*, group_size: NonNegativeInt = 4) -> Mitigation:
     """Minibatch standard deviation: one extra feature before D's last layer (group 0 = whole batch)."""
-    if group_size < 0:
-        raise ConfigError("mitigations.mbstd.group_size must be >= 0")
     return MinibatchStddev(group_size)

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from gankit.errors import ConfigError
 from gankit.networks.priors import PRIORS, Prior
+from gankit.registry import Count, Positive
 
 HOANG = "Hoang et al. 2018, 'MGAN: Training GANs with Multiple Generators'; Chen et al. 2016 (InfoGAN)"
 
@@ -39,8 +40,6 @@ class CategoricalCode(Prior):
 
 
 @PRIORS.register("categorical", paper=HOANG)
-def categorical_prior(dim: int, *, components: int = 8, scale: float = 1.0, sigma: float = 1.0) -> Prior:
+def categorical_prior(dim: int, *, components: Count = 8, scale: Positive = 1.0, sigma: Positive = 1.0) -> Prior:
     """One-hot code of K components (times scale) plus N(0, sigma^2 I) noise: latent_dim = K + noise dims."""
-    if components < 1 or scale <= 0 or sigma <= 0:
-        raise ConfigError("prior.components must be >= 1, prior.scale and prior.sigma > 0")
     return CategoricalCode(dim, components, scale, sigma)

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from gankit.errors import ConfigError
 from gankit.training.mitigations import MITIGATIONS, Mitigation
+from gankit.registry import Count, NonNegative
 
 SONDERBY = "Sønderby et al. 2017, 'Amortised MAP Inference for Image Super-resolution'; Arjovsky & Bottou 2017"
 MIYATO = "Miyato et al. 2018, 'Spectral Normalization for Generative Adversarial Networks'"
@@ -67,13 +68,9 @@ class SpectralNorm(Mitigation):
 
 
 @MITIGATIONS.register("instance_noise", paper=SONDERBY)
-def instance_noise(*, sigma: float = 0.1, anneal_steps: int | None = None,
+def instance_noise(*, sigma: NonNegative = 0.1, anneal_steps: Count | None = None,
                    schedule: Literal["linear", "constant"] = "linear") -> Mitigation:
     """Gaussian noise on D's real and fake inputs, annealed linearly to 0 (default: over train.steps)."""
-    if sigma < 0:
-        raise ConfigError(f"mitigations.instance_noise.sigma must be >= 0, got {sigma}")
-    if anneal_steps is not None and anneal_steps < 1:
-        raise ConfigError(f"mitigations.instance_noise.anneal_steps must be >= 1, got {anneal_steps}")
     return InstanceNoise(sigma, anneal_steps, schedule)
 
 

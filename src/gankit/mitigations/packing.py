@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from gankit.errors import ConfigError
 from gankit.training.mitigations import MITIGATIONS, Mitigation
+from gankit.registry import Count
 
 LIN = "Lin, Khetan, Fanti & Oh 2018, 'PacGAN: The power of two samples in generative adversarial networks'"
 
@@ -75,8 +76,6 @@ class Packing(Mitigation):
 
 
 @MITIGATIONS.register("pack", paper=LIN)
-def packing(*, m: int = 2) -> Mitigation:
+def packing(*, m: Count = 2) -> Mitigation:
     """PacGAN: D sees m samples concatenated (batch size must be a multiple of m)."""
-    if m < 1:
-        raise ConfigError(f"mitigations.pack.m must be >= 1, got {m}")
     return Packing(m)

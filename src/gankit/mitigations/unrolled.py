@@ -24,6 +24,7 @@ from torch.func import functional_call
 
 from gankit.errors import ConfigError
 from gankit.training.mitigations import MITIGATIONS, CriticFn, Mitigation
+from gankit.registry import NonNegativeInt, Positive
 
 METZ = "Metz, Poole, Pfau & Sohl-Dickstein 2017, 'Unrolled Generative Adversarial Networks'"
 
@@ -124,11 +125,7 @@ def _adam_step(params: Params, grads: tuple[Tensor, ...], moments: dict[str, lis
 
 
 @MITIGATIONS.register("unrolled", paper=METZ)
-def unrolled(*, k: int = 5, lr: float | None = None,
+def unrolled(*, k: NonNegativeInt = 5, lr: Positive | None = None,
              optimizer: Literal["auto", "adam", "sgd"] = "auto") -> Mitigation:
     """Unrolled GAN: G's loss differentiates through k unrolled D updates (lr: D's by default)."""
-    if k < 0:
-        raise ConfigError(f"mitigations.unrolled.k must be >= 0, got {k}")
-    if lr is not None and lr <= 0:
-        raise ConfigError(f"mitigations.unrolled.lr must be > 0, got {lr}")
     return Unrolled(k, lr, optimizer)

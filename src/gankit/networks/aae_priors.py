@@ -28,6 +28,7 @@ from torch import Tensor
 
 from gankit.errors import ConfigError
 from gankit.networks.priors import PRIORS, GaussianMixturePrior, Prior, StandardNormal, Uniform
+from gankit.registry import Count, Positive
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -203,6 +204,6 @@ def as_latent_prior(prior: Prior) -> LatentPrior:
 
 
 @PRIORS.register("swissroll", paper="Makhzani et al. 2015, 'Adversarial Autoencoders'")
-def swissroll_prior(dim: int, *, components: int = 10, radius: float = 3.0, sigma: float = 0.15) -> Prior:
+def swissroll_prior(dim: int, *, components: Count = 10, radius: Positive = 3.0, sigma: Positive = 0.15) -> Prior:
     """Swiss roll in the first two coordinates, cut into labelled stretches."""
     return SwissRoll(dim, components, radius, sigma)

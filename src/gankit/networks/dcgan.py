@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from gankit.errors import ConfigError
 from gankit.networks.base import DISCRIMINATORS, GENERATORS
 from gankit.networks.conditional import ConditionalBatchNorm2d, ProjectionDiscriminator, label_maps, one_hot
+from gankit.registry import Count
 
 INIT_STD = 0.02  # DCGAN paper, section 4
 
@@ -148,7 +149,7 @@ class DCGANDiscriminator(nn.Module):
 
 @GENERATORS.register("dcgan", paper="Radford, Metz & Chintala 2016", data="images")
 def dcgan_generator(latent_dim: int, data_shape: tuple[int, ...], num_classes: int, *,
-                    width: int = 64, conditional_bn: bool = False) -> nn.Module:
+                    width: Count = 64, conditional_bn: bool = False) -> nn.Module:
     """DCGAN generator: transposed convolutions, batch norm, ReLU, tanh output;
     ``conditional_bn``: per-class batch-norm scales and shifts (de Vries et al. 2017)."""
     return DCGANGenerator(latent_dim, data_shape, num_classes, width=width, conditional_bn=conditional_bn)
@@ -157,7 +158,7 @@ def dcgan_generator(latent_dim: int, data_shape: tuple[int, ...], num_classes: i
 @DISCRIMINATORS.register("dcgan", paper="Radford, Metz & Chintala 2016; Miyato et al. 2018 (SN, projection)",
                          data="images")
 def dcgan_discriminator(data_shape: tuple[int, ...], num_classes: int, out_dim: int, *,
-                        width: int = 64, spectral_norm: bool = False,
+                        width: Count = 64, spectral_norm: bool = False,
                         norm: Literal["auto", "batch", "layer", "none"] = "auto",
                         projection: bool = False) -> nn.Module:
     """DCGAN discriminator: strided convolutions, LeakyReLU(0.2), raw logits.

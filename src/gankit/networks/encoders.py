@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from gankit.errors import ConfigError
 from gankit.networks.base import GENERATORS, activation, hidden_layers
-from gankit.registry import Registry
+from gankit.registry import Count, NonNegativeInt, Registry
 
 ENCODERS: Registry[Callable[..., nn.Module]] = Registry("encoder", context=("data_shape", "latent_dim"))
 
@@ -120,21 +120,21 @@ class ConvDecoder(nn.Module):
 
 
 @ENCODERS.register("mlp", paper="Makhzani et al. 2015, 'Adversarial Autoencoders'")
-def mlp_encoder(data_shape: tuple[int, ...], latent_dim: int, *, width: int = 256, depth: int = 2,
+def mlp_encoder(data_shape: tuple[int, ...], latent_dim: int, *, width: Count = 256, depth: NonNegativeInt = 2,
                 act: str = "relu", batchnorm: bool = False) -> nn.Module:
     """MLP encoder on flattened inputs (points or images)."""
     return MLPEncoder(data_shape, latent_dim, width=width, depth=depth, act=act, batchnorm=batchnorm)
 
 
 @ENCODERS.register("conv", paper="Makhzani et al. 2015; Radford et al. 2016 (strided convolutions)")
-def conv_encoder(data_shape: tuple[int, ...], latent_dim: int, *, width: int = 32,
+def conv_encoder(data_shape: tuple[int, ...], latent_dim: int, *, width: Count = 32,
                  act: str = "leaky_relu") -> nn.Module:
     """Strided-convolution encoder for images of any size (digits 8x8, MNIST 28x28, folders)."""
     return ConvEncoder(data_shape, latent_dim, width=width, act=act)
 
 
 @GENERATORS.register("conv", paper="Makhzani et al. 2015; Radford et al. 2016", data="images")
-def conv_decoder(latent_dim: int, data_shape: tuple[int, ...], num_classes: int, *, width: int = 32,
+def conv_decoder(latent_dim: int, data_shape: tuple[int, ...], num_classes: int, *, width: Count = 32,
                  batchnorm: bool = False) -> nn.Module:
     """Transposed-convolution generator/decoder for images of any size, tanh output."""
     return ConvDecoder(latent_dim, data_shape, num_classes, width=width, batchnorm=batchnorm)

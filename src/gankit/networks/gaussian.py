@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from gankit.errors import ConfigError
 from gankit.networks.base import GENERATORS
+from gankit.registry import NonNegative, Positive
 
 
 class GaussianGenerator(nn.Module):
@@ -67,7 +68,7 @@ class GaussianGenerator(nn.Module):
 @GENERATORS.register("gaussian", data="points",
                      paper="Theis, van den Oord & Bethge 2016, 'A note on the evaluation of generative models', Fig. 1")
 def gaussian(latent_dim: int, data_shape: tuple[int, ...], num_classes: int = 0, *, init_mean: float = 0.0,
-             init_spread: float = 1.0, init_scale: float = 1.0) -> GaussianGenerator:
+             init_spread: NonNegative = 1.0, init_scale: Positive = 1.0) -> GaussianGenerator:
     """Gaussian generator x = mu + s * z (diagonal covariance); mean drawn from N(init_mean, init_spread^2)."""
     return GaussianGenerator(latent_dim, data_shape, num_classes, init_mean=init_mean,
                              init_spread=init_spread, init_scale=init_scale)

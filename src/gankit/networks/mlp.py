@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.networks.base import DISCRIMINATORS, GENERATORS, activation, hidden_layers
+from gankit.registry import Count, Fraction, NonNegativeInt
 
 
 def _label_input(y: Tensor | None, num_classes: int, batch: int) -> Tensor | None:
@@ -114,7 +115,7 @@ class MaxoutDiscriminator(nn.Module):
 
 @GENERATORS.register("mlp", paper="Goodfellow et al. 2014")
 def mlp_generator(latent_dim: int, data_shape: tuple[int, ...], num_classes: int, *,
-                  width: int = 256, depth: int = 3, act: str = "relu", batchnorm: bool = False,
+                  width: Count = 256, depth: NonNegativeInt = 3, act: str = "relu", batchnorm: bool = False,
                   output: str = "linear") -> nn.Module:
     """MLP generator; conditional when the data set has labels and the model is conditional."""
     return MLPGenerator(latent_dim, data_shape, num_classes, width=width, depth=depth, act=act,
@@ -123,8 +124,8 @@ def mlp_generator(latent_dim: int, data_shape: tuple[int, ...], num_classes: int
 
 @DISCRIMINATORS.register("mlp", paper="Goodfellow et al. 2014")
 def mlp_discriminator(data_shape: tuple[int, ...], num_classes: int, out_dim: int, *,
-                      width: int = 256, depth: int = 3, act: str = "leaky_relu",
-                      spectral_norm: bool = False, dropout: float = 0.0,
+                      width: Count = 256, depth: NonNegativeInt = 3, act: str = "leaky_relu",
+                      spectral_norm: bool = False, dropout: Fraction = 0.0,
                       projection: bool = False) -> nn.Module:
     """MLP discriminator returning logits; optional spectral normalisation (Miyato et al. 2018).
 
@@ -142,8 +143,8 @@ def mlp_discriminator(data_shape: tuple[int, ...], num_classes: int, out_dim: in
 
 @DISCRIMINATORS.register("maxout", paper="Goodfellow et al. 2013 (maxout); Goodfellow et al. 2014")
 def maxout_discriminator(data_shape: tuple[int, ...], num_classes: int, out_dim: int, *,
-                         width: int = 240, depth: int = 2, pieces: int = 5,
-                         dropout: float = 0.5) -> nn.Module:
+                         width: Count = 240, depth: NonNegativeInt = 2, pieces: Count = 5,
+                         dropout: Fraction = 0.5) -> nn.Module:
     """The original GAN paper's maxout discriminator with dropout."""
     return MaxoutDiscriminator(data_shape, num_classes, out_dim, width=width, depth=depth,
                                pieces=pieces, dropout=dropout)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from gankit.registry import Registry
+from gankit.registry import Count, NonNegative, Positive, Registry
 
 
 class Prior:
@@ -80,6 +80,6 @@ def uniform_prior(dim: int) -> Prior:
 
 
 @PRIORS.register("mog", paper="Gurumurthy et al. 2017, 'DeLiGAN'")
-def mog_prior(dim: int, *, components: int = 8, radius: float = 2.0, sigma: float = 0.5) -> Prior:
+def mog_prior(dim: int, *, components: Count = 8, radius: NonNegative = 2.0, sigma: Positive = 0.5) -> Prior:
     """Mixture of Gaussians on a circle (first two latent coordinates)."""
     return GaussianMixturePrior(dim, components, radius, sigma)
