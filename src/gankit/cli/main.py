@@ -67,6 +67,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:  # a file or folder the command could not read or write: one line, not a traceback
+        where = f": {e.filename}" if e.filename else ""
+        print(f"gankit: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("gankit: error: out of memory (ask for fewer samples, a smaller batch or smaller networks)",
+              file=sys.stderr)
+        return 2
 
 
 def entry() -> None:

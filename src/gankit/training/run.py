@@ -14,6 +14,7 @@ import math
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -433,8 +434,10 @@ def check_new_run_dir(path: Path) -> None:
         parent = parent.parent
     if not parent.is_dir():
         raise ConfigError(f"--out {path}: {parent} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"--out {path}: {parent} is not writable")
+    try:  # a real probe: permission bits say nothing to root, nor about read-only mounts
+        os.rmdir(tempfile.mkdtemp(prefix=".gankit-probe-", dir=parent))
+    except OSError as e:
+        raise ConfigError(f"--out {path}: cannot write in {parent} ({e.strerror or type(e).__name__})") from None
 
 
 
