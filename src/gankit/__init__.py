@@ -5,8 +5,8 @@ The public API (the CLI uses nothing else)::
     import gankit
     run = gankit.train(overrides=["loss=wgan", "penalty=gp", "train.steps=2000"])
     run.metrics                     # {'modes': 8.0, 'hq_percent': ..., ...}
-    run = gankit.resume("runs/ring-ns-...", steps=4000)
-    x = gankit.load_run("runs/ring-ns-...").recipe.generate(1000)
+    run = gankit.resume("runs/gan-ns-ring-...", steps=4000)
+    x = gankit.load_run("runs/gan-ns-ring-...").recipe.generate(1000)
     gankit.experiments.run("bilinear-game", eta=0.1)
 """
 

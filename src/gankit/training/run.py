@@ -455,9 +455,30 @@ def _tensorboard(run: Run) -> Any:
     return SummaryWriter(log_dir=str(run.dir / "tensorboard"))
 
 
+def run_name(cfg: Config) -> str:
+    """What ran, for the run directory's name: model, objective, data (``gan-ns-ring``,
+    ``cdcgan-ns-fashion-mnist``, ``aae-ns-digits``, ``wgan-gp`` shows as ``gan-wgan-gp-ring``)."""
+    if cfg.model == "aae":
+        model = "aae"
+    else:
+        model = {"mlp": "gan"}.get(cfg.generator.name, cfg.generator.name)
+        model = ("c" + model) if cfg.conditional else model
+    loss = cfg.loss.name
+    if loss == "fgan":
+        loss = f"fgan-{cfg.loss.options.get('divergence', '')}".rstrip("-")
+    if cfg.penalty.name not in ("none", ""):
+        loss = f"{loss}-{cfg.penalty.name}"
+    data = cfg.data.name
+    if data in ("folder", "npz", "points"):
+        path = str(cfg.data.options.get("path", "")).rstrip("/")
+        stem = Path(path).stem if path else ""
+        data = f"{data}-{stem}" if stem else data
+    return "-".join(part for part in (model, loss, data) if part)
+
+
 def _new_run_dir(cfg: Config) -> Path:
     base = Path(cfg.out_dir)
-    name = cfg.name or f"{cfg.data.name}-{cfg.loss.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = cfg.name or f"{run_name(cfg)}-{time.strftime('%Y%m%d-%H%M%S')}"
     path = base / name
     i = 2
     while path.exists() and cfg.name is None:
