@@ -19,7 +19,6 @@ cached; its description is in the report): they are NOT comparable with Inceptio
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -29,6 +28,7 @@ from typing import Any, Literal
 
 import torch
 
+from gankit import jsonio
 from gankit.bench import BENCHMARKS
 from gankit.bench.report import command_from_options
 from gankit.errors import ConfigError
@@ -82,7 +82,7 @@ def images(*, models: list[str] = ["dcgan", "cdcgan"], data: str = "fashion-mnis
     env["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
     report = {"options": options, "environment": env, "feature_extractor": extractor, "class_names": class_names,
               "rows": rows}
-    (out_dir / "images.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / "images.json").write_text(jsonio.dumps(report, indent=2) + "\n")
     md = markdown(rows, options, env, extractor, class_names)
     (out_dir / "images.md").write_text(md)
     print(md)

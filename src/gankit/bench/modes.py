@@ -11,7 +11,6 @@ its real-vs-real baseline; summarised as mean ± standard error over seeds.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import time
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from gankit import jsonio
 from gankit.bench import BENCHMARKS
 from gankit.bench.report import command_line, machine_line, mean_se
 from gankit.errors import ConfigError
@@ -293,7 +293,7 @@ def modes_bench(*, methods: list[str] = ("gan", "ema", "mog-prior", "pack2", "pa
                                     threads=threads, steps=steps, overrides=overrides),
             "machine": machine_line(workers, threads), "goal": GOAL,
             "configs": {f"{m}/{s}": run_config(m, s, 0, steps=steps, overrides=overrides) for m in methods for s in setups}}
-    (out_dir / "modes.json").write_text(json.dumps({"meta": meta, "summary": summary, "runs": rows}, indent=1) + "\n")
+    (out_dir / "modes.json").write_text(jsonio.dumps({"meta": meta, "summary": summary, "runs": rows}, indent=1) + "\n")
     table = markdown(summary, meta)
     (out_dir / "modes.md").write_text(table)
     _figure(rows, methods, setups, seed_list[0], out_dir / "modes.png")

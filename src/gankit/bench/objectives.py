@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gankit import jsonio
 from gankit.bench import BENCHMARKS
 from gankit.bench.report import command_line, machine_line, mean_se
 from gankit.errors import ConfigError
@@ -253,23 +254,12 @@ def objectives_bench(*, objectives: list[str] | None = None, seeds: int | list[i
             "settings": {n: describe(table[n]) for n in names},
             "configs": {n: configs[n, seed_list[0]] for n in names}}
     (out_dir / "objectives.json").write_text(
-        json.dumps(_strict({"meta": meta, "summary": summary, "runs": rows}), indent=1, allow_nan=False) + "\n")
+        jsonio.dumps({"meta": meta, "summary": summary, "runs": rows}, indent=1) + "\n")
     text = markdown(summary, meta)
     (out_dir / "objectives.md").write_text(text)
     print(text)
     print(f"written: {out_dir / 'objectives.md'}, {out_dir / 'objectives.json'}")
     return summary
-
-
-def _strict(x: Any) -> Any:
-    """Strict JSON: non-finite numbers become null (a diverged run, a run without HQ samples)."""
-    if isinstance(x, Mapping):
-        return {str(k): _strict(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_strict(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 def _progress(bar: Any, row: Mapping[str, Any]) -> None:

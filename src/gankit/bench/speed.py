@@ -21,7 +21,6 @@ times the data path: a batch gathered from the device-resident tensor against a
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import statistics
@@ -32,6 +31,7 @@ from typing import Any
 
 import torch
 
+from gankit import jsonio
 from gankit.bench import BENCHMARKS
 from gankit.errors import ConfigError
 
@@ -224,7 +224,7 @@ def speed_bench(*, models: list[str] = MODELS, precisions: list[str] = ("fp32", 
     report = markdown(rows, data, meta)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "speed.json").write_text(json.dumps({"meta": meta, "rows": rows, "data_path": data}, indent=1) + "\n")
+    (out_dir / "speed.json").write_text(jsonio.dumps({"meta": meta, "rows": rows, "data_path": data}, indent=1) + "\n")
     (out_dir / "speed.md").write_text(report)
     print(report)
     print(f"written: {out_dir / 'speed.md'}, {out_dir / 'speed.json'}")

@@ -11,12 +11,12 @@ are not needed for ``fashion-mnist`` on Debian, or for ``digits``).
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from gankit import jsonio
 from gankit.bench import BENCHMARKS
 from gankit.bench.report import command_from_options, machine_line, mean_se
 from gankit.errors import ConfigError
@@ -79,8 +79,8 @@ def stacked(*, methods: list[str] = ["dcgan", "pack2"], base: Literal["mnist", "
     meta = {"command": command_from_options("stacked", options), "machine": machine_line(1, _threads()),
             "feature_extractor": rows[0]["feature_extractor"]}
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "stacked.json").write_text(json.dumps({"options": options, **meta, "summary": summary,
-                                                      "rows": rows}, indent=2) + "\n")
+    (out_dir / "stacked.json").write_text(jsonio.dumps({"options": options, **meta, "summary": summary,
+                                                        "rows": rows}, indent=2) + "\n")
     md = markdown(summary, meta)
     (out_dir / "stacked.md").write_text(md)
     print(md)

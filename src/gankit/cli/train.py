@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from gankit import jsonio
 from gankit.config import load_config
 from gankit.training import distributed
 from gankit.training.run import Run, _new_run_dir, check_new_run_dir, resume
@@ -32,7 +32,7 @@ def _report(run: Run) -> None:
     if not run.is_main:  # torchrun: one report, from rank 0
         return
     print(f"run directory: {run.dir}")
-    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in run.metrics.items()}, indent=2))
+    print(jsonio.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in run.metrics.items()}, indent=2))
     files = sorted(p.name for p in run.dir.iterdir() if p.is_file())
     print("files: " + ", ".join(files))
 

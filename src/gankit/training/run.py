@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import signal
 import sys
@@ -24,6 +23,7 @@ from typing import Any
 import torch
 import yaml
 
+from gankit import jsonio
 from gankit.config import Config, build_config, load_config
 from gankit.data import DATASETS, DataSource
 from gankit.errors import CheckpointError, ConfigError
@@ -183,7 +183,7 @@ class Run:
                     row = {"step": step, **{k: round(v, 6) for k, v in logs.items()}}
                     self.history.append(row)
                     if jsonl is not None:
-                        jsonl.write(json.dumps(row) + "\n")
+                        jsonl.write(jsonio.dumps(row) + "\n")
                     if writer is not None:
                         for k, v in logs.items():
                             writer.add_scalar(f"train/{k}", v, step)
@@ -198,7 +198,7 @@ class Run:
                 if t.eval_every and step % t.eval_every == 0 and step < total:
                     m = self.evaluate_in_training()
                     if jsonl is not None:
-                        jsonl.write(json.dumps({"step": step, "eval": json_safe(m)}) + "\n")
+                        jsonl.write(jsonio.dumps({"step": step, "eval": m}) + "\n")
                     if writer is not None:
                         for k, v in m.items():
                             if isinstance(v, (int, float)):
@@ -226,7 +226,7 @@ class Run:
         self.metrics["wall_time_s"] = round(self.wall_time, 3)
         self.metrics["threads"] = self.threads
         if self.is_main:
-            (self.dir / "metrics.json").write_text(json.dumps(json_safe(self.metrics), indent=2) + "\n")
+            (self.dir / "metrics.json").write_text(jsonio.dumps(self.metrics, indent=2) + "\n")
             self.plot()
         if writer is not None:
             for k, v in self.metrics.items():
@@ -369,18 +369,6 @@ def _trim_log(path: Path, step: int) -> None:
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text("".join(keep))
         os.replace(tmp, path)
-
-
-def json_safe(obj: Any) -> Any:
-    """Strict JSON: non-finite floats become null (``json.dumps`` would write NaN/Infinity,
-    which strict readers reject)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    return obj
 
 
 def _note(text: str) -> None:
