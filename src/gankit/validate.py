@@ -9,6 +9,7 @@ refused before its first step, with the metric and what it needs named.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -127,3 +128,24 @@ METRIC_NEEDS: dict[str, Callable[[Config, DataSource, Any, str], str | None]] = 
     "latent_mmd": _autoencoder,
     "latent_components": _autoencoder,
 }
+
+
+def check_output_file(path: str | Path, option: str, suffixes: Iterable[str]) -> Path:
+    """``path`` as a file a command may write, checked before any work is done: the right
+    suffix, not a directory, and the nearest existing ancestor a writable directory (so a
+    typo fails in one line instead of after generating, and creates no folders)."""
+    p = Path(path)
+    allowed = tuple(suffixes)
+    if p.suffix.lower() not in allowed:
+        raise ConfigError(f"{option} must end in {', '.join(allowed[:-1])}{' or ' if len(allowed) > 1 else ''}"
+                          f"{allowed[-1]}, got {p.name!r}")
+    if p.is_dir():
+        raise ConfigError(f"{option} {p} is a directory")
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{option} {p}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {p}: directory {parent} is not writable")
+    return p

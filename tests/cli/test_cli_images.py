@@ -64,7 +64,7 @@ def test_arithmetic_grid_then_result(runs, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["interpolate", "RUN", "--out", "x.jpg"], "output must be a .png file"),
-    (["interpolate", "RUN", "--out", "x.png", "--steps", "1"], "steps >= 2"),
+    (["interpolate", "RUN", "--out", "x.png", "--steps", "1"], "--steps must be >= 2, got 1"),
     (["interpolate", "PLAIN", "--out", "x.png", "--class", "1"], "needs a conditional run"),
     (["interpolate", "RUN", "--out", "x.png", "--class", "10"], "class must be in 0..9"),
     (["interpolate", "/nonexistent-run", "--out", "x.png"], "run directory not found"),

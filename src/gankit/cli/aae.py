@@ -7,13 +7,16 @@ the recipe's ``generate``.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import math
 
 import numpy as np
 import torch
 
 from gankit.errors import ConfigError
+from gankit.registry import Count, Seed, coerce
+from gankit.cli.inspect import IN_MEMORY_BYTES
 from gankit.training.run import load_run
+from gankit.validate import check_output_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,9 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_encode(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    if out.suffix not in (".npy", ".npz"):
-        raise ConfigError(f"--out must end in .npy or .npz, got {out.name!r}")
+    out = check_output_file(args.out, "--out", (".npy", ".npz"))
+    n, seed = coerce(args.n, Count, "-n"), coerce(args.seed, Seed, "--seed")
     run = load_run(args.run_dir)
     if not hasattr(run.recipe, "encode"):
         raise ConfigError(f"{args.run_dir} is a model={run.cfg.model} run; encode needs model=aae")
@@ -46,9 +48,11 @@ def run_encode(args: argparse.Namespace) -> int:
     if hasattr(data, "x"):
         x, y = data.x, getattr(data, "y", None)
     else:
-        if args.n < 1:
-            raise ConfigError("-n must be >= 1")
-        x, y = data.sample(args.n, torch.Generator().manual_seed(args.seed))
+        size = n * 4 * math.prod(data.shape)
+        if size > IN_MEMORY_BYTES:
+            raise ConfigError(f"-n {n} samples of shape {tuple(data.shape)} need {size / 2**30:.1f} GiB in memory; "
+                              f"at most {IN_MEMORY_BYTES // 2**30} GiB, lower -n")
+        x, y = data.sample(n, torch.Generator().manual_seed(seed))
     z = run.recipe.encode(x).numpy().astype(np.float32)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":

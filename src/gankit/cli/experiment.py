@@ -7,13 +7,17 @@ claim held at these settings and 1 when it did not (user errors exit 2 through `
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from gankit import experiments
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, GankitError
+from gankit.experiments.base import DEFAULT_ROOT
 
 
 _EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
@@ -48,6 +52,24 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
     return out
 
 
+@contextlib.contextmanager
+def _no_new_empty_dirs(target: Path) -> Iterator[None]:
+    """On a user error, remove the directories the failed call created and left empty.
+
+    ``experiments.run`` creates the run directory before the experiment checks the ranges of
+    its own options (``steps >= 10``, say), so a bad value would leave an empty directory."""
+    existing = {d for d in [target, *target.parents] if d.exists()}
+    before = set(target.iterdir()) if target.is_dir() else set()
+    try:
+        yield
+    except GankitError:
+        new = [d for d in (target.iterdir() if target.is_dir() else ()) if d not in before and d.is_dir()]
+        for d in [*new, *(a for a in [target, *target.parents] if a not in existing)]:
+            with contextlib.suppress(OSError):
+                d.rmdir()  # only when empty: never a file the experiment wrote
+        raise
+
+
 def run_experiment(args: argparse.Namespace) -> int:
     if args.list:
         for name, summary, claim in experiments.describe():
@@ -55,7 +77,9 @@ def run_experiment(args: argparse.Namespace) -> int:
         return 0
     if not args.name:
         raise ConfigError("name an experiment (gankit experiment --list shows them)")
-    result = experiments.run(args.name, out_dir=args.out, **parse_sets(args.set))
+    options = parse_sets(args.set)
+    with _no_new_empty_dirs(Path(args.out) if args.out else DEFAULT_ROOT):
+        result = experiments.run(args.name, out_dir=args.out, **options)
     print(experiments.format_table(result))
     print(f"\nwrote {result.run_dir / 'result.json'} and {result.run_dir / (result.name + '.png')}")
     return 0 if result.holds else 1

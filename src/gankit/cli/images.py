@@ -9,8 +9,17 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Annotated
 
 from gankit.errors import ConfigError
+from gankit.registry import Bounds, Count, NonNegative, Seed, coerce
+from gankit.validate import check_output_file
+
+# Latent i of seed s is drawn from seed 1_000_003 s + i (gankit.plotting.latent), so indices
+# below the stride keep every seed's latents apart; grids hold at most MAX_IMAGES images.
+MAX_INDEX = 999_999
+MAX_IMAGES = 10_000
+Index = Annotated[int, Bounds(ge=0, le=MAX_INDEX)]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,11 +54,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=run_arithmetic)
 
 
-def _png(path: str) -> Path:
+def _png(path: str, option: str = "--out") -> Path:
     p = Path(path)
     if p.suffix.lower() != ".png":
         raise ConfigError(f"output must be a .png file, got {p.name!r}")
-    return p
+    return check_output_file(p, option, (".png",))
+
+
+def _grid_size(option: str, n: int) -> None:
+    if n > MAX_IMAGES:
+        raise ConfigError(f"{option} asks for {n} images; a grid holds at most {MAX_IMAGES}")
 
 
 def _indices(text: str | None, name: str) -> list[int]:
@@ -61,7 +75,9 @@ def _indices(text: str | None, name: str) -> list[int]:
         raise ConfigError(f"--{name} must be comma-separated integers, got {text!r}") from None
     if not out or min(out) < 0:
         raise ConfigError(f"--{name} must list latent indices >= 0, got {text!r}")
-    return out
+    if len(out) > MAX_IMAGES:
+        raise ConfigError(f"--{name} lists {len(out)} indices; at most {MAX_IMAGES}")
+    return [coerce(i, Index, f"--{name}") for i in out]
 
 
 def _model(run_dir: str):
@@ -76,6 +92,9 @@ def _model(run_dir: str):
 def run_interpolate(args: argparse.Namespace) -> int:
     from gankit.plotting.latent import interpolate
 
+    pairs, steps = coerce(args.pairs, Count, "--pairs"), coerce(args.steps, Annotated[int, Bounds(ge=2)], "--steps")
+    _grid_size("--pairs x --steps", pairs * steps)
+    coerce(args.seed, Seed, "--seed")
     out = _png(args.out)
     model = _model(args.run_dir)
     res = interpolate(model, pairs=args.pairs, steps=args.steps, seed=args.seed, spherical=args.spherical,
@@ -93,7 +112,10 @@ def run_arithmetic(args: argparse.Namespace) -> int:
     if args.grid is not None:
         if any(v is not None for v in (args.a, args.b, args.c, args.out)):
             raise ConfigError("--grid writes the candidates only; run again with --a/--b/--c/--out")
-        path = _png(args.grid)
+        coerce(args.n, Count, "-n")
+        _grid_size("-n", args.n)
+        coerce(args.seed, Seed, "--seed")
+        path = _png(args.grid, "--grid")
         model = _model(args.run_dir)
         candidates(model, args.n, seed=args.seed, label=args.cls, out=path)
         print(f"wrote candidates 0..{args.n - 1} of seed {args.seed} to {path} (row-major, 8 per row); "
@@ -103,6 +125,8 @@ def run_arithmetic(args: argparse.Namespace) -> int:
         raise ConfigError("give --grid FILE.png (candidates) or --a/--b/--c with --out FILE.png (result)")
     out = _png(args.out)
     a, b, c = _indices(args.a, "a"), _indices(args.b, "b"), _indices(args.c, "c")
+    coerce(args.noise, NonNegative, "--noise")
+    coerce(args.seed, Seed, "--seed")
     model = _model(args.run_dir)
     res = arithmetic(model, a, b, c, seed=args.seed, label=args.cls, noise=args.noise, out=out)
     print(f"wrote mean(z{a}) - mean(z{b}) + mean(z{c}) of seed {args.seed} to {res.path} "

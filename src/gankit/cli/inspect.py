@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from gankit.config import EvalSamples
 from gankit.errors import ConfigError
+from gankit.registry import Count, Seed, coerce
 from gankit.training.run import load_run
+from gankit.validate import check_eval, check_output_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,24 +41,54 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.set_defaults(func=run_list)
 
 
+# .npz files and PNGs are written from memory: at most this many bytes of samples. Larger
+# requests go to .npy, which is streamed to disk in chunks (numpy.lib.format.open_memmap).
+IN_MEMORY_BYTES = 2**30
+MAX_GRID_IMAGES = 10_000       # a PNG grid is for looking at; 10,000 images is already 1,000 rows
+MAX_SCATTER_POINTS = 1_000_000  # and so is a scatter plot of points
+_CHUNK_BYTES = 2**26      # one streamed chunk of .npy samples (64 MiB)
+
+
 def run_sample(args: argparse.Namespace) -> int:
-    if args.n < 1:
-        raise ConfigError("-n must be >= 1")
-    out = Path(args.out)
-    if out.suffix not in (".npy", ".npz", ".png"):
-        raise ConfigError(f"--out must end in .npy, .npz or .png, got {out.name!r}")
+    n = coerce(args.n, Count, "-n")
+    seed = coerce(args.seed, Seed, "--seed")
+    out = check_output_file(args.out, "--out", (".npy", ".npz", ".png"))
     run = load_run(args.run_dir)
-    labels = None
+    k = run.recipe.num_classes
     if args.cls is not None:
-        k = run.recipe.num_classes
         if not k:
             raise ConfigError("--class needs a conditional run (conditional=true)")
         if not 0 <= args.cls < k:
             raise ConfigError(f"--class must be in 0..{k - 1}, got {args.cls}")
-        labels = torch.full((args.n,), args.cls, dtype=torch.long)
-    elif run.recipe.num_classes:
-        labels = torch.arange(args.n) % run.recipe.num_classes
-    x = run.recipe.generate(args.n, labels, seed=args.seed)
+    shape = tuple(run.data.shape)
+    size = n * 4 * math.prod(shape)  # float32 bytes
+    what = f"-n {n} samples of shape {shape} ({_bytes(size)})"
+    limit = MAX_GRID_IMAGES if run.data.kind == "images" else MAX_SCATTER_POINTS
+    if out.suffix == ".png" and n > limit:
+        raise ConfigError(f"{what} are too many for a PNG (at most {limit}); write .npy instead")
+    if size > IN_MEMORY_BYTES:
+        if out.suffix != ".npy":
+            raise ConfigError(f"{what} exceed the {_bytes(IN_MEMORY_BYTES)} that {out.suffix} files are written "
+                              f"from; write .npy (streamed to disk) or lower -n")
+        _stream_npy(run, out, n, args.cls, seed, size)
+    else:
+        _write_samples(run, out, n, args.cls, seed)
+    print(f"wrote {n} samples of shape {shape} to {out}")
+    return 0
+
+
+def _labels(k: int, cls: int | None, start: int, n: int) -> torch.Tensor | None:
+    """Labels of samples ``start .. start + n - 1``: class ``cls``, or every class in turn."""
+    if not k:
+        return None
+    if cls is not None:
+        return torch.full((n,), cls, dtype=torch.long)
+    return torch.arange(start, start + n) % k
+
+
+def _write_samples(run: Any, out: Path, n: int, cls: int | None, seed: int) -> None:
+    labels = _labels(run.recipe.num_classes, cls, 0, n)
+    x = run.recipe.generate(n, labels, seed=seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
         np.save(out, x.numpy().astype(np.float32))
@@ -71,23 +108,57 @@ def run_sample(args: argparse.Namespace) -> int:
         ax.scatter(x[:, 0], x[:, 1] if x.shape[1] > 1 else np.zeros(len(x)), s=2)
         fig.savefig(out, dpi=110)
         plt.close(fig)
-    print(f"wrote {args.n} samples of shape {tuple(x.shape[1:])} to {out}")
-    return 0
+
+
+def _stream_npy(run: Any, out: Path, n: int, cls: int | None, seed: int, size: int) -> None:
+    """Samples too large for memory, chunk by chunk into an .npy written next to ``out`` and
+    renamed when complete. The chunks draw from one stream, torch's CPU generator seeded with
+    ``seed`` (the priors sample on the CPU), so the file is reproducible; it is not the same
+    draw as the in-memory path, whose generator restarts per call."""
+    from numpy.lib.format import open_memmap
+
+    parent = out.parent if out.parent.exists() else Path(".")
+    free = shutil.disk_usage(parent).free
+    if size > free:
+        raise ConfigError(f"-n {n} samples need {_bytes(size)} on disk and {parent} has {_bytes(free)} free; "
+                          f"lower -n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    rows = max(1, _CHUNK_BYTES // (size // n))
+    try:
+        arr = open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, *run.data.shape))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for i in range(0, n, rows):
+                m = min(rows, n - i)
+                arr[i:i + m] = run.recipe.generate(m, _labels(run.recipe.num_classes, cls, i, m)).numpy()
+        arr.flush()
+        del arr
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _bytes(n: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
 
 
 def run_eval(args: argparse.Namespace) -> int:
     run = load_run(args.run_dir)
     if args.samples is not None:
-        run.cfg.eval.num_samples = args.samples
+        run.cfg.eval.num_samples = coerce(args.samples, EvalSamples, "--samples")
     if args.inception is not None:
         run.cfg.eval.inception = args.inception
     names = None
-    if args.metrics:
-        from gankit.metrics import METRICS
-
+    if args.metrics is not None:
         names = [m.strip() for m in args.metrics.split(",") if m.strip()]
-        for m in names:
-            METRICS.entry(m)
+        if not names:
+            raise ConfigError(f"--metrics must name at least one metric, got {args.metrics!r}")
+    check_eval(run.cfg, run.data, run.recipe, names, where="--metrics" if names else "eval.metrics")
     metrics = run.evaluate(names)
     print(f"run {run.dir} at step {run.step}")
     print(json.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in metrics.items()}, indent=2))

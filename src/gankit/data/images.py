@@ -37,6 +37,7 @@ Fit = Literal["auto", "pad", "resize"]
 # size=32000 would otherwise allocate N x 32000^2 floats before the first step.
 MAX_SIZE = 1024
 ImageSize = Annotated[int, Bounds(ge=0, le=MAX_SIZE)]
+MAX_STACKED = 1_000_000  # stacked images held in memory (3 x 28 x 28 float32 each: 9.4 GB at the bound)
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -139,8 +140,8 @@ class StackedSource(TensorSource):
 
 @DATASETS.register("stacked", paper="Metz et al. 2017; Srivastava et al. 2017 (VEEGAN); Lin et al. 2018 (PacGAN)")
 def stacked(*, base: Literal["mnist", "fashion-mnist", "digits"] = "mnist", path: str | None = None,
-            size: ImageSize = 0, split: Literal["train", "test"] = "train", fit: Fit = "auto", num: int = 0,
-            seed: Seed = 0) -> TensorSource:
+            size: ImageSize = 0, split: Literal["train", "test"] = "train", fit: Fit = "auto",
+            num: Annotated[int, Bounds(le=MAX_STACKED)] = 0, seed: Seed = 0) -> TensorSource:
     """Stacked MNIST: three random images of ``base`` as the channels of one, 1000 modes.
 
     ``num`` images (0: as many as the base set has); the label of channels of classes
