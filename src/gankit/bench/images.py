@@ -101,7 +101,7 @@ def _config(model: str, o: dict[str, Any]) -> Any:
         "discriminator": {"width": w, "projection": o["projection"]},
         "optim_g": {"lr": o["lr"]}, "optim_d": {"lr": o["lr"]},
         "train": {"batch_size": o["batch_size"], "ema": o["ema"], "ema_start": o["ema_start"],
-                  "lr_decay": o["lr_decay"], "progress": False},
+                  "lr_decay": o["lr_decay"], "progress": True},
         "eval": {"metrics": METRICS, "num_samples": o["eval_samples"]}})
     cfg = build_config(raw)
     per_epoch = max(1, len(DATASETS.build(cfg.data.name, cfg.data.options)) // o["batch_size"])

@@ -40,7 +40,7 @@ def run_config(method: str, seed: int, *, base: str, size: int, steps: int, eval
         raise ConfigError(f"bench stacked: unknown method {method!r} (choose from {', '.join(METHODS)})")
     raw = merge(load_preset(PRESET), {
         "name": f"{method}-{seed}", "seed": seed, "device": "cpu", "data": {"base": base, "size": size},
-        "train": {"progress": False, **({"steps": steps} if steps else {})},
+        "train": {"progress": True, **({"steps": steps} if steps else {})},
         "eval": {"num_samples": eval_samples}})
     return build_config(merge(raw, METHODS[method]))
 

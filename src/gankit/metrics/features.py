@@ -267,7 +267,8 @@ def _train_and_save(folder: Path, x: Tensor, y: Tensor, num_classes: int, test: 
     if test is None:
         tr, te = holdout_split(x.shape[0])
         (x, y), test = (x[tr], y[tr]), (x[te], y[te])
-    net = train_classifier(x, y, num_classes, recipe, device=device, progress=progress, desc=f"{name} classifier")
+    net = train_classifier(x, y, num_classes, recipe, device=device, progress=progress,
+                           desc=f"{name} feature classifier (once: cached in {folder.parent})")
     acc = accuracy(net, *test)
     folder.mkdir(parents=True, exist_ok=True)
     weights = folder / "weights.pt"

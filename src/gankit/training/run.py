@@ -253,6 +253,8 @@ class Run:
 
         return EvalContext(self.data, generate, num_samples=ev.num_samples, seed=seed, device=self.device,
                            cache={"inception": ev.inception, "conditional": bool(self.recipe.num_classes),
+                                  # the feature classifier's training bar (first use of a data set only)
+                                  "progress": bool(self.cfg.train.progress and self.is_main),
                                   "model": self.recipe,
                                   # the classifier trains on this data set's own train split, tests on its test split
                                   "dataset": {"name": self.cfg.data.name, "options": dict(self.cfg.data.options)}})
@@ -262,8 +264,20 @@ class Run:
             self.recipe, "default_metrics", None) or default_metrics(self.data, self.cfg.eval.inception))
         ctx = self.eval_context()
         out: dict[str, Any] = {}
+        bar = None
+        if self.cfg.train.progress and self.is_main and names:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(names, desc=f"evaluating ({self.cfg.eval.num_samples} samples)", unit="metric",
+                       dynamic_ncols=True, leave=False)
         for name in names:
+            if bar is not None:
+                bar.set_postfix_str(name)
             out.update(METRICS.get(name)(ctx))
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
         for k, v in ctx.cache.items():
             if k == "feature_extractor":
                 out[k] = v
@@ -434,7 +448,10 @@ def _progress(run: Run, total: int) -> Any:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=run.step, desc=run.dir.name, unit="step", dynamic_ncols=True, mininterval=0.5)
+    # smoothing 0.05: the ETA follows a long average of the step rate, so a busy moment on a
+    # shared machine does not swing it (tqdm's 0.3 swung from 6 min to 1 h 48 min under load)
+    return tqdm(total=total, initial=run.step, desc=run.dir.name, unit="step", dynamic_ncols=True, mininterval=0.5,
+                smoothing=0.05)
 
 
 def _tensorboard(run: Run) -> Any:
