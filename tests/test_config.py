@@ -45,3 +45,66 @@ def test_roundtrip_through_dict():
     cfg = load_config(overrides=["loss=hinge", "train.ema=0.99", "data.modes=6"])
     again = build_config(cfg.to_dict())
     assert again.to_dict() == cfg.to_dict()
+
+
+# --------------------------------------------------------------------------- ranges and finiteness
+
+from typing import Annotated, Literal  # noqa: E402
+
+from gankit.config import check_config  # noqa: E402
+from gankit.registry import Bounds, Count, Fraction, Positive, coerce  # noqa: E402
+
+
+@pytest.mark.parametrize("value, hint, message", [
+    (float("nan"), float, "x: expected a finite number, got nan"),
+    (float("inf"), float, "x: expected a finite number, got inf"),
+    (0, Count, "x must be >= 1, got 0"),
+    (0.0, Positive, "x must be > 0, got 0"),
+    (1.0, Fraction, "x must be in [0, 1), got 1"),
+    (2**63, int, "x: expected an integer of at most 64 bits"),
+    (0, Count | None, "x must be >= 1, got 0"),            # Optional: the arm's own message
+    ([0], int | list[Count], "x must be >= 1, got 0"),     # a range error wins over "expected X | Y"
+    ("a", int | list[Count], "x: expected int | list[int], got 'a'"),
+    (True, Literal[1, 3], "x: expected one of 1, 3, got True"),
+    ("a\0b", str, "x: a string with a NUL character is not allowed"),
+])
+def test_coerce_refuses(value, hint, message):
+    with pytest.raises(ConfigError) as e:
+        coerce(value, hint, "x")
+    assert str(e.value).startswith(message), str(e.value)
+
+
+def test_coerce_allows_inf_only_when_bounds_say_so():
+    assert coerce(float("inf"), Annotated[float, Bounds(gt=0, inf=True)], "x") == float("inf")
+    with pytest.raises(ConfigError, match="finite"):
+        coerce(float("nan"), Annotated[float, Bounds(inf=True)], "x")
+    assert coerce(3.0, Literal[1, 3], "x") == 3 and isinstance(coerce(3.0, Literal[1, 3], "x"), int)
+    assert coerce(1e3, Count, "x") == 1000 and isinstance(coerce(1e3, Count, "x"), int)
+
+
+def test_a_config_changed_in_python_is_checked_again():
+    cfg = load_config(overrides=["train.steps=10"])
+    cfg.train.steps = 0
+    with pytest.raises(ConfigError, match="train.steps must be >= 1, got 0"):
+        check_config(cfg)
+    cfg = load_config()
+    cfg.generator.options["width"] = -3
+    with pytest.raises(ConfigError, match="generator.width must be >= 1, got -3"):
+        check_config(cfg)
+
+
+def test_short_forms_in_files_take_dotted_overrides(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("loss: fgan\nmitigations: [pack]\n")
+    cfg = load_config(f, ["loss.divergence=kl", "mitigations.pack.m=4"])
+    assert cfg.loss.name == "fgan" and cfg.loss.options["divergence"] == "kl"
+    assert cfg.mitigations == {"pack": {"m": 4}}
+    f.write_text("train: 5\n")
+    with pytest.raises(ConfigError, match="train must be a mapping, got 5"):
+        load_config(f, ["train.steps=5"])
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", ".", "..", ""])
+def test_run_names_are_plain(name):
+    with pytest.raises(ConfigError, match="name must be a plain directory name"):
+        build_config({"name": name})
