@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import re
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -176,7 +177,18 @@ class Registry(Generic[T]):
     def build(self, name: str, options: Mapping[str, Any] | None = None, **context: Any) -> Any:
         """Validate options and call the factory with them plus the framework's context."""
         resolved = self.resolve(name, options or {})
-        return self.get(name)(**context, **resolved)  # type: ignore[operator]
+        try:
+            return self.get(name)(**context, **resolved)  # type: ignore[operator]
+        except (MemoryError, RuntimeError) as e:
+            # torch's CPU allocator raises RuntimeError("... can't allocate memory ..."), CUDA's
+            # torch.OutOfMemoryError (a RuntimeError): options too large for this machine.
+            if not (isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError"
+                    or "can't allocate memory" in str(e)):
+                raise
+            shown = ", ".join(f"{k}={v!r}" for k, v in resolved.items())
+            asked = re.search(r"tried to allocate (\d+) bytes", str(e))
+            how = f"it needs {int(asked.group(1)) / 2**30:.1f} GiB at once" if asked else str(e).splitlines()[0][:160]
+            raise ConfigError(f"{self.kind} {name!r} ({shown}) does not fit in memory: {how}") from None
 
 
 def _hint(factory: Any, key: str) -> Any:

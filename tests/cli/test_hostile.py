@@ -169,6 +169,8 @@ CASES = [
     ("device-unknown", S("device=tpu"), "device 'tpu'"),
     # --- networks and priors
     ("generator-width-zero", S("generator.width=0"), "generator.width must be >= 1, got 0"),
+    # 10^14 weights: past the 128 TiB address space, so refused even where memory is overcommitted
+    ("generator-width-huge", S("generator.width=10000000"), "generator 'mlp' (width=10000000"),
     ("discriminator-depth-negative", S("discriminator.depth=-1"), "discriminator.depth must be >= 0, got -1"),
     ("dropout-above-one", S("discriminator.dropout=1.5"), "discriminator.dropout must be in [0, 1)"),
     ("maxout-pieces-zero", S("discriminator=maxout", "discriminator.pieces=0"), "discriminator.pieces must be >= 1"),
