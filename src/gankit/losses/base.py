@@ -37,6 +37,8 @@ class Objective:
             (logged as ``D(x)`` and ``D(G(z))``).
         g_uses_real: True when ``g_loss`` needs the critic's outputs on real data too
             (MMD objectives); otherwise the generator step skips the real forward pass.
+        critics: how many separate critic networks produce the ``critic_dim`` outputs
+            (D2GAN's two discriminators: 2 networks of one output each, concatenated).
     """
 
     name: str
@@ -47,6 +49,7 @@ class Objective:
     estimate: DLoss | None = None
     probability_outputs: bool = False
     g_uses_real: bool = False
+    critics: int = 1
 
 
 # Factories return an Objective; their keyword arguments are the loss's options.

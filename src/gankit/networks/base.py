@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from gankit.registry import Registry
 
@@ -54,3 +55,15 @@ def hidden_layers(d_in: int, width: int, depth: int, act: str, batchnorm: bool =
         layers += [activation(act)]
         d_in = width
     return layers
+
+
+class ParallelCritics(nn.Module):
+    """Several separate critics on the same input, outputs concatenated ``(B, sum of widths)``:
+    D2GAN's two discriminators as one module for the loop, each with its own parameters."""
+
+    def __init__(self, critics: list[nn.Module]) -> None:
+        super().__init__()
+        self.critics = nn.ModuleList(critics)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return torch.cat([c(x, y).reshape(x.shape[0], -1) for c in self.critics], dim=1)

@@ -20,6 +20,7 @@ from gankit.errors import ConfigError
 from gankit.losses import LOSSES, Objective
 from gankit.losses.penalties import PENALTIES, Penalty
 from gankit.networks import DISCRIMINATORS, GENERATORS, PRIORS
+from gankit.networks.base import ParallelCritics
 from gankit.training import distributed, fastpath
 from gankit.training.recipe import Recipe
 from gankit.training.loop import EMA, Logs, Phase, Trainer, lr_factor, make_optimizer
@@ -56,11 +57,15 @@ class GANRecipe(Recipe):
         self.G = GENERATORS.build(cfg.generator.name, cfg.generator.options, latent_dim=cfg.latent_dim,
                                   data_shape=data.shape, num_classes=self.num_classes).to(device)
         if self.objective.learned_critic:
-            D = DISCRIMINATORS.build(cfg.discriminator.name, cfg.discriminator.options, data_shape=data.shape,
-                                     num_classes=self.num_classes, out_dim=self.objective.critic_dim)
-            for m in self.mitigations:
-                D = m.wrap_discriminator(D, self)
-            self.D: nn.Module = D.to(device)
+            k = self.objective.critics
+            Ds = []
+            for _ in range(k):  # D2GAN: separate critics, each with its share of the outputs
+                D = DISCRIMINATORS.build(cfg.discriminator.name, cfg.discriminator.options, data_shape=data.shape,
+                                         num_classes=self.num_classes, out_dim=self.objective.critic_dim // k)
+                for m in self.mitigations:
+                    D = m.wrap_discriminator(D, self)
+                Ds.append(D)
+            self.D: nn.Module = (Ds[0] if k == 1 else ParallelCritics(Ds)).to(device)
         else:
             self.D = _Flatten().to(device)
         self.G_ema = copy.deepcopy(self.G).eval() if cfg.train.ema > 0 else None
