@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from gankit.errors import ConfigError
 from gankit.networks.base import DISCRIMINATORS, GENERATORS
 from gankit.networks.conditional import ConditionalBatchNorm2d, ProjectionDiscriminator, label_maps, one_hot
-from gankit.registry import Count
+from gankit.registry import Count, NonNegativeInt
 
 INIT_STD = 0.02  # DCGAN paper, section 4
 
@@ -62,6 +62,37 @@ def _norm(kind: str, channels: int) -> list[nn.Module]:
     return []
 
 
+class VirtualBatchNorm2d(nn.Module):
+    """Virtual batch normalisation (Salimans et al. 2016, "Improved Techniques for Training GANs").
+
+    The first ``n_ref`` rows of the input are a *reference batch*, fixed once for the whole
+    of training; they are normalised by their own per-channel statistics. Every other row x
+    is normalised by the statistics of the reference batch *and x itself*: mean
+    ``(n_ref m_ref + m_x) / (n_ref + 1)`` and likewise the mean square, where ``m_x`` is x's
+    own mean over its spatial positions. So no output depends on the other samples of its
+    batch, unlike batch norm, whose sharing of statistics within a batch lets a generator
+    correlate the samples of a batch.
+    """
+
+    def __init__(self, channels: int, n_ref: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.n_ref, self.eps = n_ref, eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, h: Tensor) -> Tensor:
+        ref, x = h[:self.n_ref], h[self.n_ref:]                             # (R, C, H, W), (B, C, H, W)
+        m_ref = ref.mean(dim=(0, 2, 3))                                     # (C,)
+        s_ref = (ref * ref).mean(dim=(0, 2, 3))                             # (C,)
+        w = 1.0 / (self.n_ref + 1)
+        m_x = (1 - w) * m_ref + w * x.mean(dim=(2, 3))                      # (B, C)
+        s_x = (1 - w) * s_ref + w * (x * x).mean(dim=(2, 3))                # (B, C)
+        ref_n = (ref - m_ref[:, None, None]) * torch.rsqrt(s_ref - m_ref ** 2 + self.eps)[:, None, None]
+        x_n = (x - m_x[:, :, None, None]) * torch.rsqrt(s_x - m_x ** 2 + self.eps)[:, :, None, None]
+        out = torch.cat([ref_n, x_n])
+        return out * self.weight[:, None, None] + self.bias[:, None, None]
+
+
 class DCGANGenerator(nn.Module):
     """``z (B, latent_dim) [+ one-hot y (B, K)] -> x (B, C, S, S)`` in ``(-1, 1)``.
 
@@ -70,15 +101,24 @@ class DCGANGenerator(nn.Module):
     """
 
     def __init__(self, latent_dim: int, data_shape: tuple[int, ...], num_classes: int = 0, *,
-                 width: int = 64, conditional_bn: bool = False) -> None:
+                 width: int = 64, conditional_bn: bool = False, virtual_bn: int = 0) -> None:
         super().__init__()
         self.latent_dim, self.data_shape, self.num_classes = latent_dim, tuple(data_shape), num_classes
         c, self.size, self.canvas = image_geometry(data_shape, "generator")
         n = self.canvas.bit_length() - 3                                    # stride-2 layers: log2(P) - 2
         ch = [width * 2 ** (n - 1 - i) for i in range(n)]                   # e.g. P=32: [4w, 2w, w]
         self.conditional_bn = conditional_bn and num_classes > 0
+        if virtual_bn and self.conditional_bn:
+            raise ConfigError("generator.virtual_bn and generator.conditional_bn exclude each other")
+        self.virtual_bn = virtual_bn
+        if virtual_bn:  # the reference batch: drawn once from a fixed seed, saved with the weights
+            g = torch.Generator().manual_seed(20160610)
+            self.register_buffer("z_ref", torch.randn(virtual_bn, latent_dim, generator=g))
+            self.register_buffer("y_ref", torch.arange(virtual_bn) % max(1, num_classes))
 
         def norm(channels: int) -> nn.Module:
+            if virtual_bn:
+                return VirtualBatchNorm2d(channels, virtual_bn)
             return ConditionalBatchNorm2d(channels, num_classes) if self.conditional_bn else _norm("batch", channels)[0]
 
         # block i: transposed conv -> (conditional) batch norm -> ReLU
@@ -91,12 +131,16 @@ class DCGANGenerator(nn.Module):
         self.out = nn.Sequential(_init(nn.ConvTranspose2d(ch[-1], c, 4, 2, 1)), nn.Tanh())  # (B, C, P, P), no BN
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        if self.virtual_bn:  # the reference batch rides in front of the batch, and is cut off at the end
+            z = torch.cat([self.z_ref.to(z.dtype), z])
+            if self.num_classes:
+                y = torch.cat([self.y_ref, y]) if y is not None else None
         h = z if not self.num_classes else torch.cat([z, one_hot(y, self.num_classes, z.shape[0])], 1)
         h = h[:, :, None, None]
         for conv, norm in zip(self.convs, self.norms):
             h = conv(h)
             h = self.act(norm(h, y) if self.conditional_bn else norm(h))
-        x = self.out(h)                                                     # (B, C, P, P)
+        x = self.out(h)[self.virtual_bn:]                                   # (B, C, P, P)
         o = (self.canvas - self.size) // 2
         return x[:, :, o:o + self.size, o:o + self.size]                    # (B, C, S, S)
 
@@ -149,10 +193,12 @@ class DCGANDiscriminator(nn.Module):
 
 @GENERATORS.register("dcgan", paper="Radford, Metz & Chintala 2016", data="images")
 def dcgan_generator(latent_dim: int, data_shape: tuple[int, ...], num_classes: int, *,
-                    width: Count = 64, conditional_bn: bool = False) -> nn.Module:
+                    width: Count = 64, conditional_bn: bool = False, virtual_bn: NonNegativeInt = 0) -> nn.Module:
     """DCGAN generator: transposed convolutions, batch norm, ReLU, tanh output;
-    ``conditional_bn``: per-class batch-norm scales and shifts (de Vries et al. 2017)."""
-    return DCGANGenerator(latent_dim, data_shape, num_classes, width=width, conditional_bn=conditional_bn)
+    ``conditional_bn``: per-class batch-norm scales and shifts (de Vries et al. 2017);
+    ``virtual_bn=N``: virtual batch norm on a fixed reference batch of N (Salimans et al. 2016)."""
+    return DCGANGenerator(latent_dim, data_shape, num_classes, width=width, conditional_bn=conditional_bn,
+                          virtual_bn=virtual_bn)
 
 
 @DISCRIMINATORS.register("dcgan", paper="Radford, Metz & Chintala 2016; Miyato et al. 2018 (SN, projection)",
