@@ -1,6 +1,6 @@
 """Frechet distance and the streaming feature statistics against independent references:
-the scipy.linalg.sqrtm formula, closed forms, a feature-space identity, mpmath at 60 digits,
-and numpy's two-pass covariance."""
+the scipy.linalg.sqrtm formula, closed forms, a feature-space identity (QR + SVD of the raw
+features, no covariance formed), mpmath at 60 digits, and numpy's two-pass covariance."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from gankit.metrics.frechet import frechet_distance, trace_sqrt_product
+from gankit.metrics.frechet import frechet_distance, psd_factor, psd_sqrt, trace_sqrt_product
 from gankit.metrics.stats import FeatureStats
 
 
@@ -76,6 +76,100 @@ def test_fewer_samples_than_dimensions_matches_feature_space_identity(d, n1, n2,
     assert frechet_distance(m1, s1, m2, s2) == pytest.approx(ref, rel=1e-12)
     # the same set against itself: 0 to within 1e-13 of the scale Tr(S), from both sides
     assert abs(frechet_distance(m1, s1, m1, s1)) <= 1e-13 * np.trace(s1)
+
+
+def features_reference(x, y):
+    """``Tr((S1 S2)^{1/2})`` and the Frechet distance from the raw features, no covariance formed:
+    ``Xc = Q1 R1``, ``Yc = Q2 R2`` (QR), and ``||Yc Xc^T||_* = ||R2 R1^T||_*`` (SVD)."""
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    r1, r2 = np.linalg.qr(xc, mode="r"), np.linalg.qr(yc, mode="r")
+    tr_sqrt = np.linalg.svd(r2 @ r1.T, compute_uv=False).sum() / np.sqrt((len(x) - 1) * (len(y) - 1))
+    traces = (xc**2).sum() / (len(x) - 1) + (yc**2).sum() / (len(y) - 1)
+    return tr_sqrt, ((x.mean(0) - y.mean(0)) ** 2).sum() + traces - 2 * tr_sqrt, traces
+
+
+def singular_feature_sets(case, rng):
+    if case == "dead-and-duplicated-units":          # constant features, exact copies, a multiple
+        d, n = 96, 1500
+        x = rng.normal(size=(n, d)) @ rng.normal(size=(d, d))
+        x[:, :8] = 0.1                                 # not a binary fraction: variance ~1e-34, not 0
+        x[:, 8:20] = x[:, 20:32]
+        y = rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) + 1
+        y[:, 40:50] = -1.0
+        y[:, 50:56] = 3 * y[:, 60:66]
+    elif case == "exact-low-rank":                     # rank 150 of 200, more samples than features
+        d, k, n = 200, 150, 1000
+        x = rng.normal(size=(n, k)) @ rng.normal(size=(k, d))
+        y = rng.normal(size=(n, k)) @ rng.normal(size=(k, d))
+    elif case == "fewer-samples-than-features":        # rank n - 1, n close to d
+        d = 160
+        x = rng.normal(size=(d - 1, d)) @ rng.normal(size=(d, d))
+        y = rng.normal(size=(d + 2, d)) * rng.uniform(0.1, 10, d)
+    elif case == "near-singular":                      # full rank, singular values 1 .. 1e-7
+        d, n = 128, 1000
+        q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+        sv = 10 ** np.linspace(0, -7, d)[:, None]
+        x = rng.normal(size=(n, d)) @ (sv * q)
+        y = rng.normal(size=(n, d)) @ (sv * q.T)
+    else:                                              # feature variances 1e-12 .. 1e4
+        d, n = 128, 1000
+        scale = 10 ** np.linspace(-6, 2, d)
+        x = rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) / np.sqrt(d) * scale
+        y = rng.normal(size=(n, d)) * scale[::-1]      # each feature's product of scales: equal
+    return x, y
+
+
+SINGULAR_CASES = ["dead-and-duplicated-units", "exact-low-rank", "fewer-samples-than-features",
+                  "near-singular", "feature-scales-1e-12-to-1e4"]
+
+
+@pytest.mark.parametrize("case", SINGULAR_CASES)
+def test_singular_and_near_singular_covariances_match_features_reference(case):
+    # measured ~1e-16..3e-15 relative (OpenBLAS/MKL, AVX-512, AVX2 and generic kernels); the
+    # sqrtm(S1 S2) formula is off by 4e-9..6e-5 on these
+    rng = np.random.default_rng(SINGULAR_CASES.index(case))
+    x, y = singular_feature_sets(case, rng)
+    m1, s1, m2, s2 = x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False)
+    tr_sqrt, fid, traces = features_reference(x, y)
+    assert trace_sqrt_product(s1, s2) == pytest.approx(tr_sqrt, rel=1e-12)
+    assert frechet_distance(m1, s1, m2, s2) == pytest.approx(fid, rel=1e-12, abs=1e-13 * traces)
+    if case != "near-singular":                        # the cases discriminate: sqrtm is far off
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sq = np.trace(scipy.linalg.sqrtm(s1 @ s2)).real
+        assert abs(sq - tr_sqrt) > 1e-10 * tr_sqrt
+
+
+def test_psd_factor_reproduces_the_covariance_and_finds_its_rank():
+    rng = np.random.default_rng(4)
+    x, y = singular_feature_sets("dead-and-duplicated-units", rng)
+    x[:, :8] = 0.25       # exactly constant (0.1 leaves a variance ~1e-34, one more pivot, harmless)
+    for feats, dead in ((x, range(8)), (y, range(40, 50))):
+        s = np.cov(feats, rowvar=False)
+        f = psd_factor(s).numpy()
+        assert f.shape == (96, np.linalg.matrix_rank(feats - feats.mean(0)))
+        np.testing.assert_allclose(f @ f.T, s, rtol=0, atol=1e-13 * np.abs(s).max())
+        assert not f[list(dead)].any()
+    z = rng.normal(size=(30, 50))                      # n < d: rank 29
+    assert psd_factor(np.cov(z, rowvar=False)).shape == (50, 29)
+    assert psd_factor(np.zeros((4, 4))).shape == (4, 0)
+    assert frechet_distance(np.zeros(4), np.zeros((4, 4)), np.ones(4), 4 * np.eye(4)) == pytest.approx(4.0 + 16.0)
+    bad = np.eye(3)
+    bad[1, 1] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        psd_factor(bad)
+    assert np.isnan(frechet_distance(np.zeros(3), bad, np.zeros(3), np.eye(3)))
+
+
+@pytest.mark.parametrize("d,seed", [(8, 0), (100, 1)])
+def test_agrees_with_the_eigendecomposition_route(d, seed):
+    # the previous algorithm: nuclear norm of S2^{1/2} S1^{1/2}, square roots by eigh
+    rng = np.random.default_rng(seed)
+    _, _, s1 = random_gaussian_stats(rng, d, 3 * d)
+    _, _, s2 = random_gaussian_stats(rng, d, 3 * d)
+    ref = float(torch.linalg.svdvals(psd_sqrt(s2) @ psd_sqrt(s1)).sum())
+    assert trace_sqrt_product(s1, s2) == pytest.approx(ref, rel=1e-12)
+    assert trace_sqrt_product(s1, s2) == pytest.approx(trace_sqrt_product(s2, s1), rel=1e-12)
 
 
 def test_ill_conditioned_full_rank_matches_mpmath():
