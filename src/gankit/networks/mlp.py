@@ -64,12 +64,16 @@ class MLPDiscriminator(nn.Module):
         self.head = wrap(nn.Linear(d_in, out_dim))
         self.feature_dim = d_in
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def phi(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """The body's features ``(B, feature_dim)``, before the head."""
         h = x.reshape(x.shape[0], -1)                               # (B, prod(data_shape))
         onehot = _label_input(y, self.num_classes, x.shape[0])
         if onehot is not None:
             h = torch.cat([h, onehot], dim=1)                       # (B, D + C)
-        out = self.head(self.features(h))                           # (B, out_dim)
+        return self.features(h)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        out = self.head(self.phi(x, y))                             # (B, out_dim)
         return out.squeeze(1) if self.out_dim == 1 else out
 
 

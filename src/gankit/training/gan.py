@@ -68,6 +68,8 @@ class GANRecipe(Recipe):
             self.D: nn.Module = (Ds[0] if k == 1 else ParallelCritics(Ds)).to(device)
         else:
             self.D = _Flatten().to(device)
+        for m in self.mitigations:
+            self.G = m.wrap_generator(self.G, self).to(device)
         self.G_ema = copy.deepcopy(self.G).eval() if cfg.train.ema > 0 else None
         self.ema = EMA(self.G, self.G_ema, cfg.train.ema, cfg.train.ema_start) if self.G_ema is not None else None
         self.dist = distributed.info()
@@ -141,6 +143,11 @@ class GANRecipe(Recipe):
             logs["D(G(z))"] = torch.sigmoid(fake_out.detach()).mean()
         if self.objective.estimate is not None:
             logs["divergence"] = self.objective.estimate(real_out.detach(), fake_out.detach()).detach()
+        for m in self.mitigations:
+            extra = m.d_extra_loss(self, real, fake, y)
+            if extra is not None:
+                loss = loss + extra
+                logs[f"{m.name}_d"] = extra.detach()
         return loss, logs
 
     def g_loss(self) -> tuple[Tensor, Logs]:
@@ -157,7 +164,13 @@ class GANRecipe(Recipe):
             real, yr = self.real_batch(n)
             real_out = critic(real, yr)
         loss = self.objective.g_loss(fake_out, real_out)
-        return loss, {"g_loss": loss.detach()}
+        logs: Logs = {"g_loss": loss.detach()}
+        for m in self.mitigations:
+            extra = m.g_extra_loss(self, fake, y)
+            if extra is not None:
+                loss = loss + extra
+                logs[f"{m.name}_g"] = extra.detach()
+        return loss, logs
 
     def phases(self) -> list[Phase]:
         cfg = self.cfg

@@ -38,5 +38,17 @@ class Mitigation:
         """The batch size must be a multiple of this (packing)."""
         return 1
 
+    def wrap_generator(self, G: nn.Module, recipe: Any) -> nn.Module:
+        """Return the generator the game trains (e.g. MGAN's K generators sharing weights)."""
+        return G
+
+    def d_extra_loss(self, recipe: Any, real: Tensor, fake: Tensor, y: Tensor | None) -> Tensor | None:
+        """A term added to the discriminator phase's loss (e.g. MGAN's classifier), or None."""
+        return None
+
+    def g_extra_loss(self, recipe: Any, fake: Tensor, y: Tensor | None) -> Tensor | None:
+        """A term added to the generator phase's loss (e.g. MGAN's diversity term), or None."""
+        return None
+
 
 MITIGATIONS: Registry[Callable[..., Mitigation]] = Registry("mitigation")
