@@ -1,0 +1,121 @@
+"""What a report reads from a run directory, read tolerantly: a run killed early has no
+``metrics.json``, a damaged line in ``metrics.jsonl`` is skipped, and a missing file leaves
+its section out instead of failing the report."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gankit.errors import CheckpointError
+
+_STEP_PNG = re.compile(r"^step_(\d+)\.png$")
+CLASS_KEY = re.compile(r"^cond_accuracy_(\d+)$")
+
+
+@dataclass
+class RunFiles:
+    """The readable contents of one run directory."""
+
+    dir: Path
+    config: dict[str, Any] = field(default_factory=dict)
+    config_text: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)   # training rows of metrics.jsonl
+    evals: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # {"step", "eval"} rows
+    samples: list[tuple[int, Path]] = field(default_factory=list)  # samples/step_*.png, by step
+    picture: Path | None = None      # samples.png: the final grid, or points over density and D
+    judge: dict[str, Any] | None = None  # judge/score.json, written by `gankit judge`
+    class_names: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.dir.resolve().name
+
+    @property
+    def title(self) -> str:
+        c = self.config
+        data = (c.get("data") or {}).get("name", "?") if isinstance(c.get("data"), dict) else c.get("data", "?")
+        loss = (c.get("loss") or {}).get("name", "?") if isinstance(c.get("loss"), dict) else c.get("loss", "?")
+        cond = "conditional " if c.get("conditional") else ""
+        model = c.get("model", "gan")
+        return f"{cond}{model}: {loss} on {data}"
+
+
+def _finite_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def read_run(run_dir: str | Path, class_names: list[str] | None = None) -> RunFiles:
+    """Read ``run_dir``; a directory holding none of a run's files is a :class:`CheckpointError`."""
+    d = Path(run_dir)
+    if not d.is_dir():
+        raise CheckpointError(f"run directory not found: {d}")
+    if not any((d / f).exists() for f in ("config.yaml", "metrics.json", "metrics.jsonl", "checkpoint.pt")):
+        raise CheckpointError(f"{d} holds no gankit run (no config.yaml, metrics.json or metrics.jsonl)")
+    rf = RunFiles(dir=d)
+    cfg_path = d / "config.yaml"
+    if cfg_path.is_file():
+        rf.config_text = cfg_path.read_text(errors="replace")
+        try:
+            loaded = yaml.safe_load(rf.config_text)
+            rf.config = loaded if isinstance(loaded, dict) else {}
+        except yaml.YAMLError:
+            rf.config = {}
+    rf.metrics = _read_json(d / "metrics.json")
+    jsonl = d / "metrics.jsonl"
+    if jsonl.is_file():
+        for line in jsonl.read_text(errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a partial last line of a killed run
+            if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+                continue
+            if isinstance(row.get("eval"), dict):
+                rf.evals.append((row["step"], row["eval"]))
+            else:
+                rf.history.append({k: v for k, v in row.items() if k == "step" or _finite_number(v) or v is None})
+    sdir = d / "samples"
+    if sdir.is_dir():
+        found = [(int(m.group(1)), p) for p in sdir.iterdir() if (m := _STEP_PNG.match(p.name)) and p.is_file()]
+        rf.samples = sorted(found)
+    if (d / "samples.png").is_file():
+        rf.picture = d / "samples.png"
+    judge = _read_json(d / "judge" / "score.json")
+    rf.judge = judge or None
+    k = sum(1 for key in rf.metrics if CLASS_KEY.match(key))
+    if k:
+        rf.class_names = list(class_names) if class_names else dataset_class_names(rf.config, k)
+    return rf
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        obj = json.loads(path.read_text(errors="replace"))
+    except ValueError:
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def dataset_class_names(config: dict[str, Any], k: int) -> list[str]:
+    """The data set's class names, built from the run's config (``str(i)`` when it cannot be)."""
+    data = config.get("data")
+    names: list[str] = []
+    if isinstance(data, dict) and isinstance(data.get("name"), str):
+        try:
+            from gankit.data import DATASETS
+
+            src = DATASETS.build(data["name"], {k2: v for k2, v in data.items() if k2 != "name"})
+            names = [str(n) for n in getattr(src, "class_names", [])]
+        except Exception:  # noqa: BLE001 - a report never fails for want of class names
+            names = []
+    return names if len(names) >= k else [str(i) for i in range(k)]
