@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "gankit.cli.bench",
     "gankit.cli.images",
     "gankit.cli.aae",
+    "gankit.cli.report",
 ]
 
 
