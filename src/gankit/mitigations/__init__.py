@@ -21,4 +21,4 @@ objective with gradient penalty (``loss=wgan penalty=gp``, Gulrajani et al. 2017
 Yazici et al. 2019). ``gankit bench modes`` measures all of them.
 """
 
-from gankit.mitigations import features, latent, mgan, noise, packing, unrolled  # noqa: F401  (registration)
+from gankit.mitigations import bourgan, features, latent, mgan, noise, packing, unrolled  # noqa: F401  (registration)

@@ -128,7 +128,7 @@ class MGAN(Mitigation):
     def d_extra_loss(self, recipe: Any, real: Tensor, fake: Tensor, y: Tensor | None) -> Tensor:
         return self._loss(recipe, fake, y)   # C learns to tell the generators apart
 
-    def g_extra_loss(self, recipe: Any, fake: Tensor, y: Tensor | None) -> Tensor:
+    def g_extra_loss(self, recipe: Any, fake: Tensor, y: Tensor | None, z: Tensor) -> Tensor:
         return self._loss(recipe, fake, y)   # ... and the generators to be told apart
 
 

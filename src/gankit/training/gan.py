@@ -70,6 +70,7 @@ class GANRecipe(Recipe):
             self.D = _Flatten().to(device)
         for m in self.mitigations:
             self.G = m.wrap_generator(self.G, self).to(device)
+            self.prior = m.wrap_prior(self.prior, self)
         self.G_ema = copy.deepcopy(self.G).eval() if cfg.train.ema > 0 else None
         self.ema = EMA(self.G, self.G_ema, cfg.train.ema, cfg.train.ema_start) if self.G_ema is not None else None
         self.dist = distributed.info()
@@ -166,7 +167,7 @@ class GANRecipe(Recipe):
         loss = self.objective.g_loss(fake_out, real_out)
         logs: Logs = {"g_loss": loss.detach()}
         for m in self.mitigations:
-            extra = m.g_extra_loss(self, fake, y)
+            extra = m.g_extra_loss(self, fake, y, z)
             if extra is not None:
                 loss = loss + extra
                 logs[f"{m.name}_g"] = extra.detach()

@@ -46,9 +46,14 @@ class Mitigation:
         """A term added to the discriminator phase's loss (e.g. MGAN's classifier), or None."""
         return None
 
-    def g_extra_loss(self, recipe: Any, fake: Tensor, y: Tensor | None) -> Tensor | None:
-        """A term added to the generator phase's loss (e.g. MGAN's diversity term), or None."""
+    def g_extra_loss(self, recipe: Any, fake: Tensor, y: Tensor | None, z: Tensor) -> Tensor | None:
+        """A term added to the generator phase's loss (MGAN's diversity term, BourGAN's
+        distance preservation between latents ``z`` and their images ``fake``), or None."""
         return None
+
+    def wrap_prior(self, prior: Any, recipe: Any) -> Any:
+        """Return the latent distribution the generator is fed (e.g. BourGAN's data-derived mixture)."""
+        return prior
 
 
 MITIGATIONS: Registry[Callable[..., Mitigation]] = Registry("mitigation")

@@ -1,0 +1,126 @@
+"""BourGAN: a latent mixture built from the data by a metric embedding (Xiao, Zhong & Zheng
+2018, "BourGAN: Generative Networks with Metric Embeddings").
+
+A subsample of ``m`` data points, with their pairwise distances, is embedded into
+``R^latent_dim`` by Bourgain's construction: coordinate j is the distance of a point to a
+random subset of the sample that keeps each point with probability ``2^-i``, the scales
+i = 1..ceil(log2 m) taken in turn, all divided by ``sqrt(latent_dim)``. Each coordinate is
+1-Lipschitz, so the embedding never stretches a distance; Bourgain's theorem (1985) says
+that with O(log² m) coordinates it also shrinks none by more than O(log m), with high
+probability. The latent distribution is the uniform mixture of Gaussians centred at the
+embedded points: clusters of the data become clusters of the latent, and the number of
+modes is read off the data rather than given by the user.
+
+The generator also keeps latent distances: ``weight * E[(log(1 + |G(z) - G(z')|) -
+log(1 + |z - z'|))²]`` over pairs of a batch (the paper's distance-preservation term).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from gankit.errors import ConfigError
+from gankit.networks.priors import Prior
+from gankit.registry import Count, NonNegative, Positive
+from gankit.training.mitigations import MITIGATIONS, Mitigation
+
+XIAO = "Xiao, Zhong & Zheng 2018, 'BourGAN: Generative Networks with Metric Embeddings'"
+
+
+def scales(m: int) -> int:
+    """The number of subset densities 2^-1 .. 2^-L of Bourgain's construction: L = ceil(log2 m)."""
+    return max(1, math.ceil(math.log2(max(m, 2))))
+
+
+def bourgain_embedding(dist: Tensor, dim: int, generator: torch.Generator) -> Tensor:
+    """Embed a finite metric, given as its distance matrix ``dist (m, m)``, into ``R^dim``.
+
+    Coordinate j is ``d(x, S_j) / sqrt(dim)`` with ``S_j`` keeping each point with
+    probability ``2^-(1 + j mod L)`` (never empty). Returns ``(m, dim)``."""
+    m = dist.shape[0]
+    L = scales(m)
+    cols = []
+    for j in range(dim):
+        keep = torch.rand(m, generator=generator) < 2.0 ** -(1 + j % L)
+        if not keep.any():
+            keep[torch.randint(m, (1,), generator=generator)] = True
+        cols.append(dist[:, keep].min(dim=1).values)                  # (m,) distance to the subset
+    return torch.stack(cols, dim=1) / math.sqrt(dim)                  # (m, dim)
+
+
+def distortion(dist: Tensor, emb: Tensor) -> tuple[float, float]:
+    """``(expansion, contraction)`` of an embedding over all pairs of distinct points:
+    max |f(x) - f(y)| / d(x, y) and max d(x, y) / |f(x) - f(y)|; their product is the distortion."""
+    e = torch.cdist(emb, emb)
+    iu = torch.triu_indices(dist.shape[0], dist.shape[0], 1)
+    d, de = dist[iu[0], iu[1]], e[iu[0], iu[1]]
+    pos = d > 0
+    return float((de[pos] / d[pos]).max()), float((d[pos] / de[pos].clamp_min(1e-300)).max())
+
+
+class BourgainPrior(Prior):
+    """The uniform mixture of isotropic Gaussians at the embedded sample points."""
+
+    def __init__(self, centres: Tensor, sigma: float, points: Tensor) -> None:
+        self.centres, self.sigma, self.points = centres, sigma, points   # points: the data rows embedded
+        self.dim = centres.shape[1]
+
+    def sample(self, n: int, generator: torch.Generator | None = None, device: str | torch.device = "cpu") -> Tensor:
+        k = torch.randint(self.centres.shape[0], (n,), generator=generator)
+        z = self.centres[k] + self.sigma * torch.randn(n, self.dim, generator=generator)
+        return z.to(device)
+
+
+def build_prior(data: Any, dim: int, samples: int, sigma: float, seed: int) -> BourgainPrior:
+    """Subsample the data (leaving its training order untouched), embed, and put a Gaussian of
+    ``sigma`` times the median nearest-centre distance at every embedded point."""
+    g = torch.Generator().manual_seed(seed * 104729 + 11)
+    state = data.state_dict()
+    try:
+        x, _ = data.sample(samples, g)
+    finally:
+        data.load_state_dict(state)
+    x = x.reshape(x.shape[0], -1).double()                            # (m, D)
+    dist = torch.cdist(x, x)                                          # (m, m)
+    centres = bourgain_embedding(dist, dim, g).float()
+    nn = torch.cdist(centres, centres) + torch.eye(samples) * float("inf")
+    nearest = nn.min(dim=1).values
+    nearest = nearest[nearest > 0]
+    scale = float(nearest.median()) if nearest.numel() else 1.0
+    return BourgainPrior(centres, sigma * scale, x.float())
+
+
+class BourGAN(Mitigation):
+    name = "bourgan"
+
+    def __init__(self, samples: int, sigma: float, weight: float) -> None:
+        self.samples, self.sigma, self.weight = samples, sigma, weight
+
+    def wrap_prior(self, prior: Any, recipe: Any) -> Prior:
+        dim, L = recipe.cfg.latent_dim, scales(self.samples)
+        if dim < L:
+            raise ConfigError(f"mitigations.bourgan with {self.samples} samples needs latent_dim >= {L} "
+                              f"(one coordinate per scale; Bourgain's bound needs about {L * L}), got {dim}")
+        if recipe.cfg.conditional:
+            raise ConfigError("mitigations.bourgan is for unconditional models (conditional=false)")
+        return build_prior(recipe.data, dim, self.samples, self.sigma, recipe.cfg.seed)
+
+    def g_extra_loss(self, recipe: Any, fake: Tensor, y: Tensor | None, z: Tensor) -> Tensor | None:
+        if self.weight == 0 or fake.shape[0] < 2:
+            return None
+        h = fake.shape[0] // 2
+        f = fake.reshape(fake.shape[0], -1).float()
+        dx = (f[:h] - f[h:2 * h]).norm(dim=1)
+        dz = (z[:h] - z[h:2 * h]).float().norm(dim=1)
+        return self.weight * ((torch.log1p(dx) - torch.log1p(dz)) ** 2).mean()
+
+
+@MITIGATIONS.register("bourgan", paper=XIAO)
+def bourgan(*, samples: Count = 256, sigma: Positive = 0.1, weight: NonNegative = 1.0) -> Mitigation:
+    """Latent = Gaussians at a Bourgain embedding of a data subsample (no mode count given),
+    plus a distance-preservation term in G's loss; needs latent_dim >= log2(samples)."""
+    return BourGAN(samples, sigma, weight)

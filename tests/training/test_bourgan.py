@@ -1,0 +1,77 @@
+"""BourGAN (Xiao et al. 2018): the Bourgain embedding never stretches a distance and shrinks
+none by more than O(log m) (Bourgain 1985), and the latent mixture is centred on embedded
+data points."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from gankit.data import DATASETS
+from gankit.mitigations.bourgan import bourgain_embedding, build_prior, distortion, scales
+
+
+def _metrics(m: int, seed: int) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(m, 5, generator=g, dtype=torch.float64)
+    i = torch.arange(m)
+    cyc = (i[:, None] - i[None, :]).abs().double()
+    parent = torch.cat([torch.tensor([0]), torch.randint(0, m, (m - 1,), generator=g)])  # a random tree
+    parent = torch.minimum(parent, torch.arange(m).clamp_min(1) - 1).clamp_min(0)
+    w = 0.1 + torch.rand(m, generator=g, dtype=torch.float64)
+    depth_path = [[0] for _ in range(m)]
+    for v in range(1, m):
+        depth_path[v] = depth_path[int(parent[v])] + [v]
+    tree = torch.zeros(m, m, dtype=torch.float64)
+    for a in range(m):
+        for b in range(a + 1, m):
+            pa, pb = depth_path[a], depth_path[b]
+            k = 0
+            while k < min(len(pa), len(pb)) and pa[k] == pb[k]:
+                k += 1
+            tree[a, b] = tree[b, a] = float(w[pa[k:]].sum() + w[pb[k:]].sum())
+    return {"euclidean": torch.cdist(x, x), "cycle": torch.minimum(cyc, m - cyc), "tree": tree}
+
+
+@pytest.mark.parametrize("m", [32, 128])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_embedding_is_non_expansive_with_logarithmic_contraction(m, seed):
+    L = scales(m)
+    for name, dist in _metrics(m, seed).items():
+        emb = bourgain_embedding(dist, L * L, torch.Generator().manual_seed(seed + 7))
+        expansion, contraction = distortion(dist, emb)
+        # each coordinate is a distance to a set: 1-Lipschitz, so scaled by 1/sqrt(dim) never stretches
+        assert expansion <= 1.0 + 1e-12, name
+        # Bourgain: O(log m) with L^2 coordinates; measured at most 0.97 log2 m on such metrics
+        assert contraction <= 2.0 * math.log2(m), (name, contraction)
+
+
+def test_the_latent_centres_are_embedded_data_points():
+    data = DATASETS.build("digits", {"size": 8})
+    before = {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in data.state_dict().items()}
+    prior = build_prior(data, dim=16, samples=64, sigma=0.1, seed=3)
+    after = data.state_dict()
+    assert after["pos"] == before["pos"] and after["epoch"] == before["epoch"]  # training order untouched
+    pts = prior.points                                                  # (64, 64) flattened images
+    rows = data.x.reshape(len(data), -1)
+    assert all(bool((rows == p).all(dim=1).any()) for p in pts)         # every point is a data row
+    dist = torch.cdist(pts.double(), pts.double())
+    # every coordinate of every centre is (1/sqrt(dim) times) the distance to one of the sampled points
+    scaled = prior.centres.double() * math.sqrt(16)
+    for i in range(64):
+        for j in range(16):
+            assert (dist[i] - scaled[i, j]).abs().min() < 1e-4
+    z = prior.sample(1000, generator=torch.Generator().manual_seed(0))
+    nearest = torch.cdist(z, prior.centres).min(dim=1).values
+    assert nearest.max() < 6 * prior.sigma * math.sqrt(16)               # samples sit around the centres
+
+
+def test_bourgan_needs_a_latent_with_a_coordinate_per_scale(tmp_path):
+    from gankit.errors import ConfigError
+    from gankit.training import train
+
+    with pytest.raises(ConfigError, match="needs latent_dim >= 8"):
+        train(overrides=["mitigations.bourgan.samples=256", "latent_dim=4", "train.steps=2"], run_dir=tmp_path / "r")
+    assert not (tmp_path / "r").exists()
