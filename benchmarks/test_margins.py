@@ -1,16 +1,19 @@
 """Margins of the training tests' claims across CPU kernels and thread counts.
 
-Runs ``pytest -m training`` once per combination of ATEN_CPU_CAPABILITY (the CPU kernels
-PyTorch dispatches to: ``default`` is the generic build every x86-64 machine runs, ``avx2``
-an AVX2-only machine such as many AMD CPUs, ``avx512`` an AVX-512 one; a machine runs the
-kernels it supports and below) and OMP_NUM_THREADS (the tests' torch thread count), one
-after the other. Each run writes the numbers its tests assert on (the ``record`` fixture of
+Runs ``pytest -m training`` once per combination of CPU kernels and OMP_NUM_THREADS (the
+tests' torch thread count), one after the other. The kernels: ATEN_CPU_CAPABILITY (``default``
+is the generic build every x86-64 machine runs, ``avx2`` an AVX2-only machine such as many
+AMD CPUs, ``avx512`` an AVX-512 one; a machine runs the kernels it supports and below),
+with MKL (MKL_ENABLE_INSTRUCTIONS) and oneDNN (ONEDNN_MAX_CPU_ISA) capped alike. Each run writes the numbers its tests assert on (the ``record`` fixture of
 tests/conftest.py) to its own JSON-lines file; the script then prints a markdown table: per
 asserted quantity its bound, its value under every combination and the worst margin.
 
 The margin of a value v against a bound b is its distance from the bound as a fraction of
 |b| (for b = 0: the distance itself, marked "abs"); for a range, the nearer end. Negative =
-the claim fails. "exact" marks an equality that held.
+the claim fails. "exact" marks an equality that held. The spread is max - min of the value
+over the combinations, a stand-in for how far another machine's trajectory may land; "margin
+/ spread" is the worst value's distance from the bound in spreads (∞: the same value
+everywhere). Bold: a margin under 10 % of the bound or under 3 spreads.
 
     .venv/bin/python benchmarks/test_margins.py                # all 6 combinations
     .venv/bin/python benchmarks/test_margins.py --table-only   # re-read the last records
@@ -33,8 +36,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPABILITIES = ("default", "avx2", "avx512")
+# ATEN_CPU_CAPABILITY only picks ATen's own vectorised kernels; the matrix products go to MKL and
+# the convolutions to oneDNN, which choose their code paths by themselves (on an AMD CPU MKL
+# takes its AVX2 path). Both libraries can be capped too: without the caps the "avx2" run on an
+# AVX-512 machine keeps AVX-512 BLAS (push-forward's W1: 0.067 with the cap off, 0.156 with it on).
+LIBRARY_CAPS = {"default": {"MKL_ENABLE_INSTRUCTIONS": "SSE4_2", "ONEDNN_MAX_CPU_ISA": "SSE41"},
+                "avx2": {"MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+                "avx512": {"MKL_ENABLE_INSTRUCTIONS": "AVX512", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}}
 THREADS = (1, 2)
-THIN = 0.10   # margins below this fraction of the bound are flagged
+THIN = 0.10          # flagged: a margin under 10 % of the bound...
+THIN_SPREADS = 3.0   # ...or under 3 times the spread of the value over the combinations
 
 
 def combo_name(cap: str, threads: int) -> str:
@@ -43,9 +54,10 @@ def combo_name(cap: str, threads: int) -> str:
 
 def run_combo(cap: str, threads: int, out: Path, pytest_args: list[str]) -> dict:
     out.unlink(missing_ok=True)
-    env = {**os.environ, "ATEN_CPU_CAPABILITY": cap, "OMP_NUM_THREADS": str(threads), "GANKIT_RECORD": str(out)}
+    caps = {"ATEN_CPU_CAPABILITY": cap, **LIBRARY_CAPS[cap], "OMP_NUM_THREADS": str(threads)}
+    env = {**os.environ, **caps, "GANKIT_RECORD": str(out)}
     cmd = [sys.executable, "-m", "pytest", "-m", "training", "-p", "no:cacheprovider", *pytest_args]  # -q: addopts
-    print(f"# {combo_name(cap, threads)}: ATEN_CPU_CAPABILITY={cap} OMP_NUM_THREADS={threads} {' '.join(cmd[1:])}",
+    print(f"# {combo_name(cap, threads)}: {' '.join(f'{k}={v}' for k, v in caps.items())} {' '.join(cmd[1:])}",
           file=sys.stderr, flush=True)
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -59,19 +71,20 @@ def run_combo(cap: str, threads: int, out: Path, pytest_args: list[str]) -> dict
             "failed": failed}
 
 
-def margin(value: float, r: dict) -> tuple[float, bool]:
-    """(margin, absolute?) of one value against the record's lo/hi: the nearer side's distance."""
+def margin(value: float, r: dict) -> tuple[float, bool, float]:
+    """(margin, absolute?, distance) of one value against the record's lo/hi, at the nearer end:
+    the distance from it as a fraction of |end| (or, for an end at 0, the distance itself)."""
     if value != value:
-        return -math.inf, False
+        return -math.inf, False, -math.inf
     if r["lo"] is not None and r["hi"] is not None and r["lo"] == r["hi"]:
-        return (math.inf if value == r["lo"] else -math.inf), False
+        return (math.inf, False, math.inf) if value == r["lo"] else (-math.inf, False, -math.inf)
     sides = []
     for end, sign in ((r["lo"], 1.0), (r["hi"], -1.0)):
         if end is None:
             continue
         d = sign * (value - end)
-        sides.append((d / abs(end), False) if end != 0 else (d, True))
-    # a side at 0 (e.g. "0 < x < 0.05") only reports when it is the one violated
+        sides.append((d / abs(end), False, d) if end != 0 else (d, True, d))
+    # an end at 0 (e.g. "0 < x < 0.05") only reports when it is the one violated
     rel = [s for s in sides if not s[1]]
     if rel and all(s[0] >= 0 for s in sides):
         return min(rel)
@@ -86,18 +99,23 @@ def fmt_value(v: float) -> str:
     return f"{v:.4g}"
 
 
-def fmt_margin(m: tuple[float, bool], ok: bool) -> str:
-    value, absolute = m
+def fmt_margin(m: tuple[float, bool, float], ok: bool, spread: float) -> tuple[str, str]:
+    """The margin and the margin in spreads, flagged (bold) when under THIN_SPREADS spreads or failing."""
+    value, absolute, distance = m
     if value == math.inf:
-        return "exact"
+        return "exact", "–"
     if value == -math.inf:
-        return "**FAILS**"
+        return "**FAILS**", "–"
     text = f"{value:.3g} abs" if absolute else f"{100 * value:.0f}%"
+    ratio = distance / spread if spread > 0 else math.inf
+    rtext = "∞" if ratio == math.inf else f"{ratio:.1f}"
     if not ok or value < 0:
-        return f"**{text} FAILS**"
+        return f"**{text} FAILS**", rtext
+    if ratio < THIN_SPREADS:
+        return f"**{text}**", f"**{rtext}**"
     if not absolute and value < THIN:
-        return f"**{text}**"
-    return text
+        return f"**{text}**", rtext
+    return text, rtext
 
 
 def short_test(nodeid: str) -> str:
@@ -112,8 +130,8 @@ def table(records: dict[str, list[dict]], combos: list[str]) -> str:
             key = (r["test"], r["quantity"])
             row = rows.setdefault(key, {"bound": r["bound"], "values": defaultdict(list), "first": r})
             row["values"][combo].append(r)
-    lines = ["| test | quantity | bound | " + " | ".join(combos) + " | spread | worst margin |",
-             "|---|---|---|" + "---|" * len(combos) + "---|---|"]
+    lines = ["| test | quantity | bound | " + " | ".join(combos) + " | spread | worst margin | margin / spread |",
+             "|---|---|---|" + "---|" * len(combos) + "---|---|---|"]
     for (test, quantity), row in rows.items():
         cells, worst, worst_ok = [], None, True
         for combo in combos:
@@ -129,8 +147,9 @@ def table(records: dict[str, list[dict]], combos: list[str]) -> str:
                     worst = m
                 worst_ok = worst_ok and x["holds"]
         every = [x["value"] for rs in row["values"].values() for x in rs]
-        spread = fmt_value(max(every) - min(every)) if every else "–"
-        cells = [short_test(test), quantity, row["bound"], *cells, spread, fmt_margin(worst, worst_ok) if worst else "–"]
+        spread = max(every) - min(every) if every else 0.0
+        worst_text = fmt_margin(worst, worst_ok, spread) if worst else ("–", "–")
+        cells = [short_test(test), quantity, row["bound"], *cells, fmt_value(spread), *worst_text]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
 
@@ -145,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     args, pytest_args = p.parse_known_args(argv)   # the rest goes to pytest (e.g. -k push_forward)
     pytest_args = [a for a in pytest_args if a != "--"]
     args.records.mkdir(parents=True, exist_ok=True)
-    combos = [(c, t) for c in args.capabilities for t in args.threads]
+    combos = [(c, t) for t in args.threads for c in args.capabilities]   # the fast 1-thread runs first
     runs = []
     if not args.table_only:
         for cap, threads in combos:
