@@ -6,6 +6,7 @@ spells: ``..``, ``%2e%2e``, absolute paths and file names all fall through to 40
 * ``GET /`` (and ``/index.html``): the page (:mod:`gankit.report.page`);
 * ``GET /api/state``: the session's progress and the next question;
 * ``GET /api/item/<i>``: question ``i`` (a PNG image, or a JSON batch of points);
+* ``GET /favicon.ico``: 204, empty;
 * ``POST /api/answer``: ``{"item": i, "answer": "real" | "generated", "rt_ms": ...}``.
 
 Every error is a status and a one-line JSON ``{"error": ...}``, never a traceback: 400 bad
@@ -143,6 +144,9 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "gankit-judge"
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    # the version assumed before a request line is understood: an error about a garbled line
+    # then still has a status line (the stdlib's HTTP/0.9 default sends the body alone)
+    default_request_version = "HTTP/1.0"
     app: JudgeApp  # set on the server's handler class
     quiet = True
 
@@ -153,6 +157,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The stdlib's own errors (malformed request lines, headers) as one JSON line too."""
+        if code >= 500:  # 505 for an unknown HTTP version: the client's fault, so a 4xx here
+            message, code = f"{HTTPStatus(code).phrase}: bad request", 400
         self._send(code, {"error": message or HTTPStatus(code).phrase}, close=True)
 
     def _send(self, status: int, body: Any, content_type: str = "application/json", close: bool = False) -> None:
@@ -177,7 +183,10 @@ class Handler(BaseHTTPRequestHandler):
     def _check_host(self) -> None:
         if not self.app.allowed_hosts:
             return
-        host = (self.headers.get("Host") or "").strip().lower()
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) != 1:
+            raise RequestError(400, "one Host header required")
+        host = hosts[0].strip().lower()
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
         if name not in self.app.allowed_hosts:
             # a page elsewhere that rebinds its own name to 127.0.0.1 sends its own Host
@@ -204,6 +213,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, self.app.page, "text/html")
         elif path == "/api/state":
             self._send(200, self.app.state())
+        elif path == "/favicon.ico":  # browsers ask for one; there is none (and no 404 in their console)
+            self._send(204, b"", "image/x-icon")
         elif m := _ITEM.match(path):
             i = int(m.group(1))
             if not 0 <= i < len(self.app.session.items):
