@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
+import scipy.linalg.blas
+import scipy.linalg.lapack
 import torch
 from torch import Tensor
 
@@ -61,6 +63,37 @@ def psd_sqrt(cov: Array) -> Tensor:
     return (vecs * vals.sqrt()) @ vecs.T
 
 
+def _pivoted_cholesky(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Scaled pivoted Cholesky of a finite symmetric ``c (d, d)``: ``(low, feature, sd, rank)``
+    with ``c[feature][:, feature] ~= (sd L)(sd L)^T`` for ``L`` the lower triangle of
+    ``low[:, :rank]`` (``low`` is Fortran-ordered; above its diagonal and past column ``rank``
+    it holds leftovers). ``feature``: the features of nonzero variance in pivot order, ``sd``
+    their standard deviations."""
+    d = c.shape[0]
+    var = np.diag(c)
+    live = np.flatnonzero(var > 0)
+    m = live.size
+    if m == 0:
+        return np.zeros((0, 0), order="F"), live, np.zeros(0), 0
+    sd = np.sqrt(var[live])
+    half_inv = 0.5 / sd
+    r = c if m == d else c[np.ix_(live, live)]
+    a = r + r.T                                   # symmetrised, then scaled to unit diagonal
+    a *= half_inv[:, None]
+    a *= (2.0 * half_inv)[None, :]
+    # a.T: the same (symmetric) matrix in the Fortran order LAPACK works in, so not copied
+    low, piv, rank, info = scipy.linalg.lapack.dpstrf(a.T, tol=m * _EPS, lower=1, overwrite_a=1)
+    if info < 0:
+        raise ValueError(f"dpstrf argument {-info} invalid")
+    piv = piv - 1
+    return low, live[piv], sd[piv], int(rank)
+
+
+def _finite_f64(a: Array) -> np.ndarray | None:
+    c = _as_f64(a).numpy()
+    return c if np.isfinite(c).all() else None
+
+
 def psd_factor(cov: Array) -> Tensor:
     """A factor ``F (d, r)`` with ``F F^T = cov`` for PSD ``cov (d, d)``, in float64.
 
@@ -71,41 +104,47 @@ def psd_factor(cov: Array) -> Tensor:
     the rank decision and the errors follow each feature's own variance rather than the
     largest one. An indefinite input is factored only as far as its pivots stay above that
     level; non-finite entries raise ``ValueError``."""
-    c = _as_f64(cov).numpy()
+    c = _finite_f64(cov)
+    if c is None:
+        raise ValueError("psd_factor: covariance has non-finite entries")
     d = c.shape[0]
     if c.shape != (d, d):
         raise ValueError(f"psd_factor: expected a square matrix, got {c.shape}")
-    if not np.isfinite(c).all():
-        raise ValueError("psd_factor: covariance has non-finite entries")
-    var = np.diag(c).copy()
-    live = np.flatnonzero(var > 0)
-    m = live.size
-    if m == 0:
-        return torch.zeros(d, 0, dtype=torch.float64)
-    sd = np.sqrt(var[live])
-    r = c[np.ix_(live, live)] if m < d else c.copy()
-    r = (r + r.T) / 2
-    r /= sd[:, None]
-    r /= sd[None, :]
-    # r.T: the same (symmetric) matrix in the Fortran order LAPACK works in, so it is not
-    # copied again. lower=1: the factor is in the lower triangle; past column `rank` lies the
-    # unfinished Schur complement (the part dropped), above the diagonal the input.
-    low, piv, rank, info = scipy.linalg.lapack.dpstrf(r.T, tol=m * _EPS, lower=1, overwrite_a=1)
-    if info < 0:
-        raise ValueError(f"psd_factor: dpstrf argument {-info} invalid")
+    low, feature, sd, rank = _pivoted_cholesky(c)
     out = np.zeros((d, rank))
-    out[live[piv - 1]] = np.tril(low[:, :rank]) * sd[piv - 1, None]   # P^T R P = L L^T
+    out[feature] = np.tril(low[:, :rank]) * sd[:, None]
     return torch.from_numpy(out)
 
 
 def trace_sqrt_product(cov1: Array, cov2: Array) -> float:
     """``Tr((S1 S2)^{1/2})`` for PSD ``S1, S2 (d, d)``: the nuclear norm of ``F2^T F1`` for
     factors ``S = F F^T`` (:func:`psd_factor`). Non-finite entries give ``nan``."""
-    c1, c2 = _as_f64(cov1), _as_f64(cov2)
-    if not (torch.isfinite(c1).all() and torch.isfinite(c2).all()):
+    c1, c2 = _finite_f64(cov1), _finite_f64(cov2)
+    if c1 is None or c2 is None:
         return float("nan")
-    f1, f2 = psd_factor(c1), psd_factor(c2)
-    return float(torch.linalg.svdvals(f2.T @ f1).sum())
+    d = c1.shape[0]
+    if c1.shape != (d, d) or c2.shape != (d, d):
+        raise ValueError(f"trace_sqrt_product: shapes {c1.shape}, {c2.shape}")
+    low1, feat1, sd1, r1 = _pivoted_cholesky(c1)
+    low2, feat2, sd2, r2 = _pivoted_cholesky(c2)
+    if r1 == 0 or r2 == 0:
+        return 0.0
+    # F1 = P1 (sd1 L1) and F2 = P2 (sd2 L2) row-wise. C^T = F1^T F2 = G^T L2 with G the rows of
+    # F1 in F2's pivot order times sd2 (zero for features dead in S1), and L2 lower-trapezoidal
+    # (m2, r2): a triangular product (trmm, half the flops of a general one) on its top square
+    # plus a general one on the rest. G^T (r1, m2) is Fortran-ordered, as trmm wants it.
+    pos1 = np.full(d, -1)
+    pos1[feat1] = np.arange(feat1.size)
+    rows = pos1[feat2]
+    f1 = np.tril(low1[:, :r1])
+    f1 *= sd1[:, None]
+    g = np.zeros((feat2.size, r1))
+    both = rows >= 0
+    g[both] = f1[rows[both]] * sd2[both, None]
+    ct = scipy.linalg.blas.dtrmm(1.0, low2[:r2, :r2], g[:r2].T, side=1, lower=1, overwrite_b=1)
+    if r2 < feat2.size:
+        ct += g[r2:].T @ low2[r2:, :r2]
+    return float(torch.linalg.svdvals(torch.from_numpy(ct)).sum())
 
 
 def frechet_distance(mu1: Array, cov1: Array, mu2: Array, cov2: Array) -> float:
