@@ -60,6 +60,7 @@ class TrainConfig:
     checkpoint_every: NonNegativeInt = 1000  # checkpoint every N steps (0 = only by time, at the end and on Ctrl-C)
     checkpoint_seconds: NonNegative = 120.0  # ... and at least this often in wall time (0 = off)
     extend: list[Count] = dataclasses.field(default_factory=list)  # end steps of extensions past train.steps (gankit resume --steps): each restarts the lr schedule over its span
+    standardize: bool = False         # point data: train on (x - mean) / std, sample in the data's units
     threads: NonNegativeInt = 0       # torch CPU threads (0 = gankit chooses: 1 for MLPs on point data, all cores for images; OMP_NUM_THREADS wins)
     sample_every: NonNegativeInt = 0  # image grids from a fixed noise batch (0 = only at the end)
     progress: bool = True

@@ -75,15 +75,19 @@ class BourgainPrior(Prior):
         return z.to(device)
 
 
-def build_prior(data: Any, dim: int, samples: int, sigma: float, seed: int) -> BourgainPrior:
+def build_prior(data: Any, dim: int, samples: int, sigma: float, seed: int,
+                transform: Any = None) -> BourgainPrior:
     """Subsample the data (leaving its training order untouched), embed, and put a Gaussian of
-    ``sigma`` times the median nearest-centre distance at every embedded point."""
+    ``sigma`` times the median nearest-centre distance at every embedded point. ``transform``:
+    the standardisation training uses, so the latent sees the data as the networks do."""
     g = torch.Generator().manual_seed(seed * 104729 + 11)
     state = data.state_dict()
     try:
         x, _ = data.sample(samples, g)
     finally:
         data.load_state_dict(state)
+    if transform is not None:
+        x = transform(x)
     x = x.reshape(x.shape[0], -1).double()                            # (m, D)
     dist = torch.cdist(x, x)                                          # (m, m)
     centres = bourgain_embedding(dist, dim, g).float()
@@ -107,7 +111,8 @@ class BourGAN(Mitigation):
                               f"(one coordinate per scale; Bourgain's bound needs about {L * L}), got {dim}")
         if recipe.cfg.conditional:
             raise ConfigError("mitigations.bourgan is for unconditional models (conditional=false)")
-        return build_prior(recipe.data, dim, self.samples, self.sigma, recipe.cfg.seed)
+        return build_prior(recipe.data, dim, self.samples, self.sigma, recipe.cfg.seed,
+                           transform=getattr(recipe, "transform", None))
 
     def g_extra_loss(self, recipe: Any, fake: Tensor, y: Tensor | None, z: Tensor) -> Tensor | None:
         if self.weight == 0 or fake.shape[0] < 2:

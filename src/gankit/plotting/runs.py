@@ -41,7 +41,7 @@ def _critic_grid(run: Any, pts: torch.Tensor) -> np.ndarray | None:
     was = D.training
     D.eval()
     with torch.no_grad():
-        out = torch.cat([D(p.to(run.device)).float().cpu() for p in pts.split(8192)])
+        out = torch.cat([recipe.discriminate(p.to(run.device)).float().cpu() for p in pts.split(8192)])
     D.train(was)
     if out.dim() > 1:
         return None

@@ -21,6 +21,7 @@ from gankit.losses import LOSSES, Objective
 from gankit.losses.penalties import PENALTIES, Penalty
 from gankit.networks import DISCRIMINATORS, GENERATORS, PRIORS
 from gankit.networks.base import ParallelCritics
+from gankit.training.transform import Standardize
 from gankit.training import distributed, fastpath
 from gankit.training.recipe import Recipe
 from gankit.training.loop import EMA, Logs, Phase, Trainer, lr_factor, make_optimizer
@@ -54,6 +55,9 @@ class GANRecipe(Recipe):
         self.penalty: Penalty = PENALTIES.build(cfg.penalty.name, cfg.penalty.options)
         self.mitigations: list[Mitigation] = [MITIGATIONS.build(n, o) for n, o in cfg.mitigations.items()]
         self.prior = PRIORS.build(cfg.prior.name, cfg.prior.options, dim=cfg.latent_dim)
+        # Point data of any range trains standardised; generate() maps back to the data's units.
+        self.transform = (Standardize.fit(data, cfg.seed) if cfg.train.standardize and data.kind == "points"
+                          else None)
         self.G = GENERATORS.build(cfg.generator.name, cfg.generator.options, latent_dim=cfg.latent_dim,
                                   data_shape=data.shape, num_classes=self.num_classes).to(device)
         if self.objective.learned_critic:
@@ -118,7 +122,15 @@ class GANRecipe(Recipe):
     def real_batch(self, n: int | None = None) -> tuple[Tensor, Tensor | None]:
         """This rank's ``n`` rows (default: its batch share) of the next global real batch."""
         x, y = self.batches.real(n or self.batch_size, self.data_rng)
+        if self.transform is not None:
+            x = self.transform(x)
         return x, (y if self.num_classes else None)
+
+    def discriminate(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """D's raw outputs on data-space points ``x`` (standardised first when training is)."""
+        if self.transform is not None:
+            x = self.transform(x.to(self.device))
+        return self.D(x, y)
 
     def fake_labels(self, n: int) -> Tensor | None:
         if not self.num_classes:
@@ -207,12 +219,15 @@ class GANRecipe(Recipe):
             m = min(batch, n - i)
             z = self.prior.sample(m, generator=gen, device=self.device)
             y = None if labels is None else labels[i:i + m].to(self.device)
-            out.append(G(z, y).float().cpu())
+            x = G(z, y).float()
+            out.append((x if self.transform is None else self.transform.inverse(x)).cpu())
         G.train(was_training)
         return torch.cat(out) if out else torch.empty(0, *self.data.shape)
 
     def modules(self) -> dict[str, nn.Module]:
         mods = {"G": self.G, "D": self.D}
+        if self.transform is not None:  # the standardisation is part of the run, saved and checked with it
+            mods["transform"] = self.transform
         if self.G_ema is not None:
             mods["G_ema"] = self.G_ema
         return mods
