@@ -138,10 +138,21 @@ def test_twenty_questions_by_keyboard_killed_and_resumed(browser: object, cond_r
 
 
 def test_time_limited_points_are_masked(browser: object, point_run: Path) -> None:
+    # In-process (the kill and the scores on stopping are the test above's): the same server
+    # and page the command serves, a scatter of 256 points per item, masked after 150 ms.
+    import threading
+
+    from gankit.report.judge import open_session
+    from gankit.report.server import JudgeApp, make_server
+    from gankit.training.run import load_run
+
+    session = open_session(load_run(point_run), point_run, name="hype-150ms", n=4, seed=0, exposure_ms=150,
+                           points=256)
+    server = make_server(JudgeApp(session, "ring"), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     page = browser.new_page()
-    server = Server(point_run, "--n", "4", "--exposure", "150")
     try:
-        page.goto(server.url)
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
         page.wait_for_selector('main[data-phase="intro"]')
         assert "150 ms" in page.inner_text("#exposure")
         page.keyboard.press("Enter")
@@ -150,11 +161,38 @@ def test_time_limited_points_are_masked(browser: object, point_run: Path) -> Non
         page.keyboard.press("x")   # not an answer key: nothing happens
         _answer(page, range(4), {i: "rf"[i % 2] for i in range(4)}, masked=True)
         page.wait_for_selector('main[data-phase="done"]')
+        assert "Your error rate" in page.inner_text("#result")
     finally:
-        rc, out, err = server.stop()
-    assert rc == 0, err
+        page.close()
+        server.shutdown()
+        server.server_close()
     answers = _answers(point_run / "judge" / "hype-150ms.jsonl")
     assert [a["item"] for a in answers] == [0, 1, 2, 3]
+    assert [a["answer"] for a in answers] == ["real", "generated", "real", "generated"]
     assert all(a["exposure_ms"] == 150 and a["rt_ms"] >= 150 for a in answers)
-    assert re.search(r"^human \(hype-150ms\)\s+HYPE 150 ms\s+4\s", out, re.M), out
-    page.close()
+
+
+def test_report_opens_offline_and_its_slider_moves(browser: object, cond_run: Path) -> None:
+    from gankit.report import write_report
+
+    path = write_report(cond_run)
+    requests: list[str] = []
+    errors: list[str] = []
+    browser.set_offline(True)
+    page = browser.new_page()
+    try:
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.resolve().as_uri())
+        images = page.locator("img")
+        assert images.count() >= 3   # samples.png and the grids at steps 10 and 20
+        assert all(images.nth(i).evaluate("im => im.complete && im.naturalWidth > 0") for i in range(images.count()))
+        shown = "Array.from(document.querySelectorAll('.slider img')).filter(i => !i.hidden).map(i => i.dataset.step)"
+        assert page.evaluate(shown) == ["10"]
+        page.locator('.slider input[type="range"]').fill("1")
+        assert page.evaluate(shown) == ["20"] and "step 20" in page.inner_text(".steplabel")
+    finally:
+        page.close()
+        browser.set_offline(False)
+    assert errors == []
+    assert all(u.startswith(("file:", "data:")) for u in requests), requests

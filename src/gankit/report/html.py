@@ -43,15 +43,15 @@ _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1b1b1b;background:#fff}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:3px}
 h3{font-size:14px;margin:10px 0 6px}.sub{color:#555;margin:0 0 12px}
-table{border-collapse:collapse;margin:6px 0 10px}th,td{border:1px solid #d8d8d8;padding:3px 9px;text-align:right}
+table{border-collapse:collapse;margin:6px 0 10px}th,td{border:1px solid #d8d8d8;padding:3px 9px;text-align:right}td{white-space:nowrap}td.k{white-space:normal}
 th{background:#f4f4f4}td.k,th.k{text-align:left;font-family:ui-monospace,Menlo,Consolas,monospace}
 .base{color:#666;font-size:12px}.note{color:#666;font-size:12px;margin:2px 0 8px}
 .charts{display:flex;flex-wrap:wrap;gap:10px}.chart{background:#fff;border:1px solid #e3e3e3}
 .chart .ct{font-size:13px;font-weight:600}.chart .cl{font-size:11px;fill:#333}
 .chart .frame{fill:none;stroke:#bbb}.chart .grid{stroke:#eee}.chart .axis{stroke:#999}
 .chart .ref{stroke:#888;stroke-dasharray:4 3}
-.runs{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:16px}
-.pic img{max-width:100%;image-rendering:pixelated;border:1px solid #e3e3e3}
+.side{display:flex;flex-wrap:wrap;gap:0 36px;align-items:flex-start}.side>div{max-width:560px}.runs{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:16px}
+.pic img{max-width:100%;image-rendering:pixelated;border:1px solid #e3e3e3}.pic img.grid{width:min(100%,520px)}
 .slider img{width:100%;max-width:520px;image-rendering:pixelated;border:1px solid #e3e3e3}
 .slider input{width:100%;max-width:520px}pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px;max-height:520px}
 .swatch{display:inline-block;width:10px;height:10px;margin-right:5px;border-radius:2px}
@@ -207,7 +207,8 @@ def eval_charts(runs: Sequence[RunFiles]) -> str:
     for rows in rows_by_run:
         for row in rows:
             keys.extend(k for k, v in row.items() if k not in keys and k not in _FACT_KEYS and not CLASS_KEY.match(k)
-                        and not k.endswith("_baseline") and not k.endswith("_std") and isinstance(v, (int, float)))
+                        and not k.endswith(("_baseline", "_std", "_total")) and isinstance(v, (int, float))
+                        and not isinstance(v, bool))
     lookup = dict(zip((r.name for r in runs), rows_by_run))
     charts = []
     for k in keys:
@@ -222,7 +223,7 @@ def eval_charts(runs: Sequence[RunFiles]) -> str:
         per = [f"cond_accuracy_{c}" for c in range(len(names))]
         series = _series(runs, per, lambda rr: lookup[rr.name])
         for s, c in zip(series, range(len(names))):
-            s.label = f"{c} {names[c]}"
+            s.label = str(c) if names[c] == str(c) else f"{c} {names[c]}"
         if series:
             charts.append(line_chart(series, title="eval: conditional accuracy per class", ylim=(0.0, 1.0)))
     return "<h3>Evaluations during training</h3><div class=\"charts\">" + "".join(charts) + "</div>"
@@ -249,12 +250,14 @@ def pictures(runs: Sequence[RunFiles]) -> str:
         if r.config.get("model") == "aae":
             what = "samples.png (the autoencoder's codes and samples)"
         elif kind == "images":
-            what = "Final samples (one row per class)" if r.class_names else "Final samples"
+            what = "Final samples (one row per class)" if r.config.get("conditional") else "Final samples"
         else:
             what = "Generated points (orange) over the data (black) and its density, with D's decision surface"
-        pic = (f'<div class="pic"><h3>{escape(what)}</h3><img alt="{escape(what)}" src="{data_uri(r.picture)}"></div>'
-               if r.picture is not None else '<p class="note">no samples.png in this run</p>')
-        cols.append(f"<div><h3>{escape(r.name)}</h3>{pic}{_slider(r)}</div>")
+        grid = ' class="grid"' if kind == "images" else ""
+        pic = (f'<div class="pic"><h3>{escape(what)}</h3><img{grid} alt="{escape(what)}" src="{data_uri(r.picture)}">'
+               "</div>" if r.picture is not None else '<p class="note">no samples.png in this run</p>')
+        head = f"<h3>{escape(r.name)}</h3>" if len(runs) > 1 else ""
+        cols.append(f'<div>{head}<div class="side">{pic}{_slider(r)}</div></div>')
     return '<div class="runs">' + "".join(cols) + "</div>"
 
 
@@ -282,7 +285,7 @@ def judge_section(runs: Sequence[RunFiles]) -> str:
                         f'<td class="k">{escape(str(row.get("protocol", "")))}</td><td>{row.get("items", 0)}</td>'
                         f'<td>{_pct(row.get("error"))}</td><td>{ci}</td><td>{_pct(row.get("fake_error"))}</td>'
                         f'<td>{_pct(row.get("real_error"))}</td><td class="k">{escape(str(row.get("note", "")))}</td></tr>')
-        parts.append(f"<h3>{escape(r.name)}</h3><table><tr><th class=\"k\">judge</th><th class=\"k\">items</th>"
+        parts.append(f"<h3>{escape(r.name)}</h3><table><tr><th class=\"k\">judge</th><th class=\"k\">protocol (items)</th>"
                      "<th>n</th><th>error</th><th>95 % CI</th><th>generated judged real</th>"
                      "<th>real judged generated</th><th class=\"k\">note</th></tr>" + "".join(rows) + "</table>")
         per = [row for row in j.get("rows", []) if row.get("per_class")]
@@ -337,9 +340,10 @@ def render(runs: Sequence[RunFiles]) -> str:
                                   f"{escape(r.name)} ({escape(r.title)}) &nbsp;" for i, r in enumerate(runs)) + "</p>"
     sub = escape(runs[0].title) if not many else f"{len(runs)} runs compared"
     body = [f"<h1>{escape(title)}</h1><p class=\"sub\">{sub} · {escape(', '.join(str(r.dir) for r in runs))}</p>",
-            legend, "<h2>Final metrics</h2>", metrics_table(runs), per_class_table(runs), judge_section(runs),
+            legend, '<div class="side"><div><h2>Final metrics</h2>', metrics_table(runs), "</div>",
+            f"<div>{per_class_table(runs)}</div></div>", "<h2>Samples</h2>", pictures(runs),
             "<h2>Training curves</h2><div class=\"charts\">", training_charts(runs), "</div>",
-            eval_charts(runs), "<h2>Samples</h2>", pictures(runs), "<h2>Config</h2>", config_section(runs)]
+            eval_charts(runs), judge_section(runs), "<h2>Config</h2>", config_section(runs)]
     return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">{GENERATOR_TAG}"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{escape(title)}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(body)}<script>{_SLIDER_JS}</script></body></html>\n")

@@ -255,12 +255,13 @@ def _pct(v: Any) -> str:
 
 def format_rows(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a text table (error rates in %)."""
-    lines = [f"{'judge':<22} {'items':<38} {'n':>5} {'error %':>7} {'95% CI':>13} {'gen->real':>9} {'real->gen':>9}"]
+    lines = [f"{'judge':<22} {'protocol (items)':<38} {'n':>5} {'error %':>7} {'95% CI':>13} {'gen->real':>9} {'real->gen':>9}"]
     for r in rows:
         ci = f"[{_pct(r.get('ci_low')).strip()}, {_pct(r.get('ci_high')).strip()}]" if r.get("ci_low") is not None else "-"
         lines.append(f"{r['judge']:<22} {r['protocol']:<38} {r.get('items', 0):>5} {_pct(r.get('error')):>7} {ci:>13} "
                      f"{_pct(r.get('fake_error')):>9} {_pct(r.get('real_error')):>9}" + (f"  {r['note']}" if r.get("note") and not r.get("items") else ""))
-        for name, c in (r.get("per_class") or {}).items():
-            if r["judge"].startswith("human") or "items" in r["protocol"]:
-                lines.append(f"{'':<22}   class {name:<30} {c['items']:>5} {_pct(c['error']):>7}")
+        per = r.get("per_class") or {}
+        if per:
+            lines.append(f"{'':<22}   per class (error %): " + ", ".join(
+                f"{name} {_pct(c['error']).strip()} (n={c['items']})" for name, c in per.items()))
     return "\n".join(lines)

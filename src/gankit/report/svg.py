@@ -68,10 +68,10 @@ def _finite(v: float | None) -> bool:
 
 def line_chart(series: Sequence[Series], *, title: str, xlabel: str = "step", ylabel: str = "",
                hlines: Sequence[tuple[float, str]] = (), ylim: tuple[float, float] | None = None,
-               width: int = 460, height: int = 260) -> str:
+               width: int = 392, height: int = 250) -> str:
     """One chart: ``series`` as polylines (a missing or non-finite value breaks the line; a
     series of one point is drawn as a dot), ``hlines`` as dashed reference lines ``(y, label)``."""
-    left, right, top, bottom = 58, 12, 28, 40
+    left, right, top, bottom = 58, 22, 28, 40
     legend_rows = math.ceil(len(series) / 3)
     height += 16 * legend_rows
     pw, ph = width - left - right, height - top - bottom - 16 * legend_rows
