@@ -8,6 +8,11 @@ set is exactly a keyword argument of the code that uses it. Overrides come as do
 ``betas=[0.5,0.9]`` a list). Unknown keys, wrong types and values out of range raise
 :class:`ConfigError` naming the key: each field's hint carries its range
 (:class:`gankit.registry.Bounds`), as the factories' signatures do for component options.
+
+A run's config is layered (:func:`config_layers`): the ``default`` preset < a named preset
+(``--preset``) < a config file (``--config``) < ``--set`` overrides; :func:`resolve_config`
+also says which layer set each key. Each field's ``help`` metadata is its one-line meaning
+(:func:`section_options`, read by ``gankit list train``).
 """
 
 from __future__ import annotations
@@ -36,40 +41,59 @@ class Component:
         return {"name": self.name, **self.options}
 
 
+def _opt(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = dataclasses.MISSING) -> Any:
+    """A config field with its one-line meaning: validation reads the hint, ``gankit list``
+    the hint, the default and this help (:func:`section_options`)."""
+    if factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=factory, metadata={"help": help})
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 @dataclasses.dataclass
 class OptimConfig:
-    name: Literal["adam", "sgd", "rmsprop"] = "adam"
-    lr: Positive = 2e-4
-    betas: tuple[Fraction, Fraction] = (0.5, 0.999)
-    momentum: Fraction = 0.0
-    weight_decay: NonNegative = 0.0
+    """An optimiser (``optim_g`` for G, and the encoder of an AAE; ``optim_d`` for D)."""
+
+    name: Literal["adam", "sgd", "rmsprop"] = _opt("adam", "the optimiser")
+    lr: Positive = _opt(2e-4, "learning rate (the base of train.lr_decay's schedule)")
+    betas: tuple[Fraction, Fraction] = _opt((0.5, 0.999), "Adam's (beta1, beta2)")
+    momentum: Fraction = _opt(0.0, "momentum of sgd and rmsprop")
+    weight_decay: NonNegative = _opt(0.0, "L2 weight decay")
 
 
 @dataclasses.dataclass
 class TrainConfig:
-    steps: Count = 3000               # generator steps (training iterations)
-    batch_size: Count = 256
-    d_steps: Count = 1                # k: discriminator steps per generator step (n_critic)
-    g_steps: Count = 1
-    update: Literal["alternating", "simultaneous"] = "alternating"
-    lr_decay: Literal["none", "linear", "cosine"] = "none"  # learning-rate factor over train.steps
-    ema: Fraction = 0.0               # EMA decay of G's weights (0 = off), e.g. 0.999
-    ema_start: NonNegativeInt = 0     # step from which the EMA tracks G
-    log_every: Count = 50             # metrics.jsonl / progress-bar refresh
-    eval_every: NonNegativeInt = 0    # periodic metrics during training (0 = only at the end)
-    checkpoint_every: NonNegativeInt = 1000  # checkpoint every N steps (0 = only by time, at the end and on Ctrl-C)
-    checkpoint_seconds: NonNegative = 120.0  # ... and at least this often in wall time (0 = off)
-    extend: list[Count] = dataclasses.field(default_factory=list)  # end steps of extensions past train.steps (gankit resume --steps): each restarts the lr schedule over its span
-    standardize: bool = False         # point data: train on (x - mean) / std, sample in the data's units
-    threads: NonNegativeInt = 0       # torch CPU threads (0 = gankit chooses: 1 for MLPs on point data, all cores for images; OMP_NUM_THREADS wins)
-    sample_every: NonNegativeInt = 0  # image grids from a fixed noise batch (0 = only at the end)
-    progress: bool = True
-    tensorboard: bool = False
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype (gankit.training.precision)
-    compile: bool = False             # torch.compile the networks (gankit.training.fastpath)
-    channels_last: bool = False       # NHWC memory order for convolutional networks and image batches
-    data_on_device: bool = True       # keep a finite data set on the training device (one copy)
-    sync_batchnorm: bool = False      # SyncBatchNorm across processes (torchrun; CUDA only)
+    """The training loop: length, batch, update schedule, logging, checkpoints, speed."""
+
+    steps: Count = _opt(3000, "generator steps (training iterations); the lr schedule's length")
+    batch_size: Count = _opt(256, "samples per step (the global batch under torchrun)")
+    d_steps: Count = _opt(1, "k: discriminator steps per generator step (WGAN's n_critic)")
+    g_steps: Count = _opt(1, "generator steps per iteration")
+    update: Literal["alternating", "simultaneous"] = _opt(
+        "alternating", "alternating: D then G; simultaneous: every phase's gradient at the same parameters")
+    lr_decay: Literal["none", "linear", "cosine"] = _opt(
+        "none", "learning-rate factor over train.steps (linear/cosine decay to 0)")
+    ema: Fraction = _opt(0.0, "EMA decay of G's weights (0 = off), e.g. 0.999; evaluation and samples use the EMA")
+    ema_start: NonNegativeInt = _opt(0, "step from which the EMA tracks G")
+    log_every: Count = _opt(50, "metrics.jsonl rows and progress-bar refresh, every N steps")
+    eval_every: NonNegativeInt = _opt(0, "periodic metrics during training every N steps (0 = only at the end)")
+    checkpoint_every: NonNegativeInt = _opt(
+        1000, "checkpoint every N steps (0 = only by time, at the end and on Ctrl-C)")
+    checkpoint_seconds: NonNegative = _opt(120.0, "... and at least this often in wall time, seconds (0 = off)")
+    extend: list[Count] = _opt(
+        factory=list, help="end steps of extensions past train.steps (gankit resume --steps): each restarts "
+                           "the lr schedule over its span")
+    standardize: bool = _opt(False, "point data: train on (x - mean) / std, sample in the data's units")
+    threads: NonNegativeInt = _opt(
+        0, "torch CPU threads (0 = gankit chooses: 1 for MLPs on point data, all cores for images; "
+           "OMP_NUM_THREADS wins)")
+    sample_every: NonNegativeInt = _opt(0, "image grids from a fixed noise batch every N steps (0 = only at the end)")
+    progress: bool = _opt(True, "progress bar and phase messages on stderr")
+    tensorboard: bool = _opt(False, "also log losses, metrics and grids to RUN/tensorboard")
+    precision: Literal["fp32", "bf16", "fp16"] = _opt("fp32", "autocast dtype (gankit.training.precision)")
+    compile: bool = _opt(False, "torch.compile the networks (gankit.training.fastpath)")
+    channels_last: bool = _opt(False, "NHWC memory order for convolutional networks and image batches")
+    data_on_device: bool = _opt(True, "keep a finite data set on the training device (one copy)")
+    sync_batchnorm: bool = _opt(False, "SyncBatchNorm across processes (torchrun; CUDA only)")
 
 
 # Every metric compares two samples; with one, the unbiased estimators divide by n - 1 = 0.
@@ -78,42 +102,49 @@ EvalSamples = Annotated[int, Bounds(ge=2)]
 
 @dataclasses.dataclass
 class EvalConfig:
-    metrics: list[str] | None = None  # None = the data kind's defaults
-    num_samples: EvalSamples = 2500
-    seed: Seed = 1234
-    inception: str | None = None      # TorchScript Inception file for Inception-FID
+    """The final evaluation (and train.eval_every's)."""
+
+    metrics: list[str] | None = _opt(None, "metric names (gankit list metrics); null = the data kind's defaults")
+    num_samples: EvalSamples = _opt(2500, "generated samples per evaluation")
+    seed: Seed = _opt(1234, "seed of the evaluation's samples (the same numbers on every re-evaluation)")
+    inception: str | None = _opt(None, "TorchScript Inception file for Inception-FID (nothing is downloaded)")
 
 
 @dataclasses.dataclass
 class AAEConfig:
     """Adversarial autoencoder options (``model=aae``; Makhzani et al. 2015)."""
 
-    adversarial: bool = True          # the regularisation phase (false = a plain autoencoder)
-    supervised: bool = False          # each label picks its prior component (Makhzani et al. 2015)
+    adversarial: bool = _opt(True, "the regularisation phase (false = a plain autoencoder)")
+    supervised: bool = _opt(False, "each label picks its prior component (Makhzani et al. 2015)")
 
 
 @dataclasses.dataclass
 class Config:
-    name: str | None = None           # the run directory's name under out_dir (a plain name, no path)
-    seed: Seed = 0
-    device: str = "auto"
-    out_dir: str = "runs"
-    model: Literal["gan", "aae"] = "gan"
-    conditional: bool = False
-    latent_dim: Count = 2
-    data: Component = dataclasses.field(default_factory=lambda: Component("ring"))
-    generator: Component = dataclasses.field(default_factory=lambda: Component("mlp"))
-    discriminator: Component = dataclasses.field(default_factory=lambda: Component("mlp"))
-    prior: Component = dataclasses.field(default_factory=lambda: Component("normal"))
-    encoder: Component = dataclasses.field(default_factory=lambda: Component("mlp"))  # model=aae: x -> z
-    loss: Component = dataclasses.field(default_factory=lambda: Component("ns"))
-    penalty: Component = dataclasses.field(default_factory=lambda: Component("none"))
-    mitigations: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
-    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
-    optim_g: OptimConfig = dataclasses.field(default_factory=OptimConfig)
-    optim_d: OptimConfig = dataclasses.field(default_factory=OptimConfig)
-    eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
-    aae: AAEConfig = dataclasses.field(default_factory=AAEConfig)
+    """A whole run. Component sections are a registry name plus that entry's options."""
+
+    name: str | None = _opt(None, "the run directory's name under out_dir (a plain name, no path); "
+                                  "null = <model>-<loss>-<data>-<time>")
+    seed: Seed = _opt(0, "seed of the networks' initialisation, the data order and the latents")
+    device: str = _opt("auto", "auto (CUDA when present), cpu, cuda, cuda:N")
+    out_dir: str = _opt("runs", "where new run directories go")
+    model: Literal["gan", "aae"] = _opt("gan", "the recipe (gankit list models)")
+    conditional: bool = _opt(False, "condition G and D on the data set's labels (Mirza & Osindero 2014)")
+    latent_dim: Count = _opt(2, "dimension of z")
+    data: Component = _opt(factory=lambda: Component("ring"), help="the data set (gankit list datasets)")
+    generator: Component = _opt(factory=lambda: Component("mlp"), help="G, or the AAE's decoder (gankit list generators)")
+    discriminator: Component = _opt(factory=lambda: Component("mlp"),
+                                    help="D (on data; on codes for model=aae) (gankit list discriminators)")
+    prior: Component = _opt(factory=lambda: Component("normal"), help="the latent distribution (gankit list priors)")
+    encoder: Component = _opt(factory=lambda: Component("mlp"), help="model=aae: x -> z (gankit list encoders)")
+    loss: Component = _opt(factory=lambda: Component("ns"), help="the adversarial objective (gankit list losses)")
+    penalty: Component = _opt(factory=lambda: Component("none"), help="a critic regulariser (gankit list penalties)")
+    mitigations: dict[str, dict[str, Any]] = _opt(
+        factory=dict, help="mode-collapse mitigations, name -> options (gankit list mitigations)")
+    train: TrainConfig = _opt(factory=TrainConfig, help="the training loop (gankit list train)")
+    optim_g: OptimConfig = _opt(factory=OptimConfig, help="G's optimiser (gankit list optim)")
+    optim_d: OptimConfig = _opt(factory=OptimConfig, help="D's optimiser (gankit list optim)")
+    eval: EvalConfig = _opt(factory=EvalConfig, help="the evaluation (gankit list eval)")
+    aae: AAEConfig = _opt(factory=AAEConfig, help="adversarial autoencoder options (gankit list aae)")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -372,21 +403,70 @@ def check_run_name(name: str) -> None:
 DEFAULT_PRESET = "default"
 
 
+# The layers of a run's config, lowest first; each merges into the ones below it, so a layer
+# sets only what it changes. Switching a component's name (``loss: wgan``) drops the options
+# the layers below gave the old entry (:func:`merge`).
+LAYER_ORDER = ("default", "preset NAME", "file PATH", "--set")
+CODE_DEFAULT = "code default"
+
+
+def config_layers(file: str | Path | None = None, overrides: Iterable[str] = (),
+                  preset: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """``[(source, raw mapping), ...]`` in :data:`LAYER_ORDER`: the default preset, the named
+    preset (``--preset``), the config file (``--config``), the ``--set`` overrides."""
+    layers = [("default", load_preset(DEFAULT_PRESET))]
+    if preset is not None and preset != DEFAULT_PRESET:
+        layers.append((f"preset {preset}", load_preset(preset)))
+    if file is not None:
+        layers.append((f"file {file}", load_file(file)))
+    sets = parse_overrides(overrides)
+    if sets:
+        layers.append(("--set", sets))
+    return layers
+
+
 def load_config(file: str | Path | None = None, overrides: Iterable[str] = (),
                 preset: str | None = None) -> Config:
-    """Preset < file (YAML or JSON) < ``--set`` overrides; returns a fully resolved config.
+    """default preset < ``preset`` < ``file`` (YAML or JSON) < ``overrides``, fully resolved."""
+    return resolve_config(file, overrides, preset)[0]
 
-    With neither a file nor a preset, the ``default`` preset (the tuned ring run) is the base.
-    """
-    if file is None and preset is None:
-        preset = DEFAULT_PRESET
+
+def resolve_config(file: str | Path | None = None, overrides: Iterable[str] = (),
+                   preset: str | None = None) -> tuple[Config, dict[str, str]]:
+    """The resolved config and, for every dotted key of ``cfg.to_dict()``, the layer that set
+    it (``default``, ``preset NAME``, ``file PATH``, ``--set``) or ``code default``."""
     raw: dict[str, Any] = {}
-    if preset is not None:
-        raw = merge(raw, load_preset(preset))
-    if file is not None:
-        raw = merge(raw, load_file(file))
-    raw = merge(raw, parse_overrides(overrides))
-    return build_config(raw)
+    sources: dict[str, str] = {}
+    for source, layer in config_layers(file, overrides, preset):
+        raw = merge(raw, layer)
+        present = _flatten(raw)
+        sources = {k: v for k, v in sources.items() if k in present}  # dropped with a switched name
+        sources.update({k: source for k in _flatten(merge({}, layer))})
+    cfg = build_config(raw)
+    shorthand = {k for k, v in raw.items() if k in component_registries()  # data=folder:PATH sets data.path
+                 and ":" in str(v.get("name", "") if isinstance(v, Mapping) else v)}
+    out = {}
+    for key in _flatten(cfg.to_dict()):
+        section = key.split(".", 1)[0]
+        fallback = (sources.get(f"{section}.name", CODE_DEFAULT) if section in shorthand and key == f"{section}.path"
+                    else CODE_DEFAULT)
+        out[key] = sources.get(key, fallback)
+    return cfg, out
+
+
+def _flatten(raw: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"steps": 5}}`` -> ``{"train.steps": 5}``; short forms expanded at the top
+    (``loss: wgan`` is ``loss.name``); lists and empty mappings are values."""
+    out: dict[str, Any] = {}
+    for k, v in raw.items():
+        if not prefix and not isinstance(v, Mapping) and k in _SECTIONS:
+            v = _section_as_mapping(k, v)
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and v:
+            out.update(_flatten(v, f"{key}."))
+        else:
+            out[key] = v
+    return out
 
 
 def load_preset(name: str) -> dict[str, Any]:
@@ -394,6 +474,93 @@ def load_preset(name: str) -> dict[str, Any]:
 
     path = resources.files("gankit") / "presets" / f"{name}.yaml"
     if not path.is_file():
-        names = sorted(p.name[:-5] for p in (resources.files("gankit") / "presets").iterdir() if p.name.endswith(".yaml"))
-        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(names)}")
+        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(preset_names())}")
     return yaml.safe_load(path.read_text()) or {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One settable key: its dotted name, type (with range), default and one-line meaning."""
+
+    key: str
+    type: str
+    default: Any
+    help: str
+
+
+def describe_hint(hint: Any) -> str:
+    """``int >= 1`` for ``Count``, ``'adam' | 'sgd' | 'rmsprop'``, ``list[str] | None``: how
+    ``gankit list`` spells a hint, range included."""
+    from gankit.registry import _name
+
+    text = _name(hint)
+    if typing.get_origin(hint) is Annotated:
+        bounds = [m.describe() for m in hint.__metadata__ if isinstance(m, Bounds)]
+        text = " ".join([text, *bounds])
+    elif typing.get_origin(hint) in (tuple, list) and typing.get_args(hint):
+        inner = {describe_hint(a) for a in typing.get_args(hint) if a is not Ellipsis}
+        ranges = {t.split(" ", 1)[1] for t in inner if " " in t and not t.startswith("'")}
+        if len(ranges) == 1:
+            text += f", each {ranges.pop()}"
+    return text
+
+
+def section_options(cls: type, prefix: str = "") -> list[Option]:
+    """Every field of config dataclass ``cls`` (:class:`TrainConfig`, ...) as an :class:`Option`:
+    the hint validation checks against, the dataclass default and the field's help."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    out = []
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        kind = describe_hint(hints[f.name])
+        if isinstance(default, Component):
+            default, kind = default.name, "a registered name + its options"
+        elif dataclasses.is_dataclass(default):
+            default, kind = None, "section"
+        out.append(Option(f"{prefix}{f.name}", kind, default, f.metadata.get("help", "")))
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class PresetInfo:
+    """A preset's header: what it trains and what it was measured to reach (``# trains:`` and
+    ``# measured:`` comment lines), and the rest of its leading comments."""
+
+    name: str
+    trains: str
+    measured: str
+    description: str
+
+
+def preset_names() -> list[str]:
+    from importlib import resources
+
+    return sorted(p.name[:-5] for p in (resources.files("gankit") / "presets").iterdir() if p.name.endswith(".yaml"))
+
+
+def preset_info(name: str) -> PresetInfo:
+    """The header of preset ``name``: its leading ``#`` lines; ``# trains: ...`` and
+    ``# measured: ...`` (each continued on the following ``#   `` lines) are fields."""
+    from importlib import resources
+
+    load_preset(name)  # unknown name: one line listing the presets
+    text = (resources.files("gankit") / "presets" / f"{name}.yaml").read_text()
+    fields: dict[str, list[str]] = {"trains": [], "measured": [], "description": []}
+    current = "description"
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        body = line[1:].strip()
+        head, sep, rest = body.partition(":")
+        if sep and head in ("trains", "measured"):
+            current, body = head, rest.strip()
+        elif current != "description" and not line.startswith("#   "):
+            current = "description"
+        fields[current].append(body)
+    joined = {k: " ".join(x for x in v if x) for k, v in fields.items()}
+    return PresetInfo(name, joined["trains"], joined["measured"] or "not measured", joined["description"])
