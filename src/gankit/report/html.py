@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gankit.report.rundir import CLASS_KEY, RunFiles, read_run
-from gankit.report.svg import DASHES, PALETTE, Series, fmt, line_chart
+from gankit.report.svg import DASHES, PALETTE, Series, line_chart
 
 GENERATOR_TAG = '<meta name="generator" content="gankit report">'
 MAX_SLIDER_IMAGES = 40  # sample grids embedded per run: evenly spaced over training, the last one kept
