@@ -158,25 +158,33 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--capabilities", nargs="+", default=list(CAPABILITIES), choices=CAPABILITIES)
     p.add_argument("--threads", nargs="+", type=int, default=list(THREADS))
-    p.add_argument("--records", type=Path, default=ROOT / "runs" / "test-margins",
-                   help="folder for the JSON-lines files, one per combination (default: %(default)s)")
+    p.add_argument("--records", type=Path, nargs="+", default=[ROOT / "runs" / "test-margins"],
+                   help="folder for the JSON-lines files, one per combination (default: %(default)s); with "
+                        "--table-only several, a later folder's records of a test replacing the earlier ones")
     p.add_argument("--table-only", action="store_true", help="print the table of the records already there")
     args, pytest_args = p.parse_known_args(argv)   # the rest goes to pytest (e.g. -k push_forward)
     pytest_args = [a for a in pytest_args if a != "--"]
-    args.records.mkdir(parents=True, exist_ok=True)
+    folder = args.records[0]
+    folder.mkdir(parents=True, exist_ok=True)
     combos = [(c, t) for t in args.threads for c in args.capabilities]   # the fast 1-thread runs first
     runs = []
     if not args.table_only:
         for cap, threads in combos:
-            runs.append(run_combo(cap, threads, args.records / f"{cap}-{threads}.jsonl", pytest_args))
-        (args.records / "runs.json").write_text(json.dumps(runs, indent=1))
-    elif (args.records / "runs.json").exists():
-        runs = json.loads((args.records / "runs.json").read_text())
-    records = {}
-    for cap, threads in combos:
-        f = args.records / f"{cap}-{threads}.jsonl"
-        if f.exists():
-            records[combo_name(cap, threads)] = [json.loads(ln) for ln in f.read_text().splitlines() if ln.strip()]
+            runs.append(run_combo(cap, threads, folder / f"{cap}-{threads}.jsonl", pytest_args))
+        (folder / "runs.json").write_text(json.dumps(runs, indent=1))
+    else:
+        for d in args.records:
+            if (d / "runs.json").exists():
+                runs += json.loads((d / "runs.json").read_text())
+    records: dict[str, list[dict]] = {}
+    for d in args.records if args.table_only else [folder]:
+        for cap, threads in combos:
+            f = d / f"{cap}-{threads}.jsonl"
+            if f.exists():
+                new = [json.loads(ln) for ln in f.read_text().splitlines() if ln.strip()]
+                rerun = {r["test"] for r in new}
+                old = [r for r in records.get(combo_name(cap, threads), []) if r["test"] not in rerun]
+                records[combo_name(cap, threads)] = old + new
     names = [combo_name(c, t) for c, t in combos]
     print(table(records, names))
     if runs:

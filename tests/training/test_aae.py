@@ -111,7 +111,10 @@ def test_latent_mmd_equals_an_independent_numpy_computation(runs):
 def test_supervised_codes_land_in_their_labels_component(runs, record):
     m = runs["supervised"].metrics
     assert record("component accuracy train", m["component_accuracy"], "> 0.90")        # measured 0.95-0.96
-    assert record("component accuracy test", m["component_accuracy_test"], "> 0.85")    # measured 0.89-0.92
+    # held out: measured 0.89-0.92 over seeds, 0.90-0.92 for seed 0 over CPU kernels and threads (a
+    # 359-image binomial SE of 0.016), too close to 0.85 (docs/test-margins.md). 0.80 still asks
+    # 8x chance (0.10, codes that ignore the label) of digits the encoder never saw.
+    assert record("component accuracy test", m["component_accuracy_test"], "> 0.80")
     # A perfect encoder scores the wedge probability 1 - 2 Phi(-R sin(pi/K) / sigma) (to 1e-4).
     ceiling = 1 - 2 * stats.norm.cdf(-4.0 * math.sin(math.pi / 10) / 0.5)
     assert m["component_accuracy_prior"] == pytest.approx(ceiling, abs=4 * math.sqrt(ceiling * (1 - ceiling) / 2500))

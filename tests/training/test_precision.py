@@ -83,12 +83,15 @@ def test_overflowing_scaled_gradients_skip_the_step_and_halve_the_scale():
 def test_bf16_training_on_the_cpu_covers_the_ring(tmp_path, record):
     # GMMN (no adversary: training that converges within a test's budget) in bf16 autocast,
     # its MMD^2 on float32 samples. Measured over seeds 0-4: 8/8 modes each time, 11-16 % of
-    # samples within 3 sigma (sigma 0.05) after 200 steps. The adversarial game at this size
-    # needs thousands of steps on the ring, in fp32 as in bf16 (docs/distributed.md).
+    # samples within 3 sigma (sigma 0.05) after 200 steps, 14-18 % for seed 1 over CPU kernels
+    # and threads: too close to a bound of 8 (docs/test-margins.md). After 400 steps (seeds
+    # 1-3): 24-39 %; an untrained G (a blob at the centre of the ring) has ~0 %, and so has a
+    # run whose bf16 arithmetic blurs the samples by more than a mode's width. The adversarial
+    # game at this size needs thousands of steps on the ring, in fp32 as in bf16 (docs/distributed.md).
     run = train({"seed": 1, "device": "cpu", "loss": "gmmn", "data": {"name": "ring", "sigma": 0.05},
                  "generator": {"width": 64, "depth": 2}, "optim_g": {"lr": 1e-3},
-                 "train": {"steps": 200, "batch_size": 128, "precision": "bf16", "progress": False, "log_every": 200},
+                 "train": {"steps": 400, "batch_size": 128, "precision": "bf16", "progress": False, "log_every": 200},
                  "eval": {"num_samples": 1000, "metrics": ["modes"]}}, run_dir=tmp_path / "bf16")
     assert run.recipe.precision.dtype == torch.bfloat16
     assert record("modes", run.metrics["modes"], "== 8")
-    assert record("HQ %", run.metrics["hq_percent"], ">= 8.0")
+    assert record("HQ %", run.metrics["hq_percent"], ">= 12.0")
