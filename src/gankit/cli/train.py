@@ -3,27 +3,56 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from gankit import jsonio
-from gankit.config import load_config
+from gankit.config import LAYER_ORDER, config_layers, load_config, resolve_config
 from gankit.training import distributed
 from gankit.training.run import Run, _new_run_dir, check_new_run_dir, resume
+
+TRAIN_EPILOG = f"""\
+The config is layered, each layer overriding the ones before it:
+  {' < '.join(LAYER_ORDER)}
+(the default preset is the tuned ring run; `gankit list presets` lists the presets, `gankit list`
+every key with its type, default and meaning; `gankit list train|optim|eval|aae` one section).
+A layer that switches a component's name (loss: wgan) drops the options the layers below gave
+the old entry.
+
+examples:
+  gankit train --dry-run --preset wgan-gp      # the resolved config, where each value came from
+  gankit train --set loss=fgan --set loss.divergence=reverse-kl --set train.steps=2000
+  gankit train --preset cdcgan-fashion-mnist --out runs/cdcgan
+"""
+
+RESUME_EPILOG = """\
+examples:
+  gankit resume runs/gan-ns-ring-20261122-081500              # to the run's planned end
+  gankit resume runs/long --steps 6000                         # past it: the lr schedule restarts
+  torchrun --nproc_per_node 2 -m gankit resume runs/ring-ddp   # several processes
+"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a GAN (default: non-saturating GAN on the 8-mode ring)",
                        description="Train a GAN. Every choice is a config key: --set loss=wgan --set penalty=gp ... "
                                    "Several processes: torchrun --nproc_per_node N -m gankit train ... "
-                                   "(train.batch_size is then the global batch, split over the processes).")
-    p.add_argument("--config", "-c", help="YAML/JSON config file")
-    p.add_argument("--preset", help="a named preset shipped with gankit (see `gankit list`)")
+                                   "(train.batch_size is then the global batch, split over the processes).",
+                       epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", "-c", metavar="PATH", help="YAML/JSON config file, layered on the preset")
+    p.add_argument("--preset", metavar="NAME", help="a named preset shipped with gankit, layered on the default "
+                                                    "(see `gankit list presets`)")
     p.add_argument("--set", "-s", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key (repeatable), e.g. --set train.steps=2000")
-    p.add_argument("--out", help="run directory (default: runs/<data>-<loss>-<time>)")
+                   help="override a config key, the last layer (repeatable), e.g. --set train.steps=2000")
+    p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<model>-<loss>-<data>-<time>)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the resolved config with the layer that set each value, then exit; "
+                        "nothing is trained or written")
     p.set_defaults(func=run_train)
 
-    r = sub.add_parser("resume", help="continue a run exactly where it stopped")
-    r.add_argument("run_dir")
+    r = sub.add_parser("resume", help="continue a run exactly where it stopped",
+                       description="Continue a run bit-identically from its checkpoint.",
+                       epilog=RESUME_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("run_dir", metavar="RUN_DIR", help="a run directory holding checkpoint.pt")
     r.add_argument("--steps", type=int, help="new total number of steps (default: the config's)")
     r.set_defaults(func=run_resume)
 
@@ -37,7 +66,39 @@ def _report(run: Run) -> None:
     print("files: " + ", ".join(files))
 
 
+def format_resolved(file: str | None, overrides: list[str], preset: str | None) -> str:
+    """The resolved config, one ``key: value`` line per key (values as YAML/JSON reads them)
+    and the layer that set it: ``default``, ``preset NAME``, ``file PATH``, ``--set`` or
+    ``code default`` (no layer sets it: the dataclass's or the registered factory's default)."""
+    cfg, sources = resolve_config(file, overrides, preset)
+    layers = [source for source, _ in config_layers(file, overrides, preset)]
+    flat = _flat(cfg.to_dict())
+    width = max(len(k) + len(_value(v)) for k, v in flat.items()) + 4
+    lines = [f"# resolved config: {' < '.join(layers)} (then code defaults)"]
+    for key, value in flat.items():
+        text = f"{key}: {_value(value)}"
+        lines.append(f"{text:<{width}}# {sources[key]}")
+    return "\n".join(lines)
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out: dict = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _value(v: object) -> str:
+    return json.dumps(jsonio.strict(v), ensure_ascii=False)
+
+
 def run_train(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        print(format_resolved(args.config, args.overrides, args.preset))
+        return 0
     cfg = load_config(args.config, args.overrides, preset=args.preset)
     from pathlib import Path
 
