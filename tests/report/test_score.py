@@ -137,3 +137,15 @@ def test_classifier_on_identical_distributions_scores_one_half() -> None:
     rows = classifier_rows(items, pool)
     # 2,000 held-out samples: a classifier with no signal errs 0.5 +- 0.011 (sd); 4 sd = 0.045
     assert abs(rows[1]["error"] - 0.5) < 0.045
+
+
+def test_discriminator_sees_inputs_as_in_training() -> None:
+    # A recipe with train.standardize scores data-space points through recipe.discriminate
+    # (standardise, then D): here D alone would call every item real, discriminate separates.
+    items, pool = _points(separated=True)
+    D = _Linear([-1.0, -1.0], 100.0)
+    run = _fake_run(D)
+    run.recipe.discriminate = lambda x, y=None: D(x) - 94.0   # 6 - x1 - x2: > 0 for real, as above
+    assert [r["error"] for r in discriminator_rows(run, items, pool)][0] == 0.0
+    del run.recipe.discriminate
+    assert discriminator_rows(run, items, pool)[0]["error"] == 0.5

@@ -110,6 +110,7 @@ def critic_outputs(run: Any, x: np.ndarray, labels: np.ndarray | None) -> tuple[
     if obj.critic_dim != 1:
         return None, f"the critic has {obj.critic_dim} outputs per sample, not one logit"
     D = recipe.D
+    discriminate = getattr(recipe, "discriminate", None)
     was = D.training
     D.eval()
     out = []
@@ -120,7 +121,8 @@ def critic_outputs(run: Any, x: np.ndarray, labels: np.ndarray | None) -> tuple[
                 yb = None
                 if recipe.num_classes:
                     yb = torch.from_numpy(np.clip(labels[i:i + 1024], 0, None)).long().to(run.device)
-                o = D(xb, yb) if yb is not None else D(xb)
+                # recipe.discriminate sees data-space inputs as D does in training (train.standardize)
+                o = discriminate(xb, yb) if discriminate is not None else (D(xb, yb) if yb is not None else D(xb))
                 if o.shape != (len(xb),):
                     return None, f"D returns shape {tuple(o.shape)} for {len(xb)} samples (packing?)"
                 out.append(o.float().cpu())
