@@ -1,0 +1,61 @@
+"""bench generalise: whole recipes on a seeded random family of mixtures; the table is its runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gankit import jsonio
+from gankit.bench import load_all
+from gankit.bench.generalise import METHODS, at_goal, run_config, setups, summarise
+from gankit.config import build_config
+from gankit.errors import ConfigError
+
+
+def test_every_method_is_a_valid_recipe_that_sets_nothing_per_data():
+    data = setups(3, 1000, True)
+    assert list(data) == ["mix-1000", "mix-1001", "mix-1002", "ring", "grid"]
+    for method in METHODS:
+        cfgs = [run_config(method, d, 0) for d in data.values()]
+        for c, d in zip(cfgs, data.values()):
+            build_config(c)
+            assert c["data"] == d
+        # apart from data, the recipe is the same whatever the data
+        strip = [{k: v for k, v in c.items() if k != "data"} for c in cfgs]
+        assert all(s == strip[0] for s in strip), method
+
+
+def test_goal_and_summary_follow_their_definitions():
+    rows = [{"method": "m", "setup": "grid", "seed": 0, "modes": 25, "modes_total": 25, "hq_percent": 95.0,
+             "reverse_kl": 0.01, "energy": 0.002, "energy_baseline": 0.001, "train_s": 10.0},
+            {"method": "m", "setup": "mix-1", "seed": 0, "modes": 9, "modes_total": 10, "hq_percent": 97.0,
+             "reverse_kl": 0.05, "energy": 0.004, "energy_baseline": 0.0, "train_s": 30.0},
+            {"method": "m", "setup": "mix-1", "seed": 1, "modes": 10, "modes_total": 10, "hq_percent": 99.5,
+             "reverse_kl": 0.02, "energy": 0.001, "energy_baseline": 0.0, "train_s": 20.0}]
+    assert [at_goal(r) for r in rows] == [True, False, False]  # 99.5 % HQ: squeezed modes
+    (s,) = summarise(rows)
+    assert s["at_goal"] == 1 and s["all_modes"] == 2 and s["grid_at_goal"] == "1/1"
+    assert s["coverage"] == pytest.approx((1 + 0.9 + 1) / 3)
+    assert s["energy_excess"] == pytest.approx((0.001 + 0.004 + 0.001) / 3)
+    assert s["train_s_max"] == 30.0
+
+
+def test_the_bench_table_is_its_runs(tmp_path):
+    bench = load_all().get("generalise")
+    summary = bench(methods=["default"], mixtures=2, family_seed=5, pacgan=False, seeds=1, workers=1,
+                    overrides=["train.steps=40", "train.batch_size=64", "generator.width=16",
+                               "discriminator.width=16"], out=str(tmp_path))
+    report = json.loads((tmp_path / "generalise.json").read_text())
+    assert [r["setup"] for r in report["runs"]] == ["mix-5", "mix-6"]
+    assert report["summary"] == jsonio.strict(summary)
+    assert "gankit bench generalise" in (tmp_path / "generalise.md").read_text()
+    assert report["meta"]["data"]["mix-5"]["name"] == "mixture"
+
+
+def test_a_bad_override_fails_before_any_run(tmp_path):
+    bench = load_all().get("generalise")
+    with pytest.raises(ConfigError, match="train.stepz"):
+        bench(methods=["default"], mixtures=1, seeds=1, workers=1, overrides=["train.stepz=3"],
+              out=str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
