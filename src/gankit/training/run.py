@@ -71,7 +71,7 @@ def default_metrics(data: DataSource, inception: str | None = None) -> list[str]
         return ["jsd1d", "energy"]
     if hasattr(data, "means"):
         return ["modes", "energy"]
-    return ["energy"]
+    return ["twosample"]  # no known modes: energy and MMD^2 to held-out data beside their baselines
 
 
 class Run:
@@ -228,6 +228,9 @@ class Run:
         if self.is_main:
             (self.dir / "metrics.json").write_text(jsonio.dumps(self.metrics, indent=2) + "\n")
             self.plot()
+            from gankit.report import write_report
+
+            write_report(self.dir, class_names=getattr(self.data, "class_names", None))
         if writer is not None:
             for k, v in self.metrics.items():
                 if isinstance(v, (int, float)):
