@@ -11,17 +11,33 @@ from gankit.data.fetch import IDX_SETS, data_dir, fetch
 from gankit.errors import ConfigError
 
 
+DATA_EPILOG = """\
+examples:
+  gankit data fetch fashion-mnist            # finds Debian's dataset-fashion-mnist, or downloads
+  gankit data info fashion-mnist --set split=test
+  gankit data info folder:/path/to/images --set size=32
+"""
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="download data sets and describe them")
+    raw = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser("data", help="download data sets and describe them", epilog=DATA_EPILOG, formatter_class=raw,
+                       description="fetch: make an IDX data set's official files available (checksums checked); "
+                                   "info: count, shape, classes and value range of any data set.")
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True,
                             parser_class=type(p))
-    f = dsub.add_parser("fetch", help="download the official files of an IDX data set, checking checksums")
+    f = dsub.add_parser("fetch", help="make the official files of an IDX data set available, checking checksums",
+                        description="Use a system copy that verifies (Debian's dataset-fashion-mnist in "
+                                    "/usr/share/datasets), else download the official files with their checksums.",
+                        epilog=DATA_EPILOG, formatter_class=raw)
     f.add_argument("name", choices=list(IDX_SETS))
-    f.add_argument("--dir", help=f"target directory (default: {data_dir()}/NAME)")
+    f.add_argument("--dir", help=f"put the files in this directory (default: a verified system copy where it is, "
+                                 f"else {data_dir()}/NAME)")
     f.set_defaults(func=run_fetch)
 
-    i = dsub.add_parser("info", help="count, shape, classes and value range of a data set")
-    i.add_argument("name", help="a registered data set, or folder:PATH / npz:PATH")
+    i = dsub.add_parser("info", help="count, shape, classes and value range of a data set", epilog=DATA_EPILOG,
+                        formatter_class=raw, description="Describe a data set as gankit loads it.")
+    i.add_argument("name", help="a registered data set (gankit list datasets), or folder:PATH / npz:PATH")
     i.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a data set option, e.g. --set size=32 --set split=test (repeatable)")
     i.set_defaults(func=run_info)

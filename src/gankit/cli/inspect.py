@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
+import inspect
 import math
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gankit import jsonio
 from gankit.config import EvalSamples
 from gankit.errors import ConfigError
 from gankit.registry import Count, Seed, coerce
@@ -20,25 +22,76 @@ from gankit.training.run import load_run
 from gankit.validate import check_eval, check_output_file
 
 
+SAMPLE_EPILOG = """\
+examples:
+  gankit sample runs/gan-ns-ring-20261122-081500 -n 2500 --out samples.npy     # float32 (2500, 2)
+  gankit sample runs/cdcgan-ns-fashion-mnist-20261122-090000 -n 64 --class Dress --out dresses.png
+  gankit sample RUN -n 10000 --out samples.npz --seed 3                        # x, and y when conditional
+"""
+
+EVAL_EPILOG = """\
+examples:
+  gankit eval runs/gan-ns-ring-20261122-081500                 # the run's own metrics again
+  gankit eval RUN --metrics fid,kid --samples 10000
+  gankit eval RUN --inception /path/to/inception.pt            # FID on Inception features
+"""
+
+LIST_EPILOG = """\
+examples:
+  gankit list                  # everything: config keys, registries, presets, benchmarks
+  gankit list train            # the train.* keys with their types, defaults and meanings
+  gankit list presets          # what each preset trains and what it was measured to reach
+"""
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("sample", help="write generated samples of a run")
-    s.add_argument("run_dir")
-    s.add_argument("-n", type=int, default=1000, help="number of samples")
+    raw = argparse.RawDescriptionHelpFormatter
+    s = sub.add_parser("sample", help="write generated samples of a run", epilog=SAMPLE_EPILOG, formatter_class=raw,
+                       description="Generate samples from a run's checkpoint (its EMA generator when it has one).")
+    s.add_argument("run_dir", metavar="RUN_DIR", help="a run directory holding checkpoint.pt")
+    s.add_argument("-n", type=int, default=1000, help="number of samples (default 1000)")
     s.add_argument("--out", "-o", required=True, help=".npy (array), .npz (x, y) or .png (image grid / scatter)")
-    s.add_argument("--class", dest="cls", type=int, help="class label for conditional models")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--class", dest="cls", metavar="CLASS",
+                   help="class of every sample (conditional runs): an index or a class name such as Dress "
+                        "(case-insensitive); default: every class in turn")
+    s.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
     s.set_defaults(func=run_sample)
 
-    e = sub.add_parser("eval", help="recompute a run's metrics from its checkpoint")
-    e.add_argument("run_dir")
-    e.add_argument("--metrics", help="comma-separated metric names (default: the run's)")
-    e.add_argument("--samples", type=int, help="number of generated samples")
-    e.add_argument("--inception", help="TorchScript Inception file for Inception-feature FID")
+    e = sub.add_parser("eval", help="recompute a run's metrics from its checkpoint", epilog=EVAL_EPILOG,
+                       formatter_class=raw, description="Evaluate a run's checkpoint; prints strict JSON.")
+    e.add_argument("run_dir", metavar="RUN_DIR", help="a run directory holding checkpoint.pt")
+    e.add_argument("--metrics", help="comma-separated metric names (default: the run's; see `gankit list metrics`)")
+    e.add_argument("--samples", type=int, help="number of generated samples (default: the run's eval.num_samples)")
+    e.add_argument("--inception", metavar="PATH", help="TorchScript Inception file for Inception-feature FID")
     e.set_defaults(func=run_eval)
 
-    ls = sub.add_parser("list", help="what is registered: losses, networks, data sets, metrics, ...")
-    ls.add_argument("kind", nargs="?", help="only this kind")
+    ls = sub.add_parser("list", help="every option and registered name: config keys, losses, networks, data sets, "
+                                     "metrics, presets, ...", epilog=LIST_EPILOG, formatter_class=raw,
+                        description="Every config key with its type, default and meaning, read from the same "
+                                    "dataclasses and registries that validate a config.")
+    ls.add_argument("kind", nargs="?", help=f"only this kind: {', '.join(kinds())}")
     ls.set_defaults(func=run_list)
+
+
+def class_label(text: str | None, data: Any, num_classes: int, option: str = "--class") -> int | None:
+    """``--class``: a class index or, case-insensitively, one of the data set's class names."""
+    if text is None:
+        return None
+    if not num_classes:
+        raise ConfigError(f"{option} needs a conditional run (conditional=true)")
+    names = [str(n) for n in (getattr(data, "class_names", None) or [])]
+    t = str(text).strip()
+    try:
+        k = int(t)
+    except ValueError:
+        folded = [n.casefold() for n in names]
+        if t.casefold() in folded:
+            return folded.index(t.casefold())
+        shown = ", ".join(names) if names else f"0..{num_classes - 1}"
+        raise ConfigError(f"{option} {text!r} is not a class index or name; classes: {shown}") from None
+    if not 0 <= k < num_classes:
+        raise ConfigError(f"{option} must be in 0..{num_classes - 1}, got {k}")
+    return k
 
 
 # .npz files and PNGs are written from memory: at most this many bytes of samples. Larger
@@ -54,12 +107,7 @@ def run_sample(args: argparse.Namespace) -> int:
     seed = coerce(args.seed, Seed, "--seed")
     out = check_output_file(args.out, "--out", (".npy", ".npz", ".png"))
     run = load_run(args.run_dir)
-    k = run.recipe.num_classes
-    if args.cls is not None:
-        if not k:
-            raise ConfigError("--class needs a conditional run (conditional=true)")
-        if not 0 <= args.cls < k:
-            raise ConfigError(f"--class must be in 0..{k - 1}, got {args.cls}")
+    args.cls = class_label(args.cls, run.data, run.recipe.num_classes)
     shape = tuple(run.data.shape)
     size = n * 4 * math.prod(shape)  # float32 bytes
     what = f"-n {n} samples of shape {shape} ({_bytes(size)})"
@@ -97,7 +145,8 @@ def _write_samples(run: Any, out: Path, n: int, cls: int | None, seed: int) -> N
     elif run.data.kind == "images":
         from gankit.plotting.grid import save_image_grid
 
-        save_image_grid(x, out, nrow=10 if labels is not None else 8)
+        # every class in turn: one column per class; else as near a square as the count allows
+        save_image_grid(x, out, nrow=grid_columns(n, run.recipe.num_classes if cls is None else 0))
     else:
         import matplotlib
 
@@ -108,6 +157,14 @@ def _write_samples(run: Any, out: Path, n: int, cls: int | None, seed: int) -> N
         ax.scatter(x[:, 0], x[:, 1] if x.shape[1] > 1 else np.zeros(len(x)), s=2)
         fig.savefig(out, dpi=110)
         plt.close(fig)
+
+
+def grid_columns(n: int, classes: int = 0) -> int:
+    """Images per row of an ``n``-image grid: ``classes`` when the samples cycle through the
+    classes (one column each), else ceil(sqrt(n)), e.g. 8 for 64 and 10 for 100."""
+    if classes:
+        return classes
+    return max(1, math.isqrt(n - 1) + 1) if n > 1 else 1
 
 
 def _stream_npy(run: Any, out: Path, n: int, cls: int | None, seed: int, size: int) -> None:
@@ -161,7 +218,7 @@ def run_eval(args: argparse.Namespace) -> int:
     check_eval(run.cfg, run.data, run.recipe, names, where="--metrics" if names else "eval.metrics")
     metrics = run.evaluate(names)
     print(f"run {run.dir} at step {run.step}")
-    print(json.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in metrics.items()}, indent=2))
+    print(jsonio.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in metrics.items()}, indent=2))
     return 0
 
 
@@ -194,16 +251,142 @@ def registries() -> dict[str, object]:
     return regs
 
 
+# Config sections `gankit list KIND` shows: kind -> (dataclass, key prefix, what it is).
+def _sections() -> dict[str, tuple[type, str, str]]:
+    from gankit.config import AAEConfig, Config, EvalConfig, OptimConfig, TrainConfig
+
+    return {"config": (Config, "", "the top-level keys"), "train": (TrainConfig, "train.", "the training loop"),
+            "optim": (OptimConfig, "optim_g. / optim_d.", "the optimisers, one for G and one for D"),
+            "eval": (EvalConfig, "eval.", "the evaluation"), "aae": (AAEConfig, "aae.", "model=aae")}
+
+
+def kinds() -> list[str]:
+    """What `gankit list KIND` accepts: config sections, registries, presets, benchmarks."""
+    return [*_sections(), *registries(), "presets", "benchmarks"]
+
+
 def run_list(args: argparse.Namespace) -> int:
     regs = registries()
-    if args.kind and args.kind not in regs:
-        raise ConfigError(f"unknown kind {args.kind!r}; choose one of: {', '.join(regs)}")
-    for kind, reg in regs.items():
+    names = kinds()
+    if args.kind and args.kind not in names:
+        raise ConfigError(f"unknown kind {args.kind!r}; choose one of: {', '.join(names)}")
+    for kind in names:
         if args.kind and kind != args.kind:
             continue
-        print(f"{kind}:")
-        for e in reg:  # type: ignore[attr-defined]
-            opts = ", ".join(f"{k}={v!r}" for k, v in e.defaults(reg.context).items())  # type: ignore[attr-defined]
-            print(f"  {e.name:<24} {e.summary}" + (f"  [{opts}]" if opts else ""))
+        if kind in _sections():
+            _list_section(kind)
+        elif kind == "presets":
+            _list_presets()
+        elif kind == "benchmarks":
+            from gankit.bench import load_all
+
+            _list_registry(kind, load_all(), prefix="")
+        else:
+            _list_registry(kind, regs[kind], prefix=f"{_CONFIG_KEY.get(kind, '')}." if kind in _CONFIG_KEY else "")
         print()
     return 0
+
+
+# Registries that are config sections: their options are KEY.OPTION (generator.width=64).
+_CONFIG_KEY = {"losses": "loss", "penalties": "penalty", "generators": "generator", "discriminators": "discriminator",
+               "encoders": "encoder", "priors": "prior", "datasets": "data", "mitigations": "mitigations.NAME"}
+
+
+def _list_section(kind: str) -> None:
+    from gankit.config import load_config, section_options
+
+    cls, prefix, what = _sections()[kind]
+    doc = " ".join((inspect.getdoc(cls) or what).split())
+    print(f"{kind}: {doc}")
+    run = load_config().to_dict()  # the default run's values, where they differ
+    for o in section_options(cls, prefix if kind != "optim" else ""):
+        keys = [o.key] if kind != "optim" else [f"optim_g.{o.key}", f"optim_d.{o.key}"]
+        here = [_lookup(run, k) for k in keys]
+        differs = [f"{k.split('.')[0]} {_show(v)}" if kind == "optim" else _show(v)
+                   for k, v in zip(keys, here) if v is not _MISSING and v != _plain(o.default)]
+        extra = f" (the default run: {', '.join(differs)})" if differs and o.type != "section" else ""
+        if o.type == "section":
+            print(f"  {o.key}: a section")
+        else:
+            print(f"  {' / '.join(keys)}: {o.type} = {_show(_plain(o.default))}{extra}")
+        if o.help:
+            print(f"      {o.help}")
+
+
+_MISSING = object()
+
+
+def _lookup(d: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(d, dict) or part not in d:
+            return _MISSING
+        d = d[part]
+    return d
+
+
+def _plain(v: Any) -> Any:
+    return list(v) if isinstance(v, tuple) else v
+
+
+def _show(v: Any) -> str:
+    return jsonio.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v
+
+
+def _summary(entry: Any) -> str:
+    """The entry's summary; the docstring's whole first paragraph when the summary is its first line."""
+    doc = (inspect.getdoc(entry.factory) or "").strip()
+    first = doc.split("\n\n", 1)[0]
+    if doc and entry.summary == doc.splitlines()[0]:
+        return " ".join(line.strip() for line in first.splitlines())
+    return entry.summary
+
+
+def _option_help(doc: str, name: str) -> str:
+    """The docstring's clause about option ``name`` (``name``: ... up to ; or the sentence's end)."""
+    flat = " ".join(doc.split())
+    m = re.search(rf"``{re.escape(name)}(?:=[^`]*)?``\s*(?:\([^)]*\)\s*)?:\s*(.+?)(?:;|\.\s+(?=[A-Z`])|\.?$)", flat)
+    return m.group(1).strip() if m else ""
+
+
+def _list_registry(kind: str, reg: Any, prefix: str) -> None:
+    print(f"{kind}:")
+    for e in reg:
+        paper = f" ({e.paper})" if e.paper else ""
+        print(f"  {e.name:<22} {_summary(e)}{paper}")
+        for line in option_lines(e, reg.context, prefix):
+            print(f"      {line}")
+
+
+def option_lines(entry: Any, context: tuple[str, ...] = (), prefix: str = "") -> list[str]:
+    """``KEY: TYPE = DEFAULT  (meaning)`` for every option of a registry entry, read from its
+    signature (the hints validation checks) and its docstring."""
+    import typing
+
+    from gankit.config import describe_hint
+
+    doc = inspect.getdoc(entry.factory) or ""
+    target = entry.factory.__init__ if inspect.isclass(entry.factory) else entry.factory
+    try:
+        hints = typing.get_type_hints(target, include_extras=True)
+    except Exception:  # an unresolvable annotation: show the options without types
+        hints = {}
+    lines = []
+    for name, param in entry.options(context).items():
+        hint = hints.get(name)
+        kind_text = describe_hint(hint) if hint is not None else "any"
+        default = "(required)" if param.default is inspect.Parameter.empty else _show(_plain(param.default))
+        meaning = _option_help(doc, name)
+        lines.append(f"{prefix}{name}: {kind_text} = {default}" + (f"  ({meaning})" if meaning else ""))
+    return lines
+
+
+def _list_presets() -> None:
+    from gankit.config import preset_info, preset_names
+
+    print("presets (gankit train --preset NAME; each is layered on the default: "
+          "gankit train --dry-run --preset NAME shows what it sets):")
+    for name in preset_names():
+        info = preset_info(name)
+        print(f"  {name}")
+        print(f"      trains:   {info.trains}")
+        print(f"      measured: {info.measured}")

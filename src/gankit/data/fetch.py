@@ -184,28 +184,57 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def fetch(name: str, directory: str | Path | None = None, *, timeout: float = 60.0,
           log: Callable[[str], None] | None = None) -> Path:
-    """Download the four official files of ``name`` into ``directory`` (default
-    ``data_dir()/name``), verifying checksums; files already there and valid are kept.
+    """Make the four official files of ``name`` available, verifying checksums, and return
+    the directory that holds them.
 
-    Offline -> :class:`DataError` saying what to install or where to put the files; a
-    checksum mismatch on every mirror -> :class:`DataError`; nothing partial is left behind.
+    Without ``directory``, a system copy whose files all verify (Debian's
+    ``dataset-fashion-mnist``) is used where it is, as the data sets find it: nothing is
+    downloaded or copied. Otherwise the files go into ``directory`` (default ``data_dir()/name``):
+    files already there and valid are kept, a valid system copy of a file is copied, the rest
+    is downloaded. Offline -> :class:`DataError` saying what to install or where to put the
+    files; a checksum mismatch on every mirror -> :class:`DataError`; nothing partial is left
+    behind, and no directory is created unless a file is written into it.
     """
     if name not in IDX_SETS:
         raise DataError(f"cannot fetch {name!r}; fetchable data sets: {', '.join(IDX_SETS)}")
     spec = IDX_SETS[name]
-    out = Path(directory).expanduser() if directory is not None else data_dir() / name
     log = log or (lambda msg: print(msg, file=sys.stderr))
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DataError(f"cannot create {out}: {e.strerror or e}") from None
+    if directory is None:
+        for system in map(Path, spec.system_dirs):
+            found = [_valid_copy(spec, base, system) for base in FILES]
+            if all(found):
+                log(f"{system}: system copy, all {len(FILES)} files present, checksums ok")
+                return system
+    out = Path(directory).expanduser() if directory is not None else data_dir() / name
     for base in FILES:
         target = out / f"{base}.gz"
         if target.is_file() and verify(spec, base, target):
             log(f"{target}: present, checksum ok")
             continue
+        local = next((c for c in (_valid_copy(spec, base, Path(d)) for d in spec.system_dirs) if c), None)
+        if local is not None:
+            _make_dir(out)
+            _write_atomic(target, local.read_bytes())
+            log(f"{target}: copied from {local}, checksum ok")
+            continue
         _fetch_one(spec, base, target, timeout, log)
     return out
+
+
+def _valid_copy(spec: IdxSet, base: str, directory: Path) -> Path | None:
+    """The gzipped file ``base`` in ``directory`` if it holds the official content."""
+    path = directory / f"{base}.gz"
+    try:
+        return path if path.is_file() and verify(spec, base, path) else None
+    except OSError:  # unreadable: as if absent
+        return None
+
+
+def _make_dir(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"cannot create {out}: {e.strerror or e}") from None
 
 
 def _fetch_one(spec: IdxSet, base: str, target: Path, timeout: float, log: Callable[[str], None]) -> None:
@@ -221,6 +250,7 @@ def _fetch_one(spec: IdxSet, base: str, target: Path, timeout: float, log: Calla
         if got != spec.md5[base]:
             errors.append(f"{url}: checksum mismatch (md5 {got}, expected {spec.md5[base]})")
             continue
+        _make_dir(target.parent)
         _write_atomic(target, data)
         log(f"{target}: downloaded from {url} ({len(data) / 1e6:.1f} MB), md5 ok")
         return
