@@ -145,6 +145,8 @@ class Config:
     optim_d: OptimConfig = _opt(factory=OptimConfig, help="D's optimiser (gankit list optim)")
     eval: EvalConfig = _opt(factory=EvalConfig, help="the evaluation (gankit list eval)")
     aae: AAEConfig = _opt(factory=AAEConfig, help="adversarial autoencoder options (gankit list aae)")
+    plugins: list[str] = _opt(factory=list, help="plug-in modules or .py files (gankit --plugin) loaded before the "
+                                                 "config is validated; a run records them to reopen")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -279,6 +281,10 @@ _SECTIONS = ("data", "generator", "discriminator", "prior", "encoder", "loss", "
 def build_config(raw: Mapping[str, Any] | None = None, *, resolve: bool = True) -> Config:
     """Validate a nested dict into a :class:`Config`; with ``resolve`` fill every default."""
     raw = dict(raw or {})
+    # Plug-ins first: the rest of the config may name components only they register.
+    found = _plugins(raw.get("plugins"))
+    if "plugins" in raw:
+        raw["plugins"] = found
     cfg = Config()
     fields = {f.name: f for f in dataclasses.fields(Config)}
     registries = component_registries()
@@ -375,7 +381,19 @@ def check_config(cfg: Config) -> None:
             METRICS.entry(m)
 
 
+def _plugins(value: Any) -> list[str]:
+    """Load the plug-ins ``value`` names (and, once, the installed ``gankit.plugins`` entry
+    points) before anything is validated; their recorded forms (:mod:`gankit.plugins`)."""
+    from gankit import plugins
+
+    plugins.load_entry_points()
+    if value is None:
+        return []
+    return plugins.load_all(coerce([value] if isinstance(value, str) else value, list[str], "plugins"))
+
+
 def _check_values(cfg: Config) -> None:
+    cfg.plugins = _plugins(cfg.plugins)  # a Config built in Python: its plug-ins before its components
     hints = typing.get_type_hints(Config, include_extras=True)
     registries = component_registries()
     for f in dataclasses.fields(Config):
@@ -442,6 +460,11 @@ def resolve_config(file: str | Path | None = None, overrides: Iterable[str] = ()
         present = _flatten(raw)
         sources = {k: v for k, v in sources.items() if k in present}  # dropped with a switched name
         sources.update({k: source for k in _flatten(merge({}, layer))})
+    from gankit import plugins
+
+    if plugins.requested():  # `gankit --plugin X train ...`: recorded in the run's config
+        raw["plugins"] = [*_plugins(raw.get("plugins")), *plugins.requested()]
+        sources["plugins"] = "--plugin" if sources.get("plugins") is None else f"{sources['plugins']} + --plugin"
     cfg = build_config(raw)
     shorthand = {k for k, v in raw.items() if k in component_registries()  # data=folder:PATH sets data.path
                  and ":" in str(v.get("name", "") if isinstance(v, Mapping) else v)}

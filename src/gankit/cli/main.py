@@ -31,6 +31,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gankit", description="Generative adversarial networks, checked against the mathematics.")
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_PATH",
+                        help="load a plug-in (a module name or a .py file) that registers your own data sets, "
+                             "networks, losses or metrics; repeatable; a run records it (see docs/your-data.md)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         try:
@@ -43,7 +46,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _plugin_args(argv: Sequence[str]) -> list[str]:
+    """The ``--plugin X`` / ``--plugin=X`` values before the sub-command."""
+    out, i = [], 0
+    while i < len(argv) and argv[i].startswith("-"):
+        if argv[i] == "--plugin" and i + 1 < len(argv):
+            out.append(argv[i + 1])
+            i += 2
+            continue
+        if argv[i].startswith("--plugin="):
+            out.append(argv[i].split("=", 1)[1])
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:  # before the parser: plug-ins add entries that sub-commands list and configs name
+        from gankit import plugins
+
+        plugins.load_entry_points()
+        plugins.request(_plugin_args(argv))
+    except GankitError as e:
+        print(f"gankit: error: {e}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
