@@ -94,6 +94,8 @@ class TrainConfig:
     channels_last: bool = _opt(False, "NHWC memory order for convolutional networks and image batches")
     data_on_device: bool = _opt(True, "keep a finite data set on the training device (one copy)")
     sync_batchnorm: bool = _opt(False, "SyncBatchNorm across processes (torchrun; CUDA only)")
+    tf32: bool = _opt(True, "CUDA: TF32 tensor cores for fp32 matmuls and convolutions (Ampere and newer)")
+    deterministic: bool = _opt(False, "deterministic kernels (cuDNN, cuBLAS workspace): exact GPU resume, slower")
 
 
 # Every metric compares two samples; with one, the unbiased estimators divide by n - 1 = 0.

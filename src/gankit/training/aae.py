@@ -126,14 +126,15 @@ class AAERecipe(Recipe):
     def phases(self) -> list[Phase]:
         cfg = self.cfg
         og, od = cfg.optim_g, cfg.optim_d
+        fused = self.device.type == "cuda"  # one fused Adam/SGD kernel per update on a GPU
         ae = list(self.E.parameters()) + list(self.G.parameters())
-        opt_ae = make_optimizer(ae, og.name, og.lr, tuple(og.betas), og.momentum, og.weight_decay)
+        opt_ae = make_optimizer(ae, og.name, og.lr, tuple(og.betas), og.momentum, og.weight_decay, fused=fused)
         phases = [Phase("recon", [self.E, self.G], opt_ae, self.recon_loss)]
         if cfg.aae.adversarial:
-            opt_d = make_optimizer(self.D.parameters(), od.name, od.lr, tuple(od.betas), od.momentum, od.weight_decay)
+            opt_d = make_optimizer(self.D.parameters(), od.name, od.lr, tuple(od.betas), od.momentum, od.weight_decay, fused=fused)
             # The encoder's generator step has its own optimiser state: its gradients come
             # from another loss than reconstruction's, as in Makhzani et al.'s two phases.
-            opt_e = make_optimizer(self.E.parameters(), og.name, og.lr, tuple(og.betas), og.momentum, og.weight_decay)
+            opt_e = make_optimizer(self.E.parameters(), og.name, og.lr, tuple(og.betas), og.momentum, og.weight_decay, fused=fused)
             d_after = [lambda: self.penalty.after_step(self.D)] if self.penalty.after_step is not None else []
             phases += [Phase("D", [self.D], opt_d, self.d_loss, repeats=cfg.train.d_steps, after_step=d_after),
                        Phase("G", [self.E], opt_e, self.g_loss, repeats=cfg.train.g_steps)]

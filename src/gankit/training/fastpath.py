@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 from torch import Tensor, nn
 
@@ -65,3 +67,25 @@ class DeviceData:
     def take(self, idx: Tensor) -> tuple[Tensor, Tensor | None]:
         idx = idx.to(self.device)
         return self.x[idx], (None if self.y is None else self.y[idx])
+
+
+def configure_backends(device: torch.device, *, tf32: bool = True, deterministic: bool = False) -> None:
+    """Backend switches for a run on ``device``.
+
+    * ``tf32``: on CUDA, fp32 matmuls and convolutions use TF32 tensor cores (Ampere and
+      newer; 10 mantissa bits for the products, fp32 accumulation), often several times
+      faster. No effect on a CPU or on older GPUs.
+    * ``deterministic``: deterministic kernels everywhere (``torch.use_deterministic_algorithms``,
+      cuDNN without autotuning, a fixed cuBLAS workspace), so a GPU run resumes bit-exactly;
+      costs speed (cuDNN's benchmark mode picks the fastest kernel per shape, and some
+      deterministic kernels are slower). Otherwise cuDNN benchmarks its kernels per shape.
+    """
+    if deterministic:
+        # cuBLAS reads this when it creates its handle: set before the first CUDA matmul
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(deterministic)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+        torch.backends.cudnn.benchmark = not deterministic
+        torch.backends.cudnn.deterministic = deterministic

@@ -188,11 +188,12 @@ class GANRecipe(Recipe):
     def phases(self) -> list[Phase]:
         cfg = self.cfg
         og, od = cfg.optim_g, cfg.optim_d
-        opt_g = make_optimizer(self.G.parameters(), og.name, og.lr, tuple(og.betas), og.momentum, og.weight_decay)
+        fused = self.device.type == "cuda"  # one fused Adam/SGD kernel per update on a GPU
+        opt_g = make_optimizer(self.G.parameters(), og.name, og.lr, tuple(og.betas), og.momentum, og.weight_decay, fused=fused)
         g_after = [lambda: self.ema.update(self.trainer.step)] if self.ema is not None else []
         phases = []
         if self.objective.learned_critic:
-            opt_d = make_optimizer(self.D.parameters(), od.name, od.lr, tuple(od.betas), od.momentum, od.weight_decay)
+            opt_d = make_optimizer(self.D.parameters(), od.name, od.lr, tuple(od.betas), od.momentum, od.weight_decay, fused=fused)
             d_after = [lambda: self.penalty.after_step(self.D)] if self.penalty.after_step is not None else []
             phases.append(Phase("D", [self.D], opt_d, self.precision.wrap(self.d_loss), repeats=cfg.train.d_steps,
                                 after_step=d_after))

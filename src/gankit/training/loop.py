@@ -181,7 +181,13 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.step = self._checked_step = int(state["step"])
         for ph in self.phases:
+            # how the update runs (fused, foreach) is this process's choice, not the checkpoint's:
+            # a checkpoint written on a GPU with fused Adam resumes on a CPU and back
+            how = [{k: g.get(k) for k in ("fused", "foreach", "capturable", "differentiable")}
+                   for g in ph.optimizer.param_groups]
             ph.optimizer.load_state_dict(state["optimizers"][ph.name])
+            for g, h in zip(ph.optimizer.param_groups, how):
+                g.update(h)
         if self.scaler is not None and state.get("scaler") is not None:
             self.scaler.load_state_dict(state["scaler"])
 
@@ -213,12 +219,14 @@ def lr_factor(kind: str, total: int, extensions: Sequence[int] = ()) -> Callable
 
 
 def make_optimizer(params: Any, name: str, lr: float, betas: tuple[float, float] = (0.5, 0.999),
-                   momentum: float = 0.0, weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """Adam (Kingma & Ba 2015), SGD or RMSprop by name."""
+                   momentum: float = 0.0, weight_decay: float = 0.0, *, fused: bool = False) -> torch.optim.Optimizer:
+    """Adam (Kingma & Ba 2015), SGD or RMSprop by name. ``fused``: one kernel for the whole
+    update (CUDA parameters), instead of a few per parameter tensor."""
+    kw: dict[str, Any] = {"fused": True} if fused else {}
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay)
+        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay, **kw)
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, **kw)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     from gankit.errors import ConfigError

@@ -87,6 +87,9 @@ class Run:
         ctx = distributed.setup(cfg.device)
         self.cfg, self.dir, self.rank, self.world = cfg, Path(run_dir), ctx.rank, ctx.world
         self.device = distributed.device_for(pick_device(cfg.device), ctx)
+        from gankit.training.fastpath import configure_backends
+
+        configure_backends(self.device, tf32=cfg.train.tf32, deterministic=cfg.train.deterministic)
         # The same seed on every rank: identical initial networks, EMA and RNG streams, so
         # rank 0's checkpoint restores every rank (gankit.training.distributed).
         torch.manual_seed(cfg.seed * 1000)
