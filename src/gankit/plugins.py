@@ -152,6 +152,7 @@ def load_entry_points() -> list[str]:
 def request(specs: Iterable[str]) -> list[str]:
     """Load the ``--plugin`` plug-ins of this command and remember them for the config a new
     run is built from (:func:`gankit.config.load_config` adds them to ``plugins``)."""
+    _REQUESTED.clear()  # a failed command's plug-ins never reach the next one's config
     keys = load_all(specs)
     _REQUESTED[:] = keys
     return keys

@@ -79,6 +79,36 @@ def world(tmp_path_factory, module_cache_dir) -> dict[str, str]:
     nan[3, 2, 2] = np.nan
     np.savez(data / "nan.npz", x=nan)
 
+    pts = data / "points"  # data=points:PATH files, one fault each
+    pts.mkdir()
+    (pts / "nan.csv").write_text("a,b\n1,2\nnan,3\n4,5\n")
+    np.save(pts / "inf.npy", np.array([[1.0, 2.0], [np.inf, 0.0], [3.0, 4.0]]))
+    np.save(pts / "flat.npy", np.arange(10.0))
+    np.save(pts / "cube.npy", np.zeros((4, 3, 2)))
+    (pts / "one.csv").write_text("1,2\n")
+    np.save(pts / "obj.npy", np.array([[1, "a"], [2, None]], dtype=object), allow_pickle=True)
+    np.save(pts / "str.npy", np.array([["1", "2"], ["3", "4"]]))
+    (pts / "empty.csv").write_text("")
+    (pts / "empty.npy").write_bytes(b"")
+    (pts / "junk.npz").write_bytes(b"PK\x03\x04 not a zip")
+    (pts / "labf.csv").write_text("1,2,0\n3,4,0.5\n5,6,1\n7,8,1\n")
+    np.savez(pts / "lablen.npz", x=np.zeros((30, 2)), y=np.arange(29))
+    (pts / "ragged.csv").write_text("1,2\n3,4,5\n")
+    (pts / "data.json").write_text("[[1, 2]]")
+    np.save(pts / "ok.npy", rng.normal(0, 1, (30, 2)))
+    (pts / "ok.csv").write_text("a,b\n" + "".join(f"{i},{i * i}\n" for i in range(30)))
+    plug = base / "plugins"  # plug-ins that cannot load
+    plug.mkdir()
+    (plug / "raise.py").write_text("raise RuntimeError('broken on purpose')\n")
+    (plug / "syntax.py").write_text("x = 1\ndef f(:\n")
+    (plug / "dup.py").write_text("from gankit.data import DATASETS\nDATASETS.register('ring')(lambda: None)\n")
+    (plug / "deps.py").write_text("import no_such_dependency_zz\n")
+    (plug / "plug.txt").write_text("x = 1\n")
+    state = torch.load(runs / "toy" / "checkpoint.pt", weights_only=True)
+    state["config"]["plugins"] = [str(base / "gone.py")]  # a run whose plug-in file was deleted
+    (runs / "plugin-gone").mkdir()
+    torch.save(state, runs / "plugin-gone" / "checkpoint.pt")
+
     cfg = base / "configs"
     cfg.mkdir()
     (cfg / "latin1.yaml").write_bytes("name: caf\xe9\n".encode("latin-1"))
@@ -102,6 +132,7 @@ def world(tmp_path_factory, module_cache_dir) -> dict[str, str]:
     paths = {"base": base, "toy": runs / "toy", "dc": runs / "dc", "cdc": runs / "cdc", "aae": runs / "aae",
              "empty": runs / "empty", "nokeys": runs / "nokeys", "mismatch": runs / "mismatch",
              "flat": data / "flat", "bomb": data / "bomb", "small": data / "small.npz", "nanz": data / "nan.npz",
+             "pts": pts, "plug": plug, "plugin_gone": runs / "plugin-gone",
              **{f"cfg_{p.stem}": p for p in cfg.iterdir()}}
     return {k: str(v) for k, v in paths.items()}
 
@@ -319,6 +350,55 @@ CASES = [
     ("list-unknown", ["list", "gizmos"], "unknown kind 'gizmos'"),
     ("train-out-under-file", ["train", *GUARD, "--out", "{toy}/checkpoint.pt/run"], "checkpoint.pt is not a directory"),
     ("train-out-existing-run", ["train", *GUARD, "--out", "{toy}"], "already holds a run"),
+    # --- data=points:PATH and the 2-D toy sets
+    ("points-nan", S("data=points:{pts}/nan.csv"), "nan.csv, line 3, column 1: NaN; 1 of 3 rows"),
+    ("points-inf", S("data=points:{pts}/inf.npy"), "inf.npy, x[1, 0]: Inf"),
+    ("points-1d", S("data=points:{pts}/flat.npy"), "points must be an (N, d) array, got shape (10,)"),
+    ("points-3d", S("data=points:{pts}/cube.npy"), "got shape (4, 3, 2); images belong to data=npz:PATH"),
+    ("points-one-row", S("data=points:{pts}/one.csv"), "1 point; a data set needs at least 2"),
+    ("points-object", S("data=points:{pts}/obj.npy"), "obj.npy: an object array (pickled Python objects)"),
+    ("points-strings", S("data=points:{pts}/str.npy"), "points must be numbers (float or int), got dtype <U1"),
+    ("points-empty-csv", S("data=points:{pts}/empty.csv"), "empty.csv is empty: no rows of numbers"),
+    ("points-empty-npy", S("data=points:{pts}/empty.npy"), "empty.npy is not a readable .npy file"),
+    ("points-junk-npz", S("data=points:{pts}/junk.npz"), "junk.npz is not a readable .npz file"),
+    ("points-labels-float", S("data=points:{pts}/labf.csv", "data.labels=last"), "labels must be integers, row 1"),
+    ("points-labels-length", S("data=points:{pts}/lablen.npz"), "labels must be one per point, shape (30,), got shape (29,)"),
+    ("points-labels-unknown", S("data=points:{pts}/ok.csv", "data.labels=kind"), "no label column 'kind' (columns: a, b)"),
+    ("points-ragged", S("data=points:{pts}/ragged.csv"), "ragged.csv, line 2: 3 values where the first row has 2"),
+    ("points-suffix", S("data=points:{pts}/data.json"), "must end in .npy, .npz, .csv, .tsv, .txt"),
+    ("points-missing", S("data=points:{base}/none.csv"), "points file {base}/none.csv does not exist"),
+    ("points-directory", S("data=points:{pts}"), "points is not a file"),
+    ("points-batch-too-large", S("data=points:{pts}/ok.npy"), "train.batch_size=256 exceeds the 27 examples"),
+    ("points-conditional-unlabelled", S("data=points:{pts}/ok.npy", "conditional=true", "train.batch_size=8"),
+     "conditional=true needs a labelled data set"),
+    ("points-test-fraction-one", S("data=points:{pts}/ok.npy", "data.test_fraction=1"),
+     "data.test_fraction must be in [0, 1), got 1"),
+    ("points-labels-bool", S("data=points:{pts}/ok.npy", "data.labels=true"), "data.labels: expected str | int"),
+    ("data-info-points-nan", ["data", "info", "points:{pts}/nan.csv"], "line 3, column 1: NaN"),
+    ("moons-n-small", S("data=moons", "data.n=3"), "data.n must be in [4, 10000000], got 3"),
+    ("moons-n-huge", S("data=moons", "data.n=1e12"), "data.n must be in [4, 10000000]"),
+    ("circles-factor-one", S("data=circles", "data.factor=1"), "data.factor must be in (0, 1), got 1"),
+    ("swissroll-noise-nan", S("data=swissroll", "data.noise=.nan"), "data.noise: expected a finite number, got nan"),
+    ("spiral-arms-zero", S("data=spiral", "data.arms=0"), "data.arms must be in [1, 100], got 0"),
+    # --- plug-ins
+    ("plugin-missing-file", ["--plugin", "{base}/nope.py", "train", *GUARD], "plug-in file {base}/nope.py does not exist"),
+    ("plugin-missing-module", ["--plugin", "no_such_gankit_plugin_mod", "list"],
+     "plug-in 'no_such_gankit_plugin_mod' not found: no module 'no_such_gankit_plugin_mod' on sys.path"),
+    ("plugin-raises", ["--plugin", "{plug}/raise.py", "list"],
+     "plug-in file {plug}/raise.py failed to load: RuntimeError: broken on purpose"),
+    ("plugin-syntax", ["--plugin", "{plug}/syntax.py", "list"], "syntax.py (line 2) failed to load: SyntaxError"),
+    ("plugin-duplicate-name", ["--plugin", "{plug}/dup.py", "list"], "ValueError: dataset 'ring' registered twice"),
+    ("plugin-missing-dependency", ["--plugin", "{plug}/deps.py", "list"],
+     "ModuleNotFoundError: No module named 'no_such_dependency_zz'"),
+    ("plugin-not-python", ["--plugin", "{plug}/plug.txt", "list"], "must be a Python file ending in .py"),
+    ("plugin-directory", ["--plugin", "{plug}", "list"], "plug-in file {plug} is not a file"),
+    ("plugin-no-value", ["--plugin"], "argument --plugin: expected one argument"),
+    ("plugin-config-missing", S("plugins=[{base}/nope.py]"), "plug-in file {base}/nope.py does not exist"),
+    ("plugin-config-not-list", S("plugins=5"), "plugins: expected a list, got 5"),
+    ("plugin-gone-sample", ["sample", "{plugin_gone}", "--out", "{tmp}/s.npy"],
+     "holds an invalid config: plug-in file {base}/gone.py does not exist"),
+    ("plugin-gone-eval", ["eval", "{plugin_gone}"], "holds an invalid config: plug-in file {base}/gone.py does not exist"),
+    ("plugin-gone-resume", ["resume", "{plugin_gone}"], "holds an invalid config: plug-in file {base}/gone.py"),
 ]
 
 
