@@ -51,3 +51,22 @@ def test_report_rows_are_consistent(tmp_path):
     assert r["gflops"] == pytest.approx(r["flops"] / 1e9 / (r["ms_per_step"] / 1000), rel=1e-9)
     assert r["peak_fraction"] == r["fp32_peak_fraction"] == pytest.approx(r["gflops"] / peak, rel=1e-9)
     assert "| mlp-ring | fp32 | no | no | 16 |" in (tmp_path / "speed.md").read_text()
+
+
+def test_the_gpu_script_dry_runs_on_the_cpu(tmp_path):
+    """benchmarks/gpu.sh --dry-run: the prepared GPU benchmark at tiny sizes on the CPU, so the
+    script that a GPU session runs once cannot rot."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    gankit = Path(sys.executable).with_name("gankit")
+    env = dict(os.environ, OUT=str(tmp_path), GANKIT=str(gankit), OMP_NUM_THREADS="1")
+    subprocess.run(["bash", str(root / "benchmarks" / "gpu.sh"), "--dry-run"], check=True, env=env, cwd=root,
+                   stdout=subprocess.DEVNULL, timeout=300)
+    rows = json.loads((tmp_path / "speed" / "speed.json").read_text())["rows"]
+    assert {(r["batch"], r["precision"]) for r in rows} == {(b, p) for b in (2, 4) for p in ("fp32", "tf32", "bf16")}
+    assert all(r["ms_per_step"] > 0 and r["gflops"] > 0 for r in rows)

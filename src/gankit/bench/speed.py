@@ -128,16 +128,21 @@ def step_flops(model: str, *, precision: str = "fp32", **options: Any) -> int:
 
 
 def measure(model: str, *, precision: str, compile: bool, channels_last: bool, steps: int, warmup: int,
-            flops: int, **options: Any) -> dict[str, Any]:
-    """One table row: ms per step, items per second, FLOPs and GFLOP/s."""
+            flops: int, tf32: bool = False, **options: Any) -> dict[str, Any]:
+    """One table row: ms per step, items per second, FLOPs and GFLOP/s. ``tf32``: fp32 matmuls
+    and convolutions on TF32 tensor cores (CUDA, Ampere and newer; no effect elsewhere)."""
     if compile:
         torch._dynamo.reset()  # a fresh recompile budget for each configuration
+    from gankit.training.fastpath import configure_backends
+
+    configure_backends(torch.device(options.get("device", "cpu")), tf32=tf32)
     recipe = build_recipe(model, precision=precision, compile=compile, channels_last=channels_last, **options)
     times = time_steps(recipe.trainer.train_step, steps=steps, warmup=warmup, device=str(recipe.device))
     sec = statistics.median(times)
     gflops = flops / sec / 1e9
     batch = recipe.batch_size
-    return {"model": model, "precision": precision, "compile": compile, "channels_last": channels_last,
+    return {"model": model, "precision": precision if not (tf32 and precision == "fp32") else "tf32",
+            "compile": compile, "channels_last": channels_last,
             "batch": batch, "ms_per_step": 1000 * sec, "ms_min": 1000 * min(times),
             "items_per_s": batch / sec, "flops": flops, "gflop_per_step": flops / 1e9, "gflops": gflops}
 
@@ -179,11 +184,14 @@ def speed_bench(*, models: list[str] = MODELS, precisions: list[str] = ("fp32", 
                 compile: list[bool] = (False, True), channels_last: list[bool] = (False, True),
                 steps: int = 5, warmup: int = 2, mlp_batch: int = 256, dcgan_batch: int = 64, channels: int = 3,
                 matmul_size: int = 2048, device: str = "cpu", threads: int = 0, data_path: bool = True,
+                tf32: bool = False, dcgan_batches: list[int] | None = None,
                 out: str = "runs/bench/speed") -> list[dict[str, Any]]:
     """Time training steps of the MLP GAN and DCGAN-32/64 for each precision x compile x layout.
 
     ``threads`` > 0 sets torch's intra-op threads (0: torch's default). ``channels_last``
-    applies to the convolutional models only. Writes ``speed.md`` and ``speed.json`` to ``out``.
+    applies to the convolutional models only. ``tf32``: also time fp32 with TF32 tensor
+    cores (a ``tf32`` row; CUDA only). ``dcgan_batches``: several DCGAN batch sizes (default:
+    ``dcgan_batch`` alone). Writes ``speed.md`` and ``speed.json`` to ``out``.
     """
     for m in models:
         model_config(m)  # unknown names fail before anything is timed
@@ -199,24 +207,26 @@ def speed_bench(*, models: list[str] = MODELS, precisions: list[str] = ("fp32", 
     # fp32's peak always: without native bf16 units the fp32 FMA rate is the real ceiling
     measured = sorted(set(precisions) | {"fp32"}, key=list(DTYPES).index)
     peaks = {p: matmul_peak(DTYPES[p], n=matmul_size, device=device) for p in measured}
-    sizes = {"channels": channels, "device": device, "mlp_batch": mlp_batch, "dcgan_batch": dcgan_batch}
     rows = []
     for model in models:
         conv = model != "mlp-ring"
-        for prec in precisions:
-            flops = step_flops(model, precision=prec, **sizes)
-            for comp in compile:
-                for cl in (channels_last if conv else (False,)):
-                    row = measure(model, precision=prec, compile=comp, channels_last=cl, steps=steps, warmup=warmup,
-                                  flops=flops, **sizes)
-                    rows.append(row)
-                    print(_row_line(row), flush=True)
+        for batch in (dcgan_batches or [dcgan_batch]) if conv else [dcgan_batch]:
+            sizes = {"channels": channels, "device": device, "mlp_batch": mlp_batch, "dcgan_batch": batch}
+            for prec in precisions:
+                flops = step_flops(model, precision=prec, **sizes)
+                for t32 in ((False, True) if tf32 and prec == "fp32" else (False,)):
+                    for comp in compile:
+                        for cl in (channels_last if conv else (False,)):
+                            row = measure(model, precision=prec, compile=comp, channels_last=cl, steps=steps,
+                                          warmup=warmup, flops=flops, tf32=t32, **sizes)
+                            rows.append(row)
+                            print(_row_line(row), flush=True)
     # Peaks again at the end: on a shared machine the spread shows how much the load moved,
     # and the better of the two is the machine's capacity the rows are compared with.
     peaks_after = {p: matmul_peak(DTYPES[p], n=matmul_size, device=device) for p in measured}
     best = {p: max(peaks[p], peaks_after[p]) for p in measured}
     for row in rows:
-        row["peak_fraction"] = row["gflops"] / best[row["precision"]]
+        row["peak_fraction"] = row["gflops"] / best["fp32" if row["precision"] == "tf32" else row["precision"]]
         row["fp32_peak_fraction"] = row["gflops"] / best["fp32"]
     meta.update(peak_gflops=peaks, peak_gflops_after=peaks_after, peak_gflops_best=best, load_after=_load())
     data = data_path_rows(channels=channels) if data_path else []
