@@ -288,12 +288,14 @@ def points(*, path: str, labels: str | int = "auto", key: str = "x", test_fracti
            split_seed: Seed = 0) -> PointsSource:
     """Your own points (N, d) from .npy, .npz or .csv; optional integer labels; 10 % held out.
 
+    ``path``: a .npy, .npz, .csv, .tsv or .txt file of N rows of d numbers;
     ``labels``: ``auto`` (an .npz's ``y`` array if it has one, else none), ``none``, ``last`` or
     ``first`` (a column of the table or array), a column index, a header name (text tables)
-    or an array name (.npz). ``key``: the .npz array holding the points (its only array when
-    ``x`` is absent). ``test_fraction`` of the rows (at least 2) is held out for the metrics,
-    chosen by ``split_seed``. Units are kept; ``train.standardize=true`` (the default preset's)
-    trains on standardised points and samples in these units."""
+    or an array name (.npz); ``key``: the .npz array holding the points (its only array when
+    ``x`` is absent); ``test_fraction``: the share of rows (at least 2) held out for the
+    metrics, never trained on; ``split_seed``: the seed of the held-out rows' choice.
+    Units are kept: ``train.standardize=true`` (the default preset's) trains on standardised
+    points and samples in these units."""
     x, y, names = read_points(path, labels=labels, key=key)
     p = Path(path).expanduser()
     return split_points(x, y, names, name=f"points:{p}", test_fraction=test_fraction, seed=split_seed,

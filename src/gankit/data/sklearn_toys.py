@@ -36,7 +36,11 @@ def _source(x: np.ndarray, y: np.ndarray | None, names: list[str], name: str, te
 @DATASETS.register("moons", paper="scikit-learn make_moons (Pedregosa et al. 2011)")
 def moons(*, n: Size = 10_000, noise: NonNegative = 0.05, seed: Seed = 0,
           test_fraction: Fraction = 0.1) -> PointsSource:
-    """Two interleaving half circles (sklearn make_moons), labels 0 upper / 1 lower."""
+    """Two interleaving half circles (sklearn make_moons), labels 0 upper / 1 lower.
+
+    ``n``: points drawn once (10 % of them held out for the metrics); ``noise``: the standard
+    deviation of the Gaussian noise added to each coordinate; ``seed``: the seed of the points and
+    of the held-out split; ``test_fraction``: the share of points held out."""
     from sklearn.datasets import make_moons
 
     x, y = make_moons(n_samples=n, noise=noise, random_state=seed)
@@ -47,7 +51,11 @@ def moons(*, n: Size = 10_000, noise: NonNegative = 0.05, seed: Seed = 0,
 def circles(*, n: Size = 10_000, noise: NonNegative = 0.05,
             factor: Annotated[float, Bounds(gt=0, lt=1)] = 0.5, seed: Seed = 0,
             test_fraction: Fraction = 0.1) -> PointsSource:
-    """Two concentric circles, radii 1 and ``factor`` (sklearn make_circles), labels 0 outer / 1 inner."""
+    """Two concentric circles, radii 1 and ``factor`` (sklearn make_circles), labels 0 outer / 1 inner.
+
+    ``n``: points drawn once (10 % of them held out for the metrics); ``noise``: the standard
+    deviation of the Gaussian noise added to each coordinate; ``seed``: the seed of the points and
+    of the held-out split; ``test_fraction``: the share of points held out; ``factor``: the inner circle's radius (the outer one's is 1)."""
     from sklearn.datasets import make_circles
 
     x, y = make_circles(n_samples=n, noise=noise, factor=factor, random_state=seed)
@@ -57,7 +65,11 @@ def circles(*, n: Size = 10_000, noise: NonNegative = 0.05,
 @DATASETS.register("swissroll", paper="scikit-learn make_swiss_roll (Marsland 2009)")
 def swissroll(*, n: Size = 10_000, noise: NonNegative = 0.5, seed: Seed = 0,
               test_fraction: Fraction = 0.1) -> PointsSource:
-    """The swiss roll's 2-D spiral: columns x and z of sklearn make_swiss_roll (t cos t, t sin t)."""
+    """The swiss roll's 2-D spiral: columns x and z of sklearn make_swiss_roll (t cos t, t sin t).
+
+    ``n``: points drawn once (10 % of them held out for the metrics); ``noise``: the standard
+    deviation of the Gaussian noise added to each coordinate; ``seed``: the seed of the points and
+    of the held-out split; ``test_fraction``: the share of points held out."""
     from sklearn.datasets import make_swiss_roll
 
     x3, _ = make_swiss_roll(n_samples=n, noise=noise, random_state=seed)
@@ -79,6 +91,11 @@ def spiral_points(n: int, *, arms: int, turns: float, noise: float, seed: int) -
 @DATASETS.register("spiral")
 def spiral(*, n: Size = 10_000, arms: Arms = 2, turns: Positive = 1.5, noise: NonNegative = 0.02,
            seed: Seed = 0, test_fraction: Fraction = 0.1) -> PointsSource:
-    """Interleaved 2-D spirals (r = t, angle 2 pi (turns t + k/arms)), one label per arm."""
+    """Interleaved 2-D spirals (r = t, angle 2 pi (turns t + k/arms)), one label per arm.
+
+    ``n``: points drawn once (10 % of them held out for the metrics); ``noise``: the standard
+    deviation of the Gaussian noise added to each coordinate; ``seed``: the seed of the points and
+    of the held-out split; ``test_fraction``: the share of points held out; ``arms``: the number of spirals, one label each; ``turns``: the turns each arm makes
+    from the centre to radius 1."""
     x, arm = spiral_points(n, arms=arms, turns=turns, noise=noise, seed=seed)
     return _source(x, arm, [f"arm {k}" for k in range(arms)], "spiral", test_fraction, seed)
