@@ -29,6 +29,10 @@ METHODS: dict[str, dict[str, Any]] = {
     "mbstd": {"mitigations": {"mbstd": {}}},                # Karras et al. 2018
     "minibatch": {"mitigations": {"minibatch": {}}},        # Salimans et al. 2016, the paper's 50 x 5 kernels
     "sn": {"discriminator": {"spectral_norm": True}},      # Miyato et al. 2018
+    "d2gan": {"loss": {"name": "d2gan"}},                   # Nguyen et al. 2017
+    "mgan": {"mitigations": {"mgan": {"generators": 10}}},  # Hoang et al. 2018
+    "bourgan": {"mitigations": {"bourgan": {}}},            # Xiao et al. 2018 (latent_dim 100 >= log2 256)
+    "vbn": {"generator": {"virtual_bn": 64}},               # Salimans et al. 2016
 }
 
 
