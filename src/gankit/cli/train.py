@@ -8,7 +8,7 @@ import json
 from gankit import jsonio
 from gankit.config import LAYER_ORDER, config_layers, load_config, resolve_config
 from gankit.training import distributed
-from gankit.training.run import Run, _new_run_dir, check_new_run_dir, resume
+from gankit.training.run import Run, _new_run_dir, absolute_data_paths, check_new_run_dir, resume
 
 TRAIN_EPILOG = f"""\
 The config is layered, each layer overriding the ones before it:
@@ -106,6 +106,7 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         run_dir = Path(args.out) if args.out else Path(distributed.broadcast_object(str(_new_run_dir(cfg))))
         check_new_run_dir(run_dir)
+        absolute_data_paths(cfg)
         run = Run(cfg, run_dir)
         _report(run.fit())
     finally:

@@ -52,8 +52,10 @@ def plot_points_2d(run: Any, path: Path, n: int = 2500) -> None:
     data = run.data
     fake = run.recipe.generate(n, seed=run.cfg.eval.seed).numpy()
     real, _ = data.sample(n, torch.Generator().manual_seed(run.cfg.eval.seed + 1))
-    lo = float(data.means.min()) - 1.0 if hasattr(data, "means") else float(real.min()) - 1
-    hi = float(data.means.max()) + 1.0 if hasattr(data, "means") else float(real.max()) + 1
+    lo_d = float(data.means.min()) if hasattr(data, "means") else float(real.min())
+    hi_d = float(data.means.max()) if hasattr(data, "means") else float(real.max())
+    pad = 0.15 * (hi_d - lo_d) if hi_d > lo_d else 1.0   # a margin in the data's own units, whatever their range
+    lo, hi = lo_d - pad, hi_d + pad
     g = np.linspace(lo, hi, 200)
     xx, yy = np.meshgrid(g, g)
     pts = torch.tensor(np.stack([xx.ravel(), yy.ravel()], 1), dtype=torch.float32)

@@ -21,7 +21,8 @@ from gankit.report.svg import DASHES, PALETTE, Series, line_chart
 GENERATOR_TAG = '<meta name="generator" content="gankit report">'
 MAX_SLIDER_IMAGES = 40  # sample grids embedded per run: evenly spaced over training, the last one kept
 
-_POINT_DATA = ("ring", "grid", "mixture1d")  # the toy data sets; every other registered one holds images
+# point data sets, for run directories written before metrics.json recorded the data's kind
+_POINT_DATA = ("ring", "grid", "mixture1d", "mixture", "points", "moons", "circles", "swissroll", "spiral")
 _PROB_KEYS = ("D(x)", "D(G(z))", "D(z)", "D(E(x))")
 _FACT_KEYS = ("step", "wall_time_s", "threads", "feature_extractor")
 _ABOUT = {
@@ -262,6 +263,9 @@ def pictures(runs: Sequence[RunFiles]) -> str:
 
 
 def _is_images(r: RunFiles) -> bool:
+    kind = r.metrics.get("data_kind") if isinstance(r.metrics, dict) else None
+    if isinstance(kind, str):  # written by Run.fit: the data source's own word
+        return kind == "images"
     data = r.config.get("data")
     name = data.get("name", "") if isinstance(data, dict) else str(data or "")
     return name not in _POINT_DATA

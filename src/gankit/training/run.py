@@ -228,6 +228,7 @@ class Run:
         self.metrics["step"] = trainer.step
         self.metrics["wall_time_s"] = round(self.wall_time, 3)
         self.metrics["threads"] = self.threads
+        self.metrics["data_kind"] = self.data.kind
         if self.is_main:
             (self.dir / "metrics.json").write_text(jsonio.dumps(self.metrics, indent=2) + "\n")
             self.plot()
@@ -516,8 +517,18 @@ def train(config: Config | Mapping[str, Any] | None = None, *, overrides: Iterab
         distributed.setup(cfg.device)
         run_dir = distributed.broadcast_object(str(_new_run_dir(cfg)))
     check_new_run_dir(Path(run_dir))
+    absolute_data_paths(cfg)
     run = Run(cfg, Path(run_dir))
     return run.fit(**fit_kwargs)
+
+
+def absolute_data_paths(cfg: Config) -> None:
+    """Record the data's files as absolute paths, so that the run reopens (eval, sample,
+    resume) from any working directory."""
+    for key in ("path", "file"):
+        value = cfg.data.options.get(key)
+        if isinstance(value, str) and value:
+            cfg.data.options[key] = str(Path(value).expanduser().resolve())
 
 
 def load_run(run_dir: str | Path) -> Run:
