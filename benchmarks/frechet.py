@@ -140,8 +140,8 @@ def main() -> None:
     labels: dict[str, str] = {}
     methods: dict[str, object] = {"gankit": None}
     try:
-        from torch_fidelity.metric_fid import fid_statistics_to_metric
         import torch_fidelity
+        from torch_fidelity.metric_fid import fid_statistics_to_metric
         labels["torch-fidelity"] = f"torch-fidelity {torch_fidelity.__version__}"
         methods["torch-fidelity"] = "local"
     except Exception:  # noqa: BLE001 -- torchvision may fail to import in many ways

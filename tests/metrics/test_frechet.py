@@ -11,7 +11,12 @@ import pytest
 import scipy.linalg
 import torch
 
-from gankit.metrics.frechet import frechet_distance, psd_factor, psd_sqrt, trace_sqrt_product
+from gankit.metrics.frechet import (
+    frechet_distance,
+    psd_factor,
+    psd_sqrt,
+    trace_sqrt_product,
+)
 from gankit.metrics.stats import FeatureStats
 
 
