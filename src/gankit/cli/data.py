@@ -74,7 +74,8 @@ def run_info(args: argparse.Namespace) -> int:
     else:
         print(f"{name}: {src.kind}, {x.shape[0]} examples")
     print(f"  shape        {tuple(src.shape)}")
-    print(f"  value range  [{float(x.min()):.4g}, {float(x.max()):.4g}], mean {float(x.float().mean()):.4g}")
+    lo, hi, mean = (float(v) + 0.0 for v in (x.min(), x.max(), x.float().mean()))  # + 0.0: never "-0"
+    print(f"  value range  [{lo:.4g}, {hi:.4g}], mean {mean:.4g}")
     y = getattr(src, "y", None)
     if src.num_classes and y is not None:
         counts = torch.bincount(y, minlength=src.num_classes).tolist()
