@@ -241,9 +241,12 @@ def modes_bench(*, methods: list[str] = ("gan", "ema", "mog-prior", "pack2", "pa
                 out: str = "runs/bench/modes") -> list[dict[str, Any]]:
     """Modes captured, % HQ, reverse KL and energy distance of each method on ring and grid mixtures.
 
-    ``seeds``: a count (seeds 0..n-1) or a list; ``steps``: training steps for every method
-    (default: each method's own); ``workers`` runs in parallel processes with ``threads``
-    torch threads each; ``overrides``: extra ``key=value`` config overrides for every run;
+    ``methods``: named sets of config overrides, see METHODS (default, gan, ema, mog-prior, code,
+    best, pack2, pack4, ...); ``setups``: the mixtures, see SETUPS (ring, grid, ring-unrolled,
+    grid7); ``seeds``: a count (seeds 0..n-1) or a
+    list; ``steps``: training steps for every method (default: each method's own);
+    ``workers``: parallel processes; ``threads``: torch threads per worker;
+    ``overrides``: extra ``key=value`` config overrides for every run;
     ``keep``: keep each run's checkpoint. Writes ``modes.md``, ``modes.json`` and
     ``modes.png`` into ``out`` and returns the per-(method, setup) summary.
     """

@@ -345,7 +345,7 @@ def _option_help(doc: str, name: str) -> str:
     """The docstring's clause about option ``name`` (``name``: ... up to ; or the sentence's end)."""
     flat = " ".join(doc.split())
     m = re.search(rf"``{re.escape(name)}(?:=[^`]*)?``\s*(?:\([^)]*\)\s*)?:\s*(.+?)(?:;|\.\s+(?=[A-Z`])|\.?$)", flat)
-    return m.group(1).strip() if m else ""
+    return m.group(1).strip().replace("``", "") if m else ""
 
 
 def _list_registry(kind: str, reg: Any, prefix: str) -> None:
