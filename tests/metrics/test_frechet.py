@@ -102,8 +102,8 @@ def singular_feature_sets(case, rng):
         y = rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) + 1
         y[:, 40:50] = -1.0
         y[:, 50:56] = 3 * y[:, 60:66]
-    elif case == "exact-low-rank":                     # rank 150 of 200, more samples than features
-        d, k, n = 200, 150, 1000
+    elif case == "exact-low-rank":                     # rank 300 of 400, more samples than features
+        d, k, n = 400, 300, 1200                       # (large enough for the trmm + scipy SVD path)
         x = rng.normal(size=(n, k)) @ rng.normal(size=(k, d))
         y = rng.normal(size=(n, k)) @ rng.normal(size=(k, d))
     elif case == "fewer-samples-than-features":        # rank n - 1, n close to d
@@ -166,7 +166,7 @@ def test_psd_factor_reproduces_the_covariance_and_finds_its_rank():
     assert np.isnan(frechet_distance(np.zeros(3), bad, np.zeros(3), np.eye(3)))
 
 
-@pytest.mark.parametrize("d,seed", [(8, 0), (100, 1)])
+@pytest.mark.parametrize("d,seed", [(8, 0), (100, 1), (300, 2)])   # 300: the trmm + scipy SVD path
 def test_agrees_with_the_eigendecomposition_route(d, seed):
     # the previous algorithm: nuclear norm of S2^{1/2} S1^{1/2}, square roots by eigh
     rng = np.random.default_rng(seed)

@@ -46,6 +46,7 @@ from torch import Tensor
 Array = Tensor | np.ndarray
 
 _EPS = float(np.finfo(np.float64).eps)
+_SMALL = 256 * 256  # r1 * r2 below which the product and SVD go through numpy (see trace_sqrt_product)
 
 
 def _as_f64(a: Array) -> Tensor:
@@ -131,8 +132,7 @@ def trace_sqrt_product(cov1: Array, cov2: Array) -> float:
         return 0.0
     # F1 = P1 (sd1 L1) and F2 = P2 (sd2 L2) row-wise. C^T = F1^T F2 = G^T L2 with G the rows of
     # F1 in F2's pivot order times sd2 (zero for features dead in S1), and L2 lower-trapezoidal
-    # (m2, r2): a triangular product (trmm, half the flops of a general one) on its top square
-    # plus a general one on the rest. G^T (r1, m2) is Fortran-ordered, as trmm wants it.
+    # (m2, r2).
     pos1 = np.full(d, -1)
     pos1[feat1] = np.arange(feat1.size)
     rows = pos1[feat2]
@@ -141,11 +141,18 @@ def trace_sqrt_product(cov1: Array, cov2: Array) -> float:
     g = np.zeros((feat2.size, r1))
     both = rows >= 0
     g[both] = f1[rows[both]] * sd2[both, None]
+    if r1 * r2 < _SMALL:
+        # small: numpy's product and SVD, which stay on one thread at these sizes (a threaded
+        # BLAS call here costs more in waking threads than in arithmetic, most of all on busy cores)
+        ct = g.T @ np.tril(low2[:, :r2])
+        return float(np.linalg.svd(ct, compute_uv=False).sum())
+    # large: a triangular product (trmm, half the flops of a general one) on L2's top square
+    # plus a general one on the rest (G^T (r1, m2) is Fortran-ordered, as trmm wants it), and
+    # scipy's gesdd rather than torch's: as fast on one thread, and it keeps the route in one
+    # BLAS (OpenBLAS threads, not OpenMP), which degrades far less on oversubscribed cores
     ct = scipy.linalg.blas.dtrmm(1.0, low2[:r2, :r2], g[:r2].T, side=1, lower=1, overwrite_b=1)
     if r2 < feat2.size:
         ct += g[r2:].T @ low2[r2:, :r2]
-    # scipy's gesdd rather than torch's: as fast on one thread, and it keeps the whole route in
-    # one BLAS (OpenBLAS threads, not OpenMP), which degrades far less on oversubscribed cores
     return float(scipy.linalg.svdvals(ct, overwrite_a=True, check_finite=False).sum())
 
 
