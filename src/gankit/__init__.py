@@ -12,9 +12,16 @@ The public API (the CLI uses nothing else)::
 
 from __future__ import annotations
 
-from gankit.config import Config, build_config, load_config
-from gankit.errors import CheckpointError, ConfigError, DataError, GankitError
-from gankit.training import Run, load_run, resume, train
+import os as _os
+
+# OpenMP threads that wait for work sleep instead of spinning (read once, when torch's
+# OpenMP runtime starts, so only if gankit is imported before torch): a spinning thread on a
+# shared machine takes a core from the thread it waits for. Set OMP_WAIT_POLICY to override.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from gankit.config import Config, build_config, load_config  # noqa: E402
+from gankit.errors import CheckpointError, ConfigError, DataError, GankitError  # noqa: E402
+from gankit.training import Run, load_run, resume, train  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -31,3 +31,38 @@ def test_a_fused_checkpoint_loads_into_an_unfused_optimiser(tmp_path):
         assert all(not g.get("fused") for g in ph.optimizer.param_groups)
     other.recipe.trainer.train_step()  # and it steps on the CPU
     assert other.recipe.trainer.step == 2
+
+
+def test_threads_for_convolutions_are_the_cores_that_are_free(tmp_path, monkeypatch):
+    import os
+
+    from gankit.training import run as run_mod
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cores = len(os.sched_getaffinity(0))
+    cfg = load_config(None, ["train.steps=1", "generator.width=4", "discriminator.width=4", "latent_dim=4"],
+                      preset="dcgan-digits")
+    before = torch.get_num_threads()
+    try:
+        for busy, expected in ((0.0, cores), (float(cores), 1), (cores - 1.0, 1 if cores <= 2 else 1)):
+            monkeypatch.setattr(run_mod, "others_busy_cores", lambda window=0.2, b=busy: b)
+            r = Run(cfg, tmp_path / f"r{busy}")
+            assert r.threads == expected and torch.get_num_threads() == expected, (busy, r.threads_reason)
+        # small MLPs on points: one thread whatever the load
+        r = Run(load_config(None, ["train.steps=1"]), tmp_path / "mlp")
+        assert r.threads == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_others_busy_cores_reads_the_machine():
+    from gankit.training.run import others_busy_cores
+
+    v = others_busy_cores(0.05)
+    assert 0.0 <= v <= os_cores() + 0.5
+
+
+def os_cores() -> int:
+    import os
+
+    return os.cpu_count() or 1
