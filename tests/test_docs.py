@@ -47,11 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 # Blocks of docs whose commands cannot pass as written, with why: strict, so a fix shows up.
-KNOWN_BROKEN: dict[tuple[str, str], str] = {
-    ("docs/report.md", "gankit report runs/ring-ns-20261122-081500"):
-        "names runs/ring-ns-...: run directories are <model>-<loss>-<data>-... (gan-ns-ring-...) since 2a10ae0",
-    ("docs/report.md", "gankit judge RUN"): "serves a page until Ctrl-C: needs ```text doctest:skip",
-}
+KNOWN_BROKEN: dict[tuple[str, str], str] = {}
 
 # Whole documents whose blocks need files the reader makes first (a CSV, a plug-in): a block
 # that fails there is an expected failure until the document marks it (doctest:skip).
