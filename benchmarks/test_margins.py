@@ -17,7 +17,7 @@ everywhere). Bold: a margin under 10 % of the bound or under 3 spreads.
 
     .venv/bin/python benchmarks/test_margins.py                # all 6 combinations
     .venv/bin/python benchmarks/test_margins.py --table-only   # re-read the last records
-    .venv/bin/python benchmarks/test_margins.py -k push_forward --capabilities default --threads 1
+    .venv/bin/python benchmarks/test_margins.py --capabilities default --threads 1 -- -k push_forward
 
 (not a test module: it defines no tests, pytest only collects tests/.)
 """

@@ -10,6 +10,9 @@ import re
 # and gankit, which picks its own count unless this variable or one of its options is set,
 # must see it too.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# gankit sets this too (src/gankit/__init__.py), but OpenMP reads it once, when torch is
+# imported: here, before gankit. Spinning waiters stall 2-thread runs on shared cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest  # noqa: E402
