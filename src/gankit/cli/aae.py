@@ -22,8 +22,12 @@ from gankit.validate import check_output_file
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode", help="write the latent codes of an adversarial autoencoder run's data set",
                        description="Encode every example of the run's data set (in its stored order) with "
-                                   "the run's encoder; .npz also holds the labels y of a labelled set.")
-    p.add_argument("run_dir")
+                                   "the run's encoder; .npz also holds the labels y of a labelled set.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog="""examples:
+  gankit encode runs/aae-ns-digits-20261201-101500 --out codes.npy
+  gankit encode runs/aae-ns-digits-20261201-101500 --out codes.npz --split test   # codes and labels
+  gankit encode runs/aae-ns-ring-20261201-101500 --out codes.npy -n 5000 --seed 1  # a toy data set""")
+    p.add_argument("run_dir", help="an adversarial autoencoder run (model=aae)")
     p.add_argument("--out", "-o", required=True, help=".npy (codes z) or .npz (z, and y for labelled data)")
     p.add_argument("--split", help="encode this split of the data set instead of the run's (e.g. test)")
     p.add_argument("-n", type=int, default=1000, help="samples to encode from an infinite (toy) data set")

@@ -26,7 +26,11 @@ _EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("experiment", help="check one of the notes' claims: table, figure and JSON",
                        description="Run one of the notes' claims as a numerical check. "
-                                   "`gankit experiment --list` shows them all.")
+                                   "`gankit experiment --list` shows them all.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog="""examples:
+  gankit experiment --list
+  gankit experiment optimal-discriminator
+  gankit experiment bilinear-game --set eta=0.1 --out runs/experiments/bilinear""")
     p.add_argument("name", nargs="?", help="experiment name (see --list)")
     p.add_argument("--list", action="store_true", help="list the experiments and the claim each checks")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

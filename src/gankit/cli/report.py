@@ -26,8 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("report", help="write a self-contained HTML report of one run, or compare runs",
                        description="One HTML file that opens offline: config, final metrics beside their "
                                    "baselines, the training curves, sample grids over training, per-class rows "
-                                   "and judge scores. Several runs: side by side, curves overlaid.")
-    r.add_argument("run_dirs", nargs="+", metavar="RUN")
+                                   "and judge scores. Several runs: side by side, curves overlaid.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog="""examples:
+  gankit report runs/gan-ns-ring-20261201-101500                 # -> RUN/report.html
+  gankit report runs/gan-ns-ring-20261201-101500 --out ring.html
+  gankit report runs/a runs/b runs/c --out compare.html          # side by side, curves overlaid""")
+    r.add_argument("run_dirs", nargs="+", metavar="RUN", help="run directories (one, or several to compare)")
     r.add_argument("--out", "-o", help="the .html file (default: RUN/report.html for one run, "
                                        "report.html here for several)")
     r.set_defaults(func=run_report)
@@ -39,8 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "resumes). Without --exposure: HYPE-infinity (unlimited time); with it: each "
                                    "item is shown for MS milliseconds, then masked. Ctrl-C stops the server and "
                                    "prints the scores: people's, the run's discriminator's and a fresh "
-                                   "classifier's, on the same items.")
-    j.add_argument("run_dir", metavar="RUN")
+                                   "classifier's, on the same items.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog="""examples:
+  gankit judge runs/cdcgan-ns-fashion-mnist-20261201-101500               # HYPE-infinity on 127.0.0.1:8765
+  gankit judge runs/cdcgan-ns-fashion-mnist-20261201-101500 --exposure 250 --session alice
+  gankit judge runs/cdcgan-ns-fashion-mnist-20261201-101500 --score       # the scores so far; serves nothing""")
+    j.add_argument("run_dir", metavar="RUN", help="the run whose samples are judged")
     j.add_argument("--port", type=int, default=8765, help="TCP port (0: any free one); default 8765")
     j.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     j.add_argument("--n", type=int, default=20, help="questions in the session, half real (default 20)")
