@@ -23,7 +23,6 @@ import argparse
 import copy
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -34,15 +33,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from gankit.bench.speed import _cpu_name
 
 
 def time_default_run(busy: bool) -> dict[str, float]:
@@ -140,7 +131,7 @@ def main() -> None:
     ap.add_argument("--skip-runs", action="store_true", help="only the step comparison")
     args = ap.parse_args()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"machine: {_cpu()}, {os.cpu_count()} cores, torch {torch.__version__}, load {load:.2f} at start\n")
+    print(f"machine: {_cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, load {load:.2f} at start\n")
     if not args.skip_runs:
         print("| `gankit train` (default preset) | threads | command wall time | training time | modes | HQ % |")
         print("|---|---|---|---|---|---|")

@@ -88,5 +88,16 @@ class TensorSource(DataSource):
         self._perm, self._pos, self.epoch = state.get("perm"), int(state.get("pos", 0)), int(state.get("epoch", 0))
 
 
+def sample_aside(data: DataSource, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+    """``n`` samples drawn with ``generator`` that leave the source's own position (its
+    epoch permutation) as it was: for statistics taken once from the data (a standardisation,
+    BourGAN's subsample) without changing the order training sees."""
+    state = data.state_dict()
+    try:
+        return data.sample(n, generator)
+    finally:
+        data.load_state_dict(state)
+
+
 # Factories return a DataSource; their keyword arguments are the data set's options.
 DATASETS: Registry[Callable[..., DataSource]] = Registry("dataset")

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from gankit.data.base import sample_aside
 from gankit.errors import ConfigError
 from gankit.networks.priors import Prior
 from gankit.registry import Count, NonNegative, Positive
@@ -81,11 +82,7 @@ def build_prior(data: Any, dim: int, samples: int, sigma: float, seed: int,
     ``sigma`` times the median nearest-centre distance at every embedded point. ``transform``:
     the standardisation training uses, so the latent sees the data as the networks do."""
     g = torch.Generator().manual_seed(seed * 104729 + 11)
-    state = data.state_dict()
-    try:
-        x, _ = data.sample(samples, g)
-    finally:
-        data.load_state_dict(state)
+    x, _ = sample_aside(data, samples, g)
     if transform is not None:
         x = transform(x)
     x = x.reshape(x.shape[0], -1).double()                            # (m, D)

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from gankit.data.base import TensorSource
+from gankit.data.base import TensorSource, sample_aside
 
 
 class Standardize(nn.Module):
@@ -30,12 +30,7 @@ class Standardize(nn.Module):
         if isinstance(data, TensorSource):
             x = data.x.reshape(len(data), -1).double()
         else:
-            g = torch.Generator().manual_seed(seed * 7 + 5)
-            state = data.state_dict()
-            try:
-                x, _ = data.sample(n, g)
-            finally:
-                data.load_state_dict(state)
+            x, _ = sample_aside(data, n, torch.Generator().manual_seed(seed * 7 + 5))
             x = x.reshape(n, -1).double()
         std = x.std(dim=0)
         std = torch.where(std > 0, std, torch.ones_like(std))  # a constant coordinate stays as it is
