@@ -9,7 +9,6 @@ the configured objective, penalty and mitigations. The loop in
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -34,6 +33,16 @@ class _Flatten(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         return x.reshape(x.shape[0], -1)
+
+
+def _add_terms(loss: Tensor, logs: Logs, phase: str, terms: list[tuple[str, Tensor | None]]) -> Tensor:
+    """``loss`` plus the mitigations' extra terms of a phase (None: none), each logged as
+    ``<mitigation>_<phase>``."""
+    for name, term in terms:
+        if term is not None:
+            loss = loss + term
+            logs[f"{name}_{phase}"] = term.detach()
+    return loss
 
 
 class GANRecipe(Recipe):
@@ -156,11 +165,7 @@ class GANRecipe(Recipe):
             logs["D(G(z))"] = torch.sigmoid(fake_out.detach()).mean()
         if self.objective.estimate is not None:
             logs["divergence"] = self.objective.estimate(real_out.detach(), fake_out.detach()).detach()
-        for m in self.mitigations:
-            extra = m.d_extra_loss(self, real, fake, y)
-            if extra is not None:
-                loss = loss + extra
-                logs[f"{m.name}_d"] = extra.detach()
+        loss = _add_terms(loss, logs, "d", [(m.name, m.d_extra_loss(self, real, fake, y)) for m in self.mitigations])
         return loss, logs
 
     def g_loss(self) -> tuple[Tensor, Logs]:
@@ -178,11 +183,7 @@ class GANRecipe(Recipe):
             real_out = critic(real, yr)
         loss = self.objective.g_loss(fake_out, real_out)
         logs: Logs = {"g_loss": loss.detach()}
-        for m in self.mitigations:
-            extra = m.g_extra_loss(self, fake, y, z)
-            if extra is not None:
-                loss = loss + extra
-                logs[f"{m.name}_g"] = extra.detach()
+        loss = _add_terms(loss, logs, "g", [(m.name, m.g_extra_loss(self, fake, y, z)) for m in self.mitigations])
         return loss, logs
 
     def phases(self) -> list[Phase]:
