@@ -184,7 +184,7 @@ def _reduce(argv: list[str]) -> list[str]:
         from gankit.config import load_config
 
         cfg = load_config(_opt(argv, "--config"), _sets(argv), preset=_opt(argv, "--preset"))
-        image = cfg.data.name not in ("ring", "grid", "mixture1d", "mixture") and cfg.model == "gan"
+        image = cfg.data.name not in ("ring", "grid", "mixture1d", "mixture") and cfg.model.name == "gan"
         return argv + TRAIN_REDUCED + (IMAGE_EVAL if image else [])
     if argv[:1] == ["resume"] and "--steps" in argv:
         i = argv.index("--steps")

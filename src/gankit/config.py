@@ -129,7 +129,8 @@ class Config:
     seed: Seed = _opt(0, "seed of the networks' initialisation, the data order and the latents")
     device: str = _opt("auto", "auto (CUDA when present), cpu, cuda, cuda:N")
     out_dir: str = _opt("runs", "where new run directories go")
-    model: Literal["gan", "aae"] = _opt("gan", "the recipe (gankit list models)")
+    model: Component = _opt(factory=lambda: Component("gan"),
+                            help="the recipe: gan, aae, ... with its options (gankit list models)")
     conditional: bool = _opt(False, "condition G and D on the data set's labels (Mirza & Osindero 2014)")
     latent_dim: Count = _opt(2, "dimension of z")
     data: Component = _opt(factory=lambda: Component("ring"), help="the data set (gankit list datasets)")
@@ -169,8 +170,9 @@ def component_registries() -> dict[str, Registry[Any]]:
     from gankit.losses import LOSSES
     from gankit.losses.penalties import PENALTIES
     from gankit.networks import DISCRIMINATORS, ENCODERS, GENERATORS, PRIORS
+    from gankit.training.recipe import load_recipes
 
-    return {"data": DATASETS, "generator": GENERATORS, "discriminator": DISCRIMINATORS,
+    return {"model": load_recipes(), "data": DATASETS, "generator": GENERATORS, "discriminator": DISCRIMINATORS,
             "prior": PRIORS, "loss": LOSSES, "penalty": PENALTIES, "encoder": ENCODERS}
 
 
@@ -276,7 +278,7 @@ def _section_as_mapping(key: str, value: Any) -> Any:
 
 
 # Top-level keys whose value is a mapping of options (components, mitigations, dataclass sections).
-_SECTIONS = ("data", "generator", "discriminator", "prior", "encoder", "loss", "penalty", "mitigations",
+_SECTIONS = ("model", "data", "generator", "discriminator", "prior", "encoder", "loss", "penalty", "mitigations",
              "train", "optim_g", "optim_d", "eval", "aae")
 
 

@@ -101,7 +101,7 @@ def _stacked(cfg: Config, data: DataSource, recipe: Any, name: str) -> str | Non
 
 def _autoencoder(cfg: Config, data: DataSource, recipe: Any, name: str) -> str | None:
     if not hasattr(recipe, "encode"):
-        return f"needs an adversarial autoencoder (model=aae), not model={cfg.model}"
+        return f"needs an adversarial autoencoder (model=aae), not model={cfg.model.name}"
     if name == "latent_components":
         k = getattr(getattr(recipe, "prior", None), "num_components", 0)
         if not k:

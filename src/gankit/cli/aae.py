@@ -40,7 +40,7 @@ def run_encode(args: argparse.Namespace) -> int:
     n, seed = coerce(args.n, Count, "-n"), coerce(args.seed, Seed, "--seed")
     run = load_run(args.run_dir)
     if not hasattr(run.recipe, "encode"):
-        raise ConfigError(f"{args.run_dir} is a model={run.cfg.model} run; encode needs model=aae")
+        raise ConfigError(f"{args.run_dir} is a model={run.cfg.model.name} run; encode needs model=aae")
     data = run.data
     if args.split is not None:
         from gankit.data import DATASETS

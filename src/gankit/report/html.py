@@ -248,7 +248,7 @@ def pictures(runs: Sequence[RunFiles]) -> str:
     cols = []
     for r in runs:
         kind = "images" if r.samples or _is_images(r) else "points"
-        if r.config.get("model") == "aae":
+        if r.model == "aae":
             what = "samples.png (the autoencoder's codes and samples)"
         elif kind == "images":
             what = "Final samples (one row per class)" if r.config.get("conditional") else "Final samples"

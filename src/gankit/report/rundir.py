@@ -39,12 +39,18 @@ class RunFiles:
         return self.dir.resolve().name
 
     @property
+    def model(self) -> str:
+        """The recipe's name (``model: aae`` and ``model: {name: aae, ...}`` alike)."""
+        m = self.config.get("model", "gan")
+        return str(m.get("name", "gan")) if isinstance(m, dict) else str(m)
+
+    @property
     def title(self) -> str:
         c = self.config
         data = (c.get("data") or {}).get("name", "?") if isinstance(c.get("data"), dict) else c.get("data", "?")
         loss = (c.get("loss") or {}).get("name", "?") if isinstance(c.get("loss"), dict) else c.get("loss", "?")
         cond = "conditional " if c.get("conditional") else ""
-        model = c.get("model", "gan")
+        model = self.model
         return f"{cond}{model}: {loss} on {data}"
 
 

@@ -32,12 +32,14 @@ from gankit.losses import LOSSES, Objective
 from gankit.losses.penalties import PENALTIES, Penalty
 from gankit.networks import DISCRIMINATORS, ENCODERS, GENERATORS, PRIORS
 from gankit.networks.aae_priors import LatentPrior, as_latent_prior
-from gankit.training.recipe import Recipe
+from gankit.training.recipe import RECIPES, Recipe
 from gankit.training.loop import Logs, Phase, Trainer, lr_factor, make_optimizer
 
 AAE_METRICS = ["recon", "latent_mmd"]
 
 
+@RECIPES.register("aae", summary="adversarial autoencoder: encoder vs a latent discriminator",
+                  paper="Makhzani et al. 2015")
 class AAERecipe(Recipe):
     """Encoder, decoder, latent discriminator and prior of one AAE run, and its phases."""
 

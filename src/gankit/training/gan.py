@@ -22,7 +22,7 @@ from gankit.networks import DISCRIMINATORS, GENERATORS, PRIORS
 from gankit.networks.base import ParallelCritics
 from gankit.training.transform import Standardize
 from gankit.training import distributed, fastpath
-from gankit.training.recipe import Recipe
+from gankit.training.recipe import RECIPES, Recipe
 from gankit.training.loop import EMA, Logs, Phase, Trainer, lr_factor, make_optimizer
 from gankit.training.mitigations import MITIGATIONS, Mitigation
 from gankit.training.precision import precision_for
@@ -45,6 +45,7 @@ def _add_terms(loss: Tensor, logs: Logs, phase: str, terms: list[tuple[str, Tens
     return loss
 
 
+@RECIPES.register("gan", summary="generator vs discriminator (every loss, network, mitigation)")
 class GANRecipe(Recipe):
     """Networks, objective, penalty and mitigations of one GAN run, and its phases.
 

@@ -6,13 +6,35 @@ one loop; this base class saves and restores what a run needs to continue exactl
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
 from gankit.data.base import DataSource
+from gankit.registry import Registry
 from gankit.training.loop import Trainer
+
+# The recipes (``model=`` in a config): name -> class built with the run's context. A recipe's
+# keyword-only constructor arguments are its options (``model.cycle=10``), validated like
+# every other component's.
+RECIPES: Registry[Callable[..., Any]] = Registry("model", context=("cfg", "data", "device", "rank"))
+
+# Modules whose import registers the built-in recipes; imported on first use (they import
+# the config, which validates ``model`` against this registry).
+RECIPE_MODULES: tuple[str, ...] = (
+    "gankit.training.gan",
+    "gankit.training.aae",
+)
+
+
+def load_recipes() -> Registry[Callable[..., Any]]:
+    """Import the built-in recipe modules (once) and return :data:`RECIPES`."""
+    for mod in RECIPE_MODULES:
+        importlib.import_module(mod)
+    return RECIPES
 
 
 class Recipe:

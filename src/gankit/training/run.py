@@ -32,20 +32,7 @@ from gankit.registry import Registry
 from gankit.training import distributed
 from gankit.training.checkpoint import check_state, load_checkpoint, rng_state, save_atomic, set_rng_state
 from gankit.training.loop import Diverged, lr_factor, read_logs
-
-RECIPES: Registry[Callable[..., Any]] = Registry("model", context=("cfg", "data", "device", "rank"))
-
-
-def _register_recipes() -> None:
-    from gankit.training.gan import GANRecipe
-
-    if "gan" not in RECIPES:
-        RECIPES.register("gan", summary="generator vs discriminator (every loss, network, mitigation)")(GANRecipe)
-    from gankit.training.aae import AAERecipe
-
-    if "aae" not in RECIPES:
-        RECIPES.register("aae", summary="adversarial autoencoder: encoder vs a latent discriminator",
-                         paper="Makhzani et al. 2015")(AAERecipe)
+from gankit.training.recipe import RECIPES, load_recipes as _register_recipes
 
 
 def pick_device(name: str) -> torch.device:
@@ -94,9 +81,9 @@ class Run:
         # rank 0's checkpoint restores every rank (gankit.training.distributed).
         torch.manual_seed(cfg.seed * 1000)
         self.data: DataSource = DATASETS.build(cfg.data.name, cfg.data.options)
-        self.recipe = RECIPES.build(cfg.model, {}, cfg=cfg, data=self.data, device=self.device, rank=ctx.rank)
+        self.recipe = RECIPES.build(cfg.model.name, cfg.model.options, cfg=cfg, data=self.data, device=self.device, rank=ctx.rank)
         if ctx.active and not getattr(self.recipe, "supports_distributed", False):
-            raise ConfigError(f"model={cfg.model} does not support multi-process training yet; run one process")
+            raise ConfigError(f"model={cfg.model.name} does not support multi-process training yet; run one process")
         from gankit.validate import check_run
 
         check_run(cfg, self.data, self.recipe)
@@ -504,8 +491,8 @@ def _tensorboard(run: Run) -> Any:
 def run_name(cfg: Config) -> str:
     """What ran, for the run directory's name: model, objective, data (``gan-ns-ring``,
     ``cdcgan-ns-fashion-mnist``, ``aae-ns-digits``, ``wgan-gp`` shows as ``gan-wgan-gp-ring``)."""
-    if cfg.model == "aae":
-        model = "aae"
+    if cfg.model.name != "gan":
+        model = cfg.model.name
     else:
         model = {"mlp": "gan"}.get(cfg.generator.name, cfg.generator.name)
         model = ("c" + model) if cfg.conditional else model
