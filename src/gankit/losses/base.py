@@ -39,6 +39,8 @@ class Objective:
             (MMD objectives); otherwise the generator step skips the real forward pass.
         critics: how many separate critic networks produce the ``critic_dim`` outputs
             (D2GAN's two discriminators: 2 networks of one output each, concatenated).
+        g_features: True when ``g_loss`` takes D's body features ``D.phi(x)`` ``(B, F)``
+            instead of its outputs (feature matching, Salimans et al. 2016).
     """
 
     name: str
@@ -50,6 +52,7 @@ class Objective:
     probability_outputs: bool = False
     g_uses_real: bool = False
     critics: int = 1
+    g_features: bool = False
 
 
 # Factories return an Objective; their keyword arguments are the loss's options.

@@ -9,6 +9,7 @@ the configured objective, penalty and mitigations. The loop in
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -75,13 +76,22 @@ class GANRecipe(Recipe):
             Ds = []
             for _ in range(k):  # D2GAN: separate critics, each with its share of the outputs
                 D = DISCRIMINATORS.build(cfg.discriminator.name, cfg.discriminator.options, data_shape=data.shape,
-                                         num_classes=self.num_classes, out_dim=self.objective.critic_dim // k)
+                                         num_classes=self.num_classes, out_dim=self.d_outputs() // k)
                 for m in self.mitigations:
                     D = m.wrap_discriminator(D, self)
                 Ds.append(D)
             self.D: nn.Module = (Ds[0] if k == 1 else ParallelCritics(Ds)).to(device)
         else:
             self.D = _Flatten().to(device)
+        if self.objective.g_features:
+            if not hasattr(self.D, "phi"):
+                raise ConfigError(f"loss {cfg.loss.name!r} matches D's body features, which discriminator "
+                                  f"{cfg.discriminator.name!r} does not expose (mlp and dcgan do; no packing, no D2GAN)")
+            own = [n for n, m in zip(cfg.mitigations, self.mitigations)
+                   if type(m).generator_critic is not Mitigation.generator_critic]
+            if own:
+                raise ConfigError(f"loss {cfg.loss.name!r} matches D's features; mitigation {own[0]!r} replaces "
+                                  "the critic the generator sees and cannot be combined with it")
         for m in self.mitigations:
             self.G = m.wrap_generator(self.G, self).to(device)
             self.prior = m.wrap_prior(self.prior, self)
@@ -117,6 +127,11 @@ class GANRecipe(Recipe):
         self.G_train = distributed.wrap(self.G, dev, self.dist, sync_batchnorm=t.sync_batchnorm)
         self.D_train = distributed.wrap(self.D, dev, self.dist, sync_batchnorm=t.sync_batchnorm)
 
+    def d_outputs(self) -> int:
+        """D's output width: the objective's ``critic_dim`` (a subclass whose critic reads
+        more outputs, e.g. the K class logits of the semi-supervised GAN, widens it)."""
+        return self.objective.critic_dim
+
     # -- the game -------------------------------------------------------------------------
     def d_input(self, x: Tensor) -> Tensor:
         for m in self.mitigations:
@@ -128,6 +143,13 @@ class GANRecipe(Recipe):
         so that losses never run in a mixed-precision dtype. ``D``: the module to call
         (default the plain ``self.D``; the D phase passes its DDP wrapper)."""
         return (self.D if D is None else D)(self.d_input(x), y).float()
+
+    def g_critic(self) -> Callable[[Tensor, Tensor | None], Tensor]:
+        """What the generator's loss sees of D: its outputs (:meth:`critic`), or for an
+        objective with ``g_features`` (feature matching) its body features ``D.phi`` ``(B, F)``."""
+        if not self.objective.g_features:
+            return self.critic
+        return lambda x, y: self.D.phi(self.d_input(x), y).float()
 
     def real_batch(self, n: int | None = None) -> tuple[Tensor, Tensor | None]:
         """This rank's ``n`` rows (default: its batch share) of the next global real batch."""
@@ -174,7 +196,7 @@ class GANRecipe(Recipe):
         y = self.fake_labels(n)
         z = self.batches.noise(self.prior, n)
         fake = self.G_train(z, y)
-        critic = self.critic  # the plain D: its parameters are frozen in this phase
+        critic = self.g_critic()  # the plain D: its parameters are frozen in this phase
         for m in self.mitigations:
             critic = m.generator_critic(critic, self)
         fake_out = critic(fake, y)
