@@ -7,5 +7,6 @@ from gankit.networks import dcgan  # noqa: F401  (registers the DCGAN networks)
 from gankit.networks.encoders import ENCODERS  # AAE encoders; registers the conv decoder
 from gankit.networks import aae_priors  # noqa: F401  (registers the swissroll prior)
 from gankit.networks import gaussian  # noqa: F401  (registers the Gaussian generator x = mu + s*z)
+from gankit.networks.translation import PATCH_DISCRIMINATORS, TRANSLATORS  # image-to-image (pix2pix, CycleGAN)
 
 __all__ = ["DISCRIMINATORS", "ENCODERS", "GENERATORS", "PRIORS", "Prior"]

@@ -27,6 +27,7 @@ RECIPES: Registry[Callable[..., Any]] = Registry("model", context=("cfg", "data"
 RECIPE_MODULES: tuple[str, ...] = (
     "gankit.training.gan",
     "gankit.training.aae",
+    "gankit.training.translate",
 )
 
 
