@@ -27,6 +27,8 @@ RECIPES: Registry[Callable[..., Any]] = Registry("model", context=("cfg", "data"
 RECIPE_MODULES: tuple[str, ...] = (
     "gankit.training.gan",
     "gankit.training.aae",
+    "gankit.training.acgan",
+    "gankit.training.infogan",
     "gankit.training.translate",
 )
 
