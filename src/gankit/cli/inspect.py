@@ -142,6 +142,11 @@ def _write_samples(run: Any, out: Path, n: int, cls: int | None, seed: int) -> N
         np.save(out, x.numpy().astype(np.float32))
     elif out.suffix == ".npz":
         np.savez(out, x=x.numpy().astype(np.float32), **({} if labels is None else {"y": labels.numpy()}))
+    elif hasattr(run.recipe, "sample_grid"):  # the recipe's own picture of n samples (translation: input | output | target)
+        from gankit.plotting.grid import save_image_grid
+
+        imgs, nrow = run.recipe.sample_grid(n, seed=seed)
+        save_image_grid(imgs, out, nrow=nrow)
     elif run.data.kind == "images":
         from gankit.plotting.grid import save_image_grid
 

@@ -106,7 +106,10 @@ def plot_points_1d(run: Any, path: Path, n: int = 20000) -> None:
 
 def save_run_grid(run: Any, path: Path, per_class: int = 10) -> None:
     recipe = run.recipe
-    if recipe.num_classes:
+    if hasattr(recipe, "sample_grid"):  # a recipe's own picture of its samples (translation: input | output | target)
+        imgs, nrow = recipe.sample_grid(32, seed=run.cfg.eval.seed)
+        save_image_grid(imgs, path, nrow=nrow)
+    elif recipe.num_classes:
         k = recipe.num_classes
         labels = torch.arange(k).repeat_interleave(per_class)
         imgs = recipe.generate(k * per_class, labels, seed=run.cfg.eval.seed)

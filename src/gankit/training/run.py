@@ -287,10 +287,13 @@ class Run:
         k = self.recipe.num_classes
         labels = torch.arange(k).repeat_interleave(10) if k else None
         n = 10 * k if k else 64
-        imgs = self.recipe.generate(n, labels, seed=self.cfg.eval.seed)
-        path = save_image_grid(imgs, self.dir / "samples" / f"step_{self.step:06d}.png", nrow=10 if k else 8)
+        if hasattr(self.recipe, "sample_grid"):  # the recipe's own picture (translation: input | output | target)
+            imgs, nrow = self.recipe.sample_grid(32, seed=self.cfg.eval.seed)
+        else:
+            imgs, nrow = self.recipe.generate(n, labels, seed=self.cfg.eval.seed), 10 if k else 8
+        path = save_image_grid(imgs, self.dir / "samples" / f"step_{self.step:06d}.png", nrow=nrow)
         if writer is not None:
-            writer.add_image("samples", image_grid(imgs, 10 if k else 8), self.step, dataformats="HWC")
+            writer.add_image("samples", image_grid(imgs, nrow), self.step, dataformats="HWC")
         return path
 
     def evaluate_in_training(self) -> dict[str, Any]:
