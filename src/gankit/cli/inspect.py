@@ -27,6 +27,7 @@ examples:
   gankit sample runs/gan-ns-ring-20261122-081500 -n 2500 --out samples.npy     # float32 (2500, 2)
   gankit sample runs/cdcgan-ns-fashion-mnist-20261122-090000 -n 64 --class Dress --out dresses.png
   gankit sample RUN -n 10000 --out samples.npz --seed 3                        # x, and y when conditional
+  gankit sample runs/infogan-ns-digits-20261201-140000 --code all --vary 0 -n 100 --out codes.png
 """
 
 EVAL_EPILOG = """\
@@ -55,6 +56,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="class of every sample (conditional runs): an index or a class name such as Dress "
                         "(case-insensitive); default: every class in turn")
     s.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
+    s.add_argument("--code", metavar="K|all",
+                   help="InfoGAN runs: the categorical code of every sample, or all: one row of n/K per value")
+    s.add_argument("--vary", type=int, metavar="J",
+                   help="InfoGAN runs: continuous code J runs from -1 to 1 along each row, the rest fixed")
     s.set_defaults(func=run_sample)
 
     e = sub.add_parser("eval", help="recompute a run's metrics from its checkpoint", epilog=EVAL_EPILOG,
@@ -108,6 +113,8 @@ def run_sample(args: argparse.Namespace) -> int:
     out = check_output_file(args.out, "--out", (".npy", ".npz", ".png"))
     run = load_run(args.run_dir)
     args.cls = class_label(args.cls, run.data, run.recipe.num_classes)
+    if args.code is not None or args.vary is not None:
+        return _write_code_samples(run, out, n, args.code, args.vary, seed)
     shape = tuple(run.data.shape)
     size = n * 4 * math.prod(shape)  # float32 bytes
     what = f"-n {n} samples of shape {shape} ({_bytes(size)})"
@@ -162,6 +169,46 @@ def _write_samples(run: Any, out: Path, n: int, cls: int | None, seed: int) -> N
         ax.scatter(x[:, 0], x[:, 1] if x.shape[1] > 1 else np.zeros(len(x)), s=2)
         fig.savefig(out, dpi=110)
         plt.close(fig)
+
+
+def _write_code_samples(run: Any, out: Path, n: int, code: str | None, vary: int | None, seed: int) -> int:
+    """``--code`` / ``--vary``: an InfoGAN run's samples for chosen codes, a row per code value."""
+    codes = getattr(run.recipe, "codes", None)
+    if codes is None:
+        raise ConfigError("--code and --vary need an InfoGAN run (model=infogan)")
+    k = codes.categories
+    if code is None or str(code).strip().lower() == "all":
+        rows = list(range(k))
+    else:
+        try:
+            rows = [int(code)]
+        except ValueError:
+            raise ConfigError(f"--code must be a code value 0..{k - 1} or all, got {code!r}") from None
+    cols = max(1, n // max(len(rows), 1))
+    x = run.recipe.code_grid(cols, rows=rows, vary=vary, seed=seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npy":
+        np.save(out, x.numpy().astype(np.float32))
+    elif out.suffix == ".npz":
+        np.savez(out, x=x.numpy().astype(np.float32), code=np.repeat(rows or [0], cols))
+    elif run.data.kind == "images":
+        from gankit.plotting.grid import save_image_grid
+
+        save_image_grid(x, out, nrow=cols)
+    else:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5, 5))
+        ax.scatter(x[:, 0], x[:, 1] if x.shape[1] > 1 else np.zeros(len(x)), s=2,
+                   c=np.repeat(rows or [0], cols), cmap="tab10")
+        fig.savefig(out, dpi=110)
+        plt.close(fig)
+    print(f"wrote {x.shape[0]} samples ({len(rows) or 1} code value(s) x {cols}) of shape "
+          f"{tuple(run.data.shape)} to {out}")
+    return 0
 
 
 def grid_columns(n: int, classes: int = 0) -> int:

@@ -35,12 +35,12 @@ def class_loss(logits: Tensor, labels: Tensor) -> Tensor:
     if logits.dim() != 2 or labels.shape != logits.shape[:1]:
         raise ValueError(f"class_loss: logits (B, K) and labels (B,), got {tuple(logits.shape)} and "
                          f"{tuple(labels.shape)}")
-    return F.cross_entropy(logits.float(), labels.long())
+    return F.cross_entropy(logits, labels.long())
 
 
 def categorical_log_likelihood(logits: Tensor, codes: Tensor) -> Tensor:
     """``log Q(c | x)`` per sample ``(B,)`` for Q's logits ``(B, K)`` and the codes ``(B,)``."""
-    return -F.cross_entropy(logits.float(), codes.long(), reduction="none")
+    return -F.cross_entropy(logits, codes.long(), reduction="none")
 
 
 def gaussian_log_likelihood(value: Tensor, mean: Tensor, log_std: Tensor | float = 0.0) -> Tensor:
@@ -60,7 +60,7 @@ def gaussian_bound(value: Tensor, mean: Tensor, log_std: Tensor | float, entropy
     """``L_I = mean over samples of sum_j log N(u_j; mu_j(x), sigma_j^2) + H(u)`` for continuous
     codes ``value (B, M)`` with Q's means ``(B, M)``; ``entropy`` is ``H(u)`` summed over the M
     coordinates."""
-    return gaussian_log_likelihood(value.float(), mean.float(), log_std).sum(1).mean() + entropy
+    return gaussian_log_likelihood(value.to(mean.dtype), mean, log_std).sum(1).mean() + entropy
 
 
 __all__ = ["categorical_bound", "categorical_log_likelihood", "class_loss", "gaussian_bound",

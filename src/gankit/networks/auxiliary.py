@@ -51,12 +51,17 @@ class AuxiliaryHead(nn.Module):
             raise ValueError("AuxiliaryHead wraps an unconditional discriminator")
         self.inner, self.out_dim = D, out_dim
         self.data_shape = getattr(D, "data_shape", None)
-        self.head = feature_head(int(D.feature_dim), out_dim, hidden)
+        self.feature_dim = int(D.feature_dim)
+        self.head = feature_head(self.feature_dim, out_dim, hidden)
         self._kept: list[tuple[Tensor, Tensor]] | None = None
 
     def _adversarial(self, f: Tensor) -> Tensor:
         out = self.inner.psi(f) if hasattr(self.inner, "psi") else self.inner.head(f)   # (B, out_dim of D)
         return out.squeeze(1) if out.shape[1] == 1 else out
+
+    def phi(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """D's body features ``(B, F)`` (what feature matching compares)."""
+        return self.inner.phi(x).flatten(1)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         f = self.inner.phi(x).flatten(1)                                   # (B, F)

@@ -179,24 +179,44 @@ class InfoGANRecipe(AuxiliaryGANRecipe):
         G.train(was)
         return torch.cat(out)
 
-    def code_grid(self, columns: int, *, vary: int | None = None, seed: int = 0) -> Tensor:
-        """A ``K x columns`` grid, row-major ``(K * columns, *shape)``: row ``k`` has categorical
-        code ``k``. With ``vary = j`` continuous code ``j`` runs from -1 to 1 along each row and
-        everything else is one fixed draw; otherwise column ``i`` has its own noise and
-        continuous codes, shared down the column."""
-        k = max(self.codes.categories, 1)
+    def code_grid(self, columns: int, *, rows: list[int] | None = None, vary: int | None = None,
+                  seed: int = 0) -> Tensor:
+        """Samples in a grid, row-major ``(len(rows) * columns, *shape)``: row ``r`` has the
+        categorical code ``rows[r]`` (default: every value, one row each). With ``vary = j``
+        continuous code ``j`` runs from -1 to 1 along each row and the noise and other codes are
+        one fixed draw; otherwise column ``i`` has its own noise and continuous codes, shared
+        down the column, so a column shows one style across the code values."""
+        k = self.codes.categories
+        rows = list(range(k)) if rows is None else rows
+        if any(not 0 <= r < k for r in rows):
+            raise ConfigError(f"the categorical code must be in 0..{k - 1}" if k else
+                              "this InfoGAN run has no categorical code (model.categories=0)")
+        rows = rows or [0]
         gen = torch.Generator().manual_seed(seed)
-        c = torch.arange(k).repeat_interleave(columns) if self.codes.categories else None
         _, u = self.codes.sample_codes(columns, gen)
         eps = self.codes.noise.sample(columns, generator=gen)                  # (columns, noise dim)
         if vary is not None:
-            if not 0 <= vary < self.codes.continuous:
-                raise ConfigError(f"--vary must name a continuous code 0..{self.codes.continuous - 1}"
-                                  if self.codes.continuous else "--vary needs a run with continuous codes "
-                                  "(model.continuous >= 1)")
-            eps = eps[:1].expand(columns, -1)
+            m = self.codes.continuous
+            if not 0 <= vary < m:
+                raise ConfigError(f"the varied continuous code must be in 0..{m - 1}" if m else
+                                  "this InfoGAN run has no continuous code to vary (model.continuous=0)")
             assert u is not None
+            eps = eps[:1].expand(columns, -1)
             u = u[:1].repeat(columns, 1)
             u[:, vary] = torch.linspace(-1, 1, columns)
-        u_grid = None if u is None else u.repeat(k, 1)
-        return self.generate_codes(c, u_grid, eps=eps.repeat(k, 1))
+        c = torch.tensor(rows).repeat_interleave(columns) if k else None
+        r = len(rows)
+        return self.generate_codes(c, None if u is None else u.repeat(r, 1), eps=eps.repeat(r, 1))
+
+    @property
+    def sample_grid(self):  # noqa: ANN201 - exists for image runs only (Run and gankit sample test hasattr)
+        """Image runs: ``sample_grid(n, seed) -> (images, columns)``, one row per code value
+        (:meth:`code_grid`) for the run's sample PNGs."""
+        if self.data.kind != "images":
+            raise AttributeError("sample_grid")
+
+        def grid(n: int, seed: int | None = 0) -> tuple[Tensor, int]:
+            cols = max(1, n // max(self.codes.categories, 1))
+            return self.code_grid(cols, seed=seed or 0), cols
+
+        return grid
