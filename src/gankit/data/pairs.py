@@ -188,7 +188,7 @@ def fashion_class(value: str | int, option: str) -> int:
 
 
 @DATASETS.register("fashion-domains", paper="Zhu et al. 2017 (unpaired translation); Xiao et al. 2017")
-def fashion_domains(*, a: str = "Sneaker", b: str = "Ankle boot", path: str | None = None,
+def fashion_domains(*, a: str | int = "Sneaker", b: str | int = "Ankle boot", path: str | None = None,
                     size: ImageSize = 32, num: NonNegativeInt = 0, seed: Seed = 0) -> DomainsSource:
     """Two Fashion-MNIST classes as unpaired domains A and B (6000 training images each; the
     test split's 1000 each held out). ``num``: at most this many training images per domain
