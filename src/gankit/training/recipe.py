@@ -30,6 +30,8 @@ RECIPE_MODULES: tuple[str, ...] = (
     "gankit.training.acgan",
     "gankit.training.infogan",
     "gankit.training.translate",
+    "gankit.training.ssgan",
+    "gankit.training.ssaae",
 )
 
 

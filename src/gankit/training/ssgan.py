@@ -1,0 +1,119 @@
+"""The semi-supervised GAN (Salimans et al. 2016, "Improved Techniques for Training GANs", §5).
+
+A :class:`~gankit.training.gan.GANRecipe` whose discriminator has K outputs, one logit per
+class of the data set, the fake class's logit fixed at 0 (:mod:`gankit.losses.semisup`). The
+GAN's game sees D through its implied real logit ``log Z(x) = logsumexp_k l_k``, so every
+classic objective applies unchanged (``loss=feature-matching``, the paper's choice for
+semi-supervised learning, by default; ``ns`` and one-sided smoothing too); the D phase adds
+the supervised cross-entropy of a batch of the ``labels`` labelled training examples
+(:mod:`gankit.data.labelled`). The generator and the unsupervised real/fake loss see only
+the rest of the training split. The classifier is ``argmax_k l_k``, scored on the test split
+by the ``test_error`` metric.
+
+``model.unlabelled=false`` trains the same D on the labelled examples alone (the D phase's
+cross-entropy only, no generator): the baseline the unlabelled data is measured against.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from gankit.config import Config
+from gankit.data.base import DataSource
+from gankit.data.labelled import split_labelled, test_split
+from gankit.errors import ConfigError
+from gankit.losses import LOSSES
+from gankit.losses.semisup import real_logit, supervised_loss
+from gankit.registry import Count, Positive, Seed
+from gankit.training.gan import GANRecipe
+from gankit.training.loop import Logs, Phase
+from gankit.training.recipe import RECIPES
+
+SALIMANS = "Salimans et al. 2016, 'Improved Techniques for Training GANs'"
+
+
+class SemiSupervised:
+    """What the semi-supervised recipes share: the labelled split, the test split, the
+    classifier's predictions and the labelled data's checkpointed position."""
+
+    def _semisup_setup(self, cfg: Config, data: DataSource, labels: int, label_seed: int) -> DataSource:
+        if cfg.conditional:
+            raise ConfigError(f"model={cfg.model.name} learns the labels itself; set conditional=false")
+        self.split = split_labelled(data, labels, label_seed)
+        self.test = test_split(cfg.data.name, dict(cfg.data.options))
+        self.class_count = data.num_classes
+        if cfg.train.batch_size > len(self.split.unlabelled):
+            raise ConfigError(f"train.batch_size={cfg.train.batch_size} exceeds the {len(self.split.unlabelled)} "
+                              "unlabelled training examples")
+        return self.split.unlabelled
+
+    def class_logits(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def classify(self, x: Tensor, batch: int = 2048) -> Tensor:
+        """Predicted classes ``(n,)`` on the CPU of images ``x (n, *shape)`` (eval mode)."""
+        nets = list(self.modules().values())
+        was = [m.training for m in nets]
+        for m in nets:
+            m.eval()
+        try:
+            out = [self.class_logits(p.to(self.device)).argmax(1).cpu() for p in x.split(batch)]
+        finally:
+            for m, w in zip(nets, was):
+                m.train(w)
+        return torch.cat(out)
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "labelled": self.split.state_dict()}  # type: ignore[misc]
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)  # type: ignore[misc]
+        self.split.load_state_dict(state["labelled"])
+
+
+@RECIPES.register("ssgan", summary="semi-supervised GAN: a K-class D (fake logit 0) and feature matching",
+                  paper=SALIMANS)
+class SSGANRecipe(SemiSupervised, GANRecipe):
+    """K-logit D, classic game on ``logsumexp`` of the logits, cross-entropy on labelled batches."""
+
+    supports_distributed = False
+
+    def __init__(self, cfg: Config, data: DataSource, device: torch.device, *, rank: int = 0,
+                 labels: Count = 100, label_seed: Seed = 0, supervised: Positive = 1.0,
+                 unlabelled: bool = True) -> None:
+        obj = LOSSES.build(cfg.loss.name, cfg.loss.options)
+        if not obj.probability_outputs or obj.critic_dim != 1:
+            raise ConfigError(f"model=ssgan reads D(x) = Z/(Z+1) as a GAN probability; loss {cfg.loss.name!r} "
+                              "is not one (use feature-matching, ns, minimax or ml)")
+        self.labels, self.supervised, self.unlabelled = labels, supervised, unlabelled
+        pool = self._semisup_setup(cfg, data, labels, label_seed)
+        super().__init__(cfg, pool, device, rank=rank)
+
+    def d_outputs(self) -> int:
+        return self.class_count
+
+    def critic(self, x: Tensor, y: Tensor | None, D: torch.nn.Module | None = None) -> Tensor:
+        """The implied real logit ``log Z(x)`` ``(B,)``: ``sigmoid`` of it is D's P(real)."""
+        return real_logit(super().critic(x, y, D))
+
+    def class_logits(self, x: Tensor) -> Tensor:
+        return self.D(x).float()                                        # (B, K)
+
+    def d_loss(self) -> tuple[Tensor, Logs]:
+        """Unsupervised real/fake loss on the unlabelled pool (the GAN's D phase) plus
+        ``supervised`` x the cross-entropy of a labelled batch."""
+        loss, logs = super().d_loss() if self.unlabelled else (None, {})
+        x, y = self.split.batch(self.batch_size, self.device)
+        ce = supervised_loss(self.D_train(self.d_input(x), None).float(), y)
+        logs["sup_ce"] = ce.detach()
+        return (self.supervised * ce if loss is None else loss + self.supervised * ce), logs
+
+    def phases(self) -> list[Phase]:
+        phases = super().phases()
+        return phases if self.unlabelled else [p for p in phases if p.name == "D"]
+
+    @property
+    def default_metrics(self) -> list[str]:
+        return ["test_error"]
