@@ -1,0 +1,158 @@
+"""``gankit bench translate``: pix2pix on Fashion-MNIST edges -> images and CycleGAN between two
+Fashion-MNIST classes, measured on held-out data beside trivial translators.
+
+Each model is its preset trained by :class:`gankit.training.Run` (the one loop) with the
+bench's length: ``pix2pix`` (``pix2pix-fashion-edges``: L1 + cGAN), ``l1`` (the same with
+``model.gan=0``: the paper's "L1 alone" regression) and ``cyclegan`` (``cyclegan-fashion``).
+
+* pix2pix / l1: held-out L1 (pixels in [-1, 1]) and PSNR (dB, pixels in [0, 1]) beside the
+  identity (output = the edge map) and the mean training image (the best constant answer in
+  squared error);
+* cyclegan: the share of held-out A images that gankit's Fashion-MNIST classifier labels as
+  B's class after G (and B as A's after F), beside the untranslated images' share (the
+  identity) and real images of the target class (the classifier's ceiling), and the held-out
+  cycle errors ``mean|F(G(a)) - a|``, ``mean|G(F(b)) - b|`` beside the mean image of the domain.
+
+Writes ``translate.md`` and ``translate.json`` in ``out``, a run directory per model below it,
+and each model's sample grid (held-out triplets) as ``<grids>/translate-<model>.png``.
+The papers' own numbers (FCN scores on Cityscapes, AMT studies on maps, horse <-> zebra) come
+from data sets and raters gankit cannot use offline: docs/bench-translate.md cites them beside
+these, not as comparable numbers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gankit import jsonio
+from gankit.bench import BENCHMARKS
+from gankit.bench.report import command_from_options
+from gankit.errors import ConfigError
+
+PRESETS = {"pix2pix": "pix2pix-fashion-edges", "l1": "pix2pix-fashion-edges", "cyclegan": "cyclegan-fashion"}
+PAIRED = [("l1", "L1", ".4f"), ("psnr", "PSNR dB", ".2f")]
+BASELINES = [("identity", "input itself"), ("mean_image", "mean training image")]
+
+
+@BENCHMARKS.register("translate", summary="pix2pix (Fashion-MNIST edges -> image) and CycleGAN (two classes): "
+                                          "held-out L1/PSNR, translated-class accuracy, cycle error",
+                     paper="Isola et al. 2017; Zhu et al. 2017")
+def translate(*, models: list[str] = ["pix2pix", "l1", "cyclegan"], pix2pix_steps: int = 2000,  # noqa: B006
+              cyclegan_steps: int = 1500, a: str = "Sneaker", b: str = "Ankle boot", seed: int = 0,
+              eval_samples: int = 2000, out: str = "runs/bench/translate", grids: str = "docs/img") -> list[dict[str, Any]]:
+    """Train each of ``models`` (pix2pix, l1, cyclegan) from its preset for ``pix2pix_steps`` /
+    ``cyclegan_steps`` steps; ``a``, ``b``: CycleGAN's two Fashion-MNIST classes; evaluate on
+    ``eval_samples`` held-out images. Writes ``translate.md`` / ``translate.json`` in ``out`` and
+    the sample grids in ``grids`` ("" for none)."""
+    for m in models:
+        if m not in PRESETS:
+            raise ConfigError(f"bench translate: unknown model {m!r} (choose from {', '.join(PRESETS)})")
+    if pix2pix_steps < 1 or cyclegan_steps < 1 or eval_samples < 2:
+        raise ConfigError("bench translate: needs pix2pix_steps >= 1, cyclegan_steps >= 1, eval_samples >= 2")
+    options = {"models": models, "pix2pix_steps": pix2pix_steps, "cyclegan_steps": cyclegan_steps, "a": a, "b": b,
+               "seed": seed, "eval_samples": eval_samples}
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+           "load_avg_start": [round(v, 2) for v in os.getloadavg()], "date": time.strftime("%Y-%m-%d")}
+    rows = []
+    for model in models:
+        rows.append(_bench_model(model, _config(model, options), out_dir / model, Path(grids) if grids else None))
+        print(_line(rows[-1]), flush=True)
+    env["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
+    report = {"options": options, "environment": env, "rows": rows}
+    (out_dir / "translate.json").write_text(jsonio.dumps(report, indent=2) + "\n")
+    md = markdown(rows, options, env)
+    (out_dir / "translate.md").write_text(md)
+    print(md)
+    return rows
+
+
+def _config(model: str, o: dict[str, Any]) -> Any:
+    from gankit.config import build_config, load_preset, merge
+
+    over: dict[str, Any] = {"name": model, "seed": o["seed"], "eval": {"num_samples": o["eval_samples"]},
+                            "train": {"checkpoint_every": 0, "progress": False}}
+    if model == "cyclegan":
+        over["data"] = {"a": o["a"], "b": o["b"]}
+        over["train"]["steps"] = o["cyclegan_steps"]
+    else:
+        over["train"]["steps"] = o["pix2pix_steps"]
+        over["data"] = {"test_num": o["eval_samples"]}
+        if model == "l1":
+            over["model"] = {"gan": 0.0}
+    return build_config(merge(load_preset(PRESETS[model]), over))
+
+
+def _bench_model(model: str, cfg: Any, run_dir: Path, grids: Path | None) -> dict[str, Any]:
+    from gankit.plotting.grid import save_image_grid
+    from gankit.training import Run
+
+    if (run_dir / "checkpoint.pt").exists():  # the bench's own run folder from an earlier bench
+        shutil.rmtree(run_dir)
+    load0 = os.getloadavg()[0]
+    start = time.perf_counter()
+    run = Run(cfg, run_dir).fit()
+    total = time.perf_counter() - start
+    row: dict[str, Any] = {"model": model, "preset": PRESETS[model], "steps": run.step,
+                           "batch_size": cfg.train.batch_size, "train_s": round(run.wall_time, 1),
+                           "total_s": round(total, 1), "load_start": round(load0, 2),
+                           "load_end": round(os.getloadavg()[0], 2), "data": run.data.name}
+    row.update({k: v for k, v in run.metrics.items() if isinstance(v, (int, float, str))
+                and k not in ("step", "wall_time_s")})
+    if grids is not None:
+        grids.mkdir(parents=True, exist_ok=True)
+        imgs, nrow = run.recipe.sample_grid(16, seed=cfg.eval.seed)
+        row["grid"] = str(save_image_grid(imgs, grids / f"translate-{model}.png", nrow=nrow))
+    return row
+
+
+def _line(r: dict[str, Any]) -> str:
+    keys = [k for k in r if isinstance(r[k], float) and k not in ("train_s", "total_s", "load_start", "load_end")]
+    return f"[{r['model']}] {r['steps']} steps, {r['train_s']:.0f} s: " + ", ".join(f"{k}={r[k]:.4g}" for k in keys)
+
+
+def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str, Any]) -> str:
+    lines = ["# gankit bench translate", "", f"Command: `{command_from_options('translate', options)}`", "",
+             f"Machine: {env['cpu_count']} CPUs, torch {env['torch']}, torch threads: {env['torch_threads']}; "
+             f"load average (1/5/15 min) {env['load_avg_start']} at the start, {env['load_avg_end']} at the end; "
+             f"{env['date']}.", ""]
+    paired = [r for r in rows if r["model"] in ("pix2pix", "l1")]
+    if paired:
+        lines += ["## Fashion-MNIST Sobel edges -> image, held-out pairs", "",
+                  "| translator | steps | train s | L1 | PSNR dB |", "|---|---|---|---|---|"]
+        for r in paired:
+            name = "pix2pix (L1 + cGAN)" if r["model"] == "pix2pix" else "L1 alone (model.gan=0)"
+            lines.append(f"| {name} | {r['steps']} | {r['train_s']:.0f} | {r['l1']:.4f} | {r['psnr']:.2f} |")
+        r = paired[0]
+        for key, what in BASELINES:
+            if f"l1_{key}" in r:
+                lines.append(f"| {what} | - | - | {r[f'l1_{key}']:.4f} | {r[f'psnr_{key}']:.2f} |")
+        lines.append("")
+    for r in (r for r in rows if r["model"] == "cyclegan"):
+        lines += [f"## CycleGAN {r['data'].split(':', 1)[-1]}, held-out images", "",
+                  f"{r['steps']} steps of batch {r['batch_size']}, {r['train_s']:.0f} s of training.", "",
+                  "| | A -> B | B -> A |", "|---|---|---|"]
+        if "translated_acc_AB" in r:
+            lines += [f"| translated-class accuracy | {r['translated_acc_AB']:.3f} | {r['translated_acc_BA']:.3f} |",
+                      f"| ... of the untranslated images (identity) | {r['translated_acc_AB_identity']:.3f} | "
+                      f"{r['translated_acc_BA_identity']:.3f} |",
+                      f"| ... of real target images (the classifier's ceiling) | {r['translated_acc_AB_real']:.3f} | "
+                      f"{r['translated_acc_BA_real']:.3f} |"]
+        lines += [f"| cycle error mean abs(F(G(a)) - a), mean abs(G(F(b)) - b) | {r['cycle_l1_A']:.4f} | "
+                  f"{r['cycle_l1_B']:.4f} |",
+                  f"| ... of a translator that forgets (the domain's mean image) | {r['cycle_l1_A_mean_image']:.4f} | "
+                  f"{r['cycle_l1_B_mean_image']:.4f} |", ""]
+        if r.get("feature_extractor"):
+            lines += [f"Classifier: {r['feature_extractor']}.", ""]
+    lines += ["Wall time and load per run:", "", "| run | train s | whole run s | load start | load end |",
+              "|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['train_s']:.0f} | {r['total_s']:.0f} | {r['load_start']} | {r['load_end']} |"
+              for r in rows]
+    return "\n".join(lines) + "\n"
