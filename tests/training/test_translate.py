@@ -178,6 +178,9 @@ def test_cli_sample_eval_on_a_translation_run(tmp_path: Path, capsys: pytest.Cap
     (["model=cyclegan", "data=fashion-domains", "data.a=Shoe"], "not a Fashion-MNIST class"),
     (["model=pix2pix", "data=pair-task", "data.task=sketch"], "data.task"),
     (["model=cyclegan", "model.cycle=-1", "data=fashion-domains"], "model.cycle"),
+    (["eval.metrics=[l1]"], "metric 'l1' needs model=pix2pix on paired data"),
+    (["model=pix2pix", "data=pair-task", "data.base=digits", "data.size=8", "eval.metrics=[cycle]"],
+     "metric 'cycle' needs model=cyclegan on two image domains"),
 ])
 def test_bad_translation_configs_exit_2_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                         sets: list[str], message: str) -> None:

@@ -142,3 +142,27 @@ def translated_classes(ctx: EvalContext) -> dict[str, float]:
             "translated_acc_BA": _share(clf, model.translate(b, "BA"), ka),
             "translated_acc_AB_identity": _share(clf, a, kb), "translated_acc_BA_identity": _share(clf, b, ka),
             "translated_acc_AB_real": _share(clf, b, kb), "translated_acc_BA_real": _share(clf, a, ka)}
+
+
+# --------------------------------------------------------------------------- checked before training
+
+def _needs(kind: type, model: str) -> Any:
+    def need(cfg: Any, data: Any, recipe: Any, name: str) -> str | None:
+        if not isinstance(data, kind) or not hasattr(recipe, "translate"):
+            return f"needs model={model} on {'paired data' if kind is PairedSource else 'two image domains'}"
+        if name == "translated_classes" and getattr(data, "classes", None) is None:
+            return (f"needs domains that are classes of a labelled set (data=fashion-domains), not {data.name!r}")
+        return None
+    return need
+
+
+def _register_needs() -> None:
+    """What each metric needs, checked by :func:`gankit.validate.check_eval` before any training."""
+    from gankit.validate import METRIC_NEEDS
+
+    METRIC_NEEDS.update({"l1": _needs(PairedSource, "pix2pix"), "psnr": _needs(PairedSource, "pix2pix"),
+                         "cycle": _needs(DomainsSource, "cyclegan"),
+                         "translated_classes": _needs(DomainsSource, "cyclegan")})
+
+
+_register_needs()
