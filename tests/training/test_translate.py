@@ -201,3 +201,25 @@ def test_translated_classes_on_a_folder_is_refused_before_training(tmp_path: Pat
             "--set", "eval.metrics=[cycle,translated_classes]", "--set", f"out_dir={tmp_path / 'runs'}"]
     assert main(args) == 2
     assert "needs domains that are classes of a labelled set" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name,extra", [("pix2pix-fashion-edges", ["data.num=64", "data.test_num=64"]),
+                                        ("cyclegan-fashion", ["data.num=64", "eval.metrics=[cycle]"])])
+def test_presets_train_and_the_bench_runs_them_unchanged(tmp_path: Path, name: str, extra: list[str]) -> None:
+    import inspect
+
+    from gankit.bench import translate as bench
+    from gankit.config import load_config
+
+    small = ["train.steps=3", "train.progress=false", "train.checkpoint_every=0", "eval.num_samples=64",
+             "train.batch_size=8"]
+    run = train(load_config(preset=name, overrides=small + extra), run_dir=tmp_path / name)
+    assert run.step == 3 and {"cycle_l1_A", "l1"} & set(run.metrics)
+    # the bench trains exactly the preset, but for its length, run name, checkpoints and evaluation size
+    options = {k: p.default for k, p in inspect.signature(bench.translate).parameters.items()}
+    model = "cyclegan" if "cyclegan" in name else "pix2pix"
+    flat = lambda c: {f"{s}.{k}": v for s, d in c.to_dict().items() if isinstance(d, dict)  # noqa: E731
+                      for k, v in d.items()} | {k: v for k, v in c.to_dict().items() if not isinstance(v, dict)}
+    ours, preset = flat(bench._config(model, options)), flat(load_config(preset=name))
+    differ = {k for k in ours.keys() | preset.keys() if ours.get(k) != preset.get(k)}
+    assert differ <= {"name", "train.checkpoint_every", "train.progress", "eval.num_samples", "data.test_num"}

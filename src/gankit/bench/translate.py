@@ -75,19 +75,18 @@ def translate(*, models: list[str] = ["pix2pix", "l1", "cyclegan"], pix2pix_step
 
 
 def _config(model: str, o: dict[str, Any]) -> Any:
-    from gankit.config import build_config, load_preset, merge
+    """What ``gankit train --preset <the model's preset>`` trains, for the bench's length and evaluation."""
+    from gankit.config import load_config
 
-    over: dict[str, Any] = {"name": model, "seed": o["seed"], "eval": {"num_samples": o["eval_samples"]},
-                            "train": {"checkpoint_every": 0, "progress": False}}
+    sets = [f"name={model}", f"seed={o['seed']}", f"eval.num_samples={o['eval_samples']}", "train.checkpoint_every=0",
+            "train.progress=false"]
     if model == "cyclegan":
-        over["data"] = {"a": o["a"], "b": o["b"]}
-        over["train"]["steps"] = o["cyclegan_steps"]
+        sets += [f"data.a={o['a']}", f"data.b={o['b']}", f"train.steps={o['cyclegan_steps']}"]
     else:
-        over["train"]["steps"] = o["pix2pix_steps"]
-        over["data"] = {"test_num": o["eval_samples"]}
+        sets += [f"train.steps={o['pix2pix_steps']}", f"data.test_num={o['eval_samples']}"]
         if model == "l1":
-            over["model"] = {"gan": 0.0}
-    return build_config(merge(load_preset(PRESETS[model]), over))
+            sets.append("model.gan=0")
+    return load_config(preset=PRESETS[model], overrides=sets)
 
 
 def _bench_model(model: str, cfg: Any, run_dir: Path, grids: Path | None) -> dict[str, Any]:
