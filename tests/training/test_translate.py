@@ -179,6 +179,7 @@ def test_cli_sample_eval_on_a_translation_run(tmp_path: Path, capsys: pytest.Cap
     (["model=pix2pix", "data=pair-task", "data.task=sketch"], "data.task"),
     (["model=cyclegan", "model.cycle=-1", "data=fashion-domains"], "model.cycle"),
     (["eval.metrics=[l1]"], "metric 'l1' needs model=pix2pix on paired data"),
+    (["model=cyclegan", "data=fashion-domains", "data.num=10", "train.batch_size=16"], "exceeds the 10 images"),
     (["model=pix2pix", "data=pair-task", "data.base=digits", "data.size=8", "eval.metrics=[cycle]"],
      "metric 'cycle' needs model=cyclegan on two image domains"),
 ])

@@ -279,6 +279,9 @@ class CycleGANRecipe(TranslationRecipe):
         if not isinstance(data, DomainsSource):
             raise ConfigError(f"model=cyclegan needs two image domains (data=fashion-domains, or domains:DIR with "
                               f"DIR/A and DIR/B), not {data.name!r}")
+        if cfg.train.batch_size > len(data):
+            raise ConfigError(f"train.batch_size={cfg.train.batch_size} exceeds the {len(data)} images of the smaller "
+                              f"domain of {data.name!r}")
         if identity > 0 and data.input_shape[0] != data.shape[0]:
             raise ConfigError(f"model.identity={identity} needs domains with the same channels; A has "
                               f"{data.input_shape[0]}, B {data.shape[0]} (set model.identity=0)")
