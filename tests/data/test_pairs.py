@@ -12,7 +12,13 @@ from PIL import Image
 
 from gankit.cli.main import main
 from gankit.data import DATASETS
-from gankit.data.pairs import DomainsSource, PairedSource, centre_masked, low_resolution, sobel_edges
+from gankit.data.pairs import (
+    DomainsSource,
+    PairedSource,
+    centre_masked,
+    low_resolution,
+    sobel_edges,
+)
 from gankit.errors import DataError
 
 

@@ -20,7 +20,13 @@ from gankit.data import DATASETS
 from gankit.metrics import METRICS, EvalContext
 from gankit.metrics.translate import MAX_PSNR, l1_error, psnr
 from gankit.training.run import Run, load_run, resume, train
-from gankit.training.translate import CycleGANRecipe, ImagePool, Pix2PixRecipe, cycle_loss, identity_loss
+from gankit.training.translate import (
+    CycleGANRecipe,
+    ImagePool,
+    Pix2PixRecipe,
+    cycle_loss,
+    identity_loss,
+)
 
 CPU = torch.device("cpu")
 
@@ -219,7 +225,7 @@ def test_presets_train_and_the_bench_runs_them_unchanged(tmp_path: Path, name: s
     # the bench trains exactly the preset, but for its length, run name, checkpoints and evaluation size
     options = {k: p.default for k, p in inspect.signature(bench.translate).parameters.items()}
     model = "cyclegan" if "cyclegan" in name else "pix2pix"
-    flat = lambda c: {f"{s}.{k}": v for s, d in c.to_dict().items() if isinstance(d, dict)  # noqa: E731
+    flat = lambda c: {f"{s}.{k}": v for s, d in c.to_dict().items() if isinstance(d, dict)
                       for k, v in d.items()} | {k: v for k, v in c.to_dict().items() if not isinstance(v, dict)}
     ours, preset = flat(bench._config(model, options)), flat(load_config(preset=name))
     differ = {k for k in ours.keys() | preset.keys() if ours.get(k) != preset.get(k)}

@@ -119,9 +119,9 @@ def _line(r: dict[str, Any]) -> str:
 
 def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str, Any]) -> str:
     lines = ["# gankit bench translate", "", f"Command: `{command_from_options('translate', options)}`", "",
-             f"Machine: {env['cpu_count']} CPUs, torch {env['torch']}, torch threads: {env['torch_threads']}; "
-             f"load average (1/5/15 min) {env['load_avg_start']} at the start, {env['load_avg_end']} at the end; "
-             f"{env['date']}.", ""]
+             (f"Machine: {env['cpu_count']} CPUs, torch {env['torch']}, torch threads: {env['torch_threads']}; "
+              f"load average (1/5/15 min) {env['load_avg_start']} at the start, {env['load_avg_end']} at the end; "
+              f"{env['date']}."), ""]
     paired = [r for r in rows if r["model"] in ("pix2pix", "l1")]
     if paired:
         lines += ["## Fashion-MNIST Sobel edges -> image, held-out pairs", "",
@@ -140,14 +140,14 @@ def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str,
                   "| | A -> B | B -> A |", "|---|---|---|"]
         if "translated_acc_AB" in r:
             lines += [f"| translated-class accuracy | {r['translated_acc_AB']:.3f} | {r['translated_acc_BA']:.3f} |",
-                      f"| ... of the untranslated images (identity) | {r['translated_acc_AB_identity']:.3f} | "
-                      f"{r['translated_acc_BA_identity']:.3f} |",
-                      f"| ... of real target images (the classifier's ceiling) | {r['translated_acc_AB_real']:.3f} | "
-                      f"{r['translated_acc_BA_real']:.3f} |"]
-        lines += [f"| cycle error mean abs(F(G(a)) - a), mean abs(G(F(b)) - b) | {r['cycle_l1_A']:.4f} | "
-                  f"{r['cycle_l1_B']:.4f} |",
-                  f"| ... of a translator that forgets (the domain's mean image) | {r['cycle_l1_A_mean_image']:.4f} | "
-                  f"{r['cycle_l1_B_mean_image']:.4f} |", ""]
+                      (f"| ... of the untranslated images (identity) | {r['translated_acc_AB_identity']:.3f} | "
+                       f"{r['translated_acc_BA_identity']:.3f} |"),
+                      (f"| ... of real target images (the classifier's ceiling) | {r['translated_acc_AB_real']:.3f} | "
+                       f"{r['translated_acc_BA_real']:.3f} |")]
+        lines += [(f"| cycle error mean abs(F(G(a)) - a), mean abs(G(F(b)) - b) | {r['cycle_l1_A']:.4f} | "
+                   f"{r['cycle_l1_B']:.4f} |"),
+                  (f"| ... of a translator that forgets (the domain's mean image) | {r['cycle_l1_A_mean_image']:.4f} | "
+                   f"{r['cycle_l1_B_mean_image']:.4f} |"), ""]
         if r.get("feature_extractor"):
             lines += [f"Classifier: {r['feature_extractor']}.", ""]
     lines += ["Wall time and load per run:", "", "| run | train s | whole run s | load start | load end |",

@@ -41,7 +41,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gankit.data.base import DATASETS, DataSource, TensorSource
-from gankit.data.images import FASHION_CLASSES, MAX_SIZE, ImageSize, fit_size, load_image, to_unit_range
+from gankit.data.images import (
+    FASHION_CLASSES,
+    MAX_SIZE,
+    ImageSize,
+    load_image,
+    to_unit_range,
+)
 from gankit.errors import DataError
 from gankit.registry import Bounds, Fraction, NonNegativeInt, Seed
 
@@ -276,7 +282,7 @@ def _matched(dir_a: Path, dir_b: Path) -> list[tuple[Path, Path]]:
 
 
 def _split(n: int, fraction: float, seed: int, where: Path) -> tuple[Tensor, Tensor]:
-    k = int(round(n * fraction))
+    k = round(n * fraction)
     if fraction > 0 and k == 0:
         k = 1
     if n - k < 1:

@@ -31,8 +31,8 @@ import torch
 from torch import Tensor, nn
 
 from gankit.config import Config
-from gankit.data.pairs import DomainsSource, PairedSource
 from gankit.data.base import DataSource
+from gankit.data.pairs import DomainsSource, PairedSource
 from gankit.errors import ConfigError
 from gankit.losses import LOSSES, Objective
 from gankit.networks.translation import PATCH_DISCRIMINATORS, TRANSLATORS, Norm
