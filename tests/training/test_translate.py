@@ -205,7 +205,8 @@ def test_translated_classes_on_a_folder_is_refused_before_training(tmp_path: Pat
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     root = domains_folder(tmp_path / "d")
     args = ["train", "--set", "model=cyclegan", "--set", f"data=domains:{root}", "--set", "data.channels=1",
-            "--set", "eval.metrics=[cycle,translated_classes]", "--set", f"out_dir={tmp_path / 'runs'}"]
+            "--set", "train.batch_size=4", "--set", "eval.metrics=[cycle,translated_classes]",
+            "--set", f"out_dir={tmp_path / 'runs'}"]
     assert main(args) == 2
     assert "needs domains that are classes of a labelled set" in capsys.readouterr().err
 
