@@ -92,7 +92,8 @@ def _config(method: str, n: int, unlabelled: bool, o: dict[str, Any]) -> Any:
                             "train": {"checkpoint_every": 0, "checkpoint_seconds": 0.0, "progress": False}}
     if o["steps"]:
         over["train"]["steps"] = o["steps"]
-    return build_config(merge(load_preset(PRESETS[method]), over))
+    # as `gankit train --preset` builds it: default < preset < the bench's settings
+    return build_config(merge(merge(load_preset("default"), load_preset(PRESETS[method])), over))
 
 
 def _train(method: str, n: int, unlabelled: bool, cfg: Any, run_dir: Path) -> dict[str, Any]:
