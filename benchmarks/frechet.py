@@ -15,8 +15,9 @@ features (sparse, many dead units).
 
 The methods:
 
-* gankit: :func:`gankit.metrics.frechet.frechet_distance` (pivoted Cholesky factors, the SVD
-  of ``F2^T F1``);
+* gankit: :func:`gankit.metrics.frechet.frechet_distance` (pivoted Cholesky factors, the
+  values-only SVD of ``F2^T F1``: two-stage, band reduction + ``dgbbrd`` + dqds, from rank 384;
+  ``gesdd`` below; ``benchmarks/frechet_svd.py`` times that SVD alone against ``gesdd``);
 * torch-fidelity: ``torch_fidelity.metric_fid.fid_statistics_to_metric``, the real part of
   the square roots of ``numpy.linalg.eigvals(S1 @ S2)``. torch-fidelity needs torchvision,
   which may not import beside gankit's torch; then ``--tf-python`` names the interpreter of

@@ -11,10 +11,12 @@ import pytest
 import scipy.linalg
 import torch
 
+from gankit.metrics import frechet as frechet_module
 from gankit.metrics.frechet import (
     frechet_distance,
     psd_factor,
     psd_sqrt,
+    singular_values,
     trace_sqrt_product,
 )
 from gankit.metrics.stats import FeatureStats
@@ -143,6 +145,86 @@ def test_singular_and_near_singular_covariances_match_features_reference(case):
             warnings.simplefilter("ignore")
             sq = np.trace(scipy.linalg.sqrtm(s1 @ s2)).real
         assert abs(sq - tr_sqrt) > 1e-10 * tr_sqrt
+
+
+@pytest.mark.parametrize("case", SINGULAR_CASES)
+def test_singular_cases_through_the_two_stage_svd(case, monkeypatch):
+    # the same five cases with every size routed through trmm + singular_values (at their own
+    # sizes they take numpy's or gesdd's SVD): measured 1e-16..2e-15 relative
+    monkeypatch.setattr(frechet_module, "_SMALL", 0)
+    monkeypatch.setattr(frechet_module, "_BAND_MIN", 0)
+    rng = np.random.default_rng(SINGULAR_CASES.index(case))
+    x, y = singular_feature_sets(case, rng)
+    s1, s2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    tr_sqrt, _, _ = features_reference(x, y)
+    assert trace_sqrt_product(s1, s2) == pytest.approx(tr_sqrt, rel=1e-12)
+
+
+def test_rank_deficient_with_dead_units_at_the_two_stage_size():
+    # d = 512, ranks 448 and 460 (>= _BAND_MIN): the route FID at 2048 features takes, by default
+    rng = np.random.default_rng(12)
+    d, n = 512, 1200
+    x = rng.normal(size=(n, 448)) @ rng.normal(size=(448, d))
+    y = rng.normal(size=(n, 460)) @ rng.normal(size=(460, d)) + 0.2
+    x[:, :24] = 0.0
+    y[:, 100:130] = 1.5
+    s1, s2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    assert min(psd_factor(s1).shape[1], psd_factor(s2).shape[1]) >= frechet_module._BAND_MIN
+    tr_sqrt, fid, traces = features_reference(x, y)
+    assert trace_sqrt_product(s1, s2) == pytest.approx(tr_sqrt, rel=1e-12)
+    assert trace_sqrt_product(s2, s1) == pytest.approx(tr_sqrt, rel=1e-12)   # the other orientation
+    assert frechet_distance(x.mean(0), s1, y.mean(0), s2) == pytest.approx(fid, rel=1e-12, abs=1e-13 * traces)
+
+
+def _orthonormal(rng, n, k):
+    return np.linalg.qr(rng.normal(size=(n, k)))[0]
+
+
+@pytest.mark.parametrize("shape", [(600, 600), (700, 450), (450, 700)])
+@pytest.mark.parametrize("kind", ["random", "rank-2/3", "graded-singular-values", "graded-rows"])
+def test_singular_values_two_stage_against_references(shape, kind):
+    # the two-stage SVD (band reduction + dgbbrd + dqds) against numpy's gesdd and, where the
+    # matrix is built as U diag(s) V^T, against s: absolute errors O(eps ||a||) like gesdd's
+    # (measured <= 7e-15 ||a|| here, every band width), nothing squared
+    assert frechet_module._lapack_routines(), "scipy's LAPACK capsules not reachable: fallback only"
+    rng = np.random.default_rng(sum(shape) + len(kind))
+    m, n = shape
+    k = min(m, n)
+    exact = None
+    if kind == "random":
+        a = rng.normal(size=shape)
+    elif kind == "rank-2/3":
+        exact = np.zeros(k)
+        exact[: 2 * k // 3] = np.sort(rng.uniform(0.5, 2.0, 2 * k // 3))[::-1]
+        a = _orthonormal(rng, m, k) * exact @ _orthonormal(rng, n, k).T
+    elif kind == "graded-singular-values":
+        exact = 10 ** np.linspace(0, -15, k)
+        a = _orthonormal(rng, m, k) * exact @ _orthonormal(rng, n, k).T
+    else:
+        a = (10 ** np.linspace(0, -12, m))[:, None] * rng.normal(size=shape)
+    ref = np.linalg.svd(a, compute_uv=False)
+    before = a.copy()
+    for band in (None, 1, 7, 32):
+        sv = singular_values(a, band)
+        assert sv.shape == (k,) and np.all(np.diff(sv) <= 0)
+        np.testing.assert_allclose(sv, ref, rtol=0, atol=2e-14 * ref[0])
+        if exact is not None:
+            np.testing.assert_allclose(sv, exact, rtol=0, atol=2e-14 * ref[0])
+        assert sv.sum() == pytest.approx(ref.sum(), rel=1e-14)
+    np.testing.assert_array_equal(a, before)          # not overwritten by default
+    if kind == "rank-2/3":
+        assert np.all(sv[2 * k // 3:] <= 2e-14 * ref[0])
+
+
+def test_singular_values_small_and_degenerate_shapes():
+    rng = np.random.default_rng(5)
+    for shape in [(1, 1), (1, 6), (6, 1), (2, 2), (3, 9), (40, 33)]:
+        a = rng.normal(size=shape)
+        np.testing.assert_allclose(singular_values(a), np.linalg.svd(a, compute_uv=False), rtol=1e-13)
+    assert not singular_values(np.zeros((50, 40))).any()
+    f = np.asfortranarray(rng.normal(size=(80, 60)))
+    ref = np.linalg.svd(f, compute_uv=False)
+    np.testing.assert_allclose(singular_values(f, overwrite_a=True), ref, rtol=1e-13)
 
 
 def test_psd_factor_reproduces_the_covariance_and_finds_its_rank():
