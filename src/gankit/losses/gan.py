@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -112,7 +113,8 @@ def _gan_divergence(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
 SALIMANS = "Salimans et al. 2016, 'Improved Techniques for Training GANs'"
 
 
-def _d(smoothing: float):
+def _d(smoothing: float) -> Callable[[Tensor, Tensor], Tensor]:
+    """The classic D loss with one-sided label smoothing ``smoothing`` (the plain function at 0)."""
     return discriminator_loss if smoothing == 0 else functools.partial(discriminator_loss, smoothing=smoothing)
 
 
