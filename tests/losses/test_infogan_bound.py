@@ -13,8 +13,13 @@ import torch
 import torch.nn.functional as F
 from scipy import stats
 
-from gankit.losses.info import (categorical_bound, categorical_log_likelihood, class_loss, gaussian_bound,
-                                gaussian_log_likelihood)
+from gankit.losses.info import (
+    categorical_bound,
+    categorical_log_likelihood,
+    class_loss,
+    gaussian_bound,
+    gaussian_log_likelihood,
+)
 from gankit.networks.codes import LatentCodes
 from gankit.networks.priors import StandardNormal
 

@@ -60,7 +60,7 @@ def test_d_and_g_losses_are_adversarial_plus_weighted_class_terms(blobs, fake_cl
     D, G = r.D, r.G
     with torch.no_grad():
         fake = G(z, y)
-    cls = lambda x: D.head(D.inner.phi(x))  # noqa: E731  (a fresh pass of body and class head)
+    cls = lambda x: D.head(D.inner.phi(x))
     want_d = discriminator_loss(D(real), D(fake)) + 0.7 * (class_loss(cls(real), y)
                                                             + (class_loss(cls(fake), y) if fake_classes else 0))
     loss, logs = r.d_loss()

@@ -116,10 +116,10 @@ def _print_row(row: dict[str, Any]) -> None:
 
 
 def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str, Any]) -> str:
-    lines = ["# gankit bench aux", "", f"Command: `{command_from_options('aux', options)}`", "",
-             f"Machine: {env['cpu_count']} CPUs, torch {env['torch']}, torch threads {env['torch_threads']} "
-             f"(OMP_NUM_THREADS={env['omp_num_threads']}), {env['date']}. `train s`: training only; "
-             "`load`: the 1-minute load average when the model's run started and ended.", "",
+    machine = (f"Machine: {env['cpu_count']} CPUs, torch {env['torch']}, torch threads {env['torch_threads']} "
+               f"(OMP_NUM_THREADS={env['omp_num_threads']}), {env['date']}. `train s`: training only; "
+               "`load`: the 1-minute load average when the model's run started and ended.")
+    lines = ["# gankit bench aux", "", f"Command: `{command_from_options('aux', options)}`", "", machine, "",
              "| " + " | ".join(t for _, t, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(_fmt(r.get(k), s) for k, _, s in COLUMNS) + " |" for r in rows]
     for model in dict.fromkeys(r["model"] for r in rows):
@@ -128,7 +128,7 @@ def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str,
             if len(vals) > 1:
                 mean = sum(vals) / len(vals)
                 sd = (sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5
-                lines += ["", f"{model}: {what} {mean:.3f} +- {sd:.3f} (mean +- sd over {len(vals)} seeds, "
-                              f"range {min(vals):.3f}-{max(vals):.3f})"]
+                lines += ["", (f"{model}: {what} {mean:.3f} +- {sd:.3f} (mean +- sd over {len(vals)} seeds, "
+                               f"range {min(vals):.3f}-{max(vals):.3f})")]
     lines += ["", "Published:", ""] + [f"* {m}: {PUBLISHED[m]}" for m in dict.fromkeys(r["model"] for r in rows)]
     return "\n".join(lines) + "\n"

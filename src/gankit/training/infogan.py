@@ -29,6 +29,8 @@ again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -38,7 +40,7 @@ from gankit.errors import ConfigError
 from gankit.losses.info import categorical_bound, gaussian_bound
 from gankit.networks import PRIORS
 from gankit.networks.codes import LatentCodes
-from gankit.registry import Count, NonNegative, NonNegativeInt
+from gankit.registry import NonNegative, NonNegativeInt
 from gankit.training.auxiliary import AuxiliaryGANRecipe
 from gankit.training.loop import Logs
 from gankit.training.recipe import RECIPES
@@ -209,7 +211,7 @@ class InfoGANRecipe(AuxiliaryGANRecipe):
         return self.generate_codes(c, None if u is None else u.repeat(r, 1), eps=eps.repeat(r, 1))
 
     @property
-    def sample_grid(self):  # noqa: ANN201 - exists for image runs only (Run and gankit sample test hasattr)
+    def sample_grid(self) -> Callable[..., tuple[Tensor, int]]:  # only image runs have one (Run and gankit sample ask hasattr)
         """Image runs: ``sample_grid(n, seed) -> (images, columns)``, one row per code value
         (:meth:`code_grid`) for the run's sample PNGs."""
         if self.data.kind != "images":
