@@ -85,6 +85,9 @@ class AuxiliaryGANRecipe(GANRecipe):
         # GANRecipe calls this once its networks are built and before the fast paths, DDP
         # wrappers and phases are made from self.D: the place to put the head on an
         # unconditional D (AC-GAN's G is conditional, its D is not) and to add the head's terms.
+        if hasattr(self, "aux_net"):  # called again (a future re-wrap): the head is already in place
+            super()._speed_and_scale()
+            return
         cfg = self.cfg
         if not self.objective.learned_critic or self.objective.critics != 1:
             raise ConfigError(f"loss {cfg.loss.name!r} has no single discriminator for model={cfg.model.name}'s head")
