@@ -68,7 +68,7 @@ def test_the_gan_recipe_matches_d_body_features_in_the_g_phase():
     z, real = torch.randn(32, 2, generator=g), torch.randn(32, 2, generator=g)
     r.batches.noise = lambda prior, n: z
     r.real_batch = lambda n=None: (real, None)
-    loss, logs = r.g_loss()
+    loss, _ = r.g_loss()
     want = feature_matching_loss(r.D.phi(r.G(z)), r.D.phi(real))
     assert loss.item() == pytest.approx(want.item(), rel=1e-6)
     assert r.D.phi(real).shape[1] == 256                # D's body, not its one logit

@@ -111,16 +111,17 @@ def _train(method: str, n: int, unlabelled: bool, cfg: Any, run_dir: Path) -> di
 def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str, Any]) -> str:
     """The report: command, machine, one table (method vs labels-alone, gain, published MNIST)."""
     base = {(r["method"].split()[0], r["labels"]): r for r in rows if r["method"].endswith("labelled only")}
-    lines = ["# gankit bench semisup", "", f"Command: `{command_from_options('semisup', options)}`", "",
-             f"Machine: {env['cpu_count']} CPUs, torch {env['torch']}, OMP_NUM_THREADS={env['omp_num_threads']}; "
-             f"load average (1/5/15 min) {env['load_avg_start']} at the start, {env['load_avg_end']} at the end.",
-             "", f"Data: {options['data']} (test split, 10,000 images). `labelled only`: the same classifier, "
-             "labels, optimiser and steps without the unlabelled data; gain = its error minus the method's. "
-             "Published: the papers' MNIST numbers (" + ("this is MNIST" if options["data"] == "mnist" else
-                                                         "Fashion-MNIST is harder; neither paper has a row for it")
-             + ").", "",
-             "| method | labels | test error % | labelled only % | gain (points) | steps | train s | load after |"
-             " published MNIST % |", "|---|---|---|---|---|---|---|---|---|"]
+    published = ("this is MNIST" if options["data"] == "mnist"
+                 else "Fashion-MNIST is harder; neither paper has a row for it")
+    machine = (f"Machine: {env['cpu_count']} CPUs, torch {env['torch']}, OMP_NUM_THREADS={env['omp_num_threads']}; "
+               f"load average (1/5/15 min) {env['load_avg_start']} at the start, {env['load_avg_end']} at the end.")
+    about = (f"Data: {options['data']} (test split). `labelled only`: the same classifier, labels, optimiser and "
+             f"steps without the unlabelled data; gain = its error minus the method's. Published: the papers' "
+             f"MNIST numbers ({published}).")
+    header = ("| method | labels | test error % | labelled only % | gain (points) | steps | train s | load after "
+              "| published MNIST % |")
+    lines = ["# gankit bench semisup", "", f"Command: `{command_from_options('semisup', options)}`", "", machine,
+             "", about, "", header, "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["method"].endswith("labelled only"):
             continue

@@ -22,4 +22,4 @@ def test_error(ctx: EvalContext) -> dict[str, Any]:
         raise ConfigError("the 'test_error' metric needs a semi-supervised run (model=ssgan or ssaae)")
     x, y = model.test.x, model.test.y
     wrong = (model.classify(x) != y.cpu()).double().mean()
-    return {"test_error": float(wrong), "test_examples": int(y.shape[0]), "labels": int(len(model.split.labelled))}
+    return {"test_error": float(wrong), "test_examples": int(y.shape[0]), "labels": len(model.split.labelled)}

@@ -21,6 +21,8 @@ examples alone, the baseline. Sample grids decode one row per class with random 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -37,7 +39,7 @@ from gankit.registry import Count, Positive, Seed
 from gankit.training.aae import _check
 from gankit.training.loop import Logs, Phase, Trainer, lr_factor, make_optimizer
 from gankit.training.recipe import RECIPES, Recipe
-from gankit.training.ssgan import SemiSupervised
+from gankit.training.semisup import SemiSupervised
 
 MAKHZANI = "Makhzani et al. 2016, 'Adversarial Autoencoders' (ICLR workshop / arXiv 1511.05644v2), §5"
 
@@ -127,7 +129,7 @@ class SSAAERecipe(SemiSupervised, Recipe):
         og, od = cfg.optim_g, cfg.optim_d
         fused = self.device.type == "cuda"
 
-        def opt(params: list[nn.Parameter], o=og) -> torch.optim.Optimizer:  # noqa: ANN001
+        def opt(params: list[nn.Parameter], o: Any = og) -> torch.optim.Optimizer:
             return make_optimizer(params, o.name, o.lr, tuple(o.betas), o.momentum, o.weight_decay, fused=fused)
 
         # Each phase of the encoder has its own optimiser state, as the paper's phases do.

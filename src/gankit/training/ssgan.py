@@ -21,7 +21,6 @@ from torch import Tensor
 
 from gankit.config import Config
 from gankit.data.base import DataSource
-from gankit.data.labelled import split_labelled, test_split
 from gankit.errors import ConfigError
 from gankit.losses import LOSSES
 from gankit.losses.semisup import real_logit, supervised_loss
@@ -29,48 +28,9 @@ from gankit.registry import Count, Positive, Seed
 from gankit.training.gan import GANRecipe
 from gankit.training.loop import Logs, Phase
 from gankit.training.recipe import RECIPES
+from gankit.training.semisup import SemiSupervised
 
 SALIMANS = "Salimans et al. 2016, 'Improved Techniques for Training GANs'"
-
-
-class SemiSupervised:
-    """What the semi-supervised recipes share: the labelled split, the test split, the
-    classifier's predictions and the labelled data's checkpointed position."""
-
-    def _semisup_setup(self, cfg: Config, data: DataSource, labels: int, label_seed: int) -> DataSource:
-        if cfg.conditional:
-            raise ConfigError(f"model={cfg.model.name} learns the labels itself; set conditional=false")
-        self.split = split_labelled(data, labels, label_seed)
-        self.test = test_split(cfg.data.name, dict(cfg.data.options))
-        self.class_count = data.num_classes
-        if cfg.train.batch_size > len(self.split.unlabelled):
-            raise ConfigError(f"train.batch_size={cfg.train.batch_size} exceeds the {len(self.split.unlabelled)} "
-                              "unlabelled training examples")
-        return self.split.unlabelled
-
-    def class_logits(self, x: Tensor) -> Tensor:
-        raise NotImplementedError
-
-    @torch.no_grad()
-    def classify(self, x: Tensor, batch: int = 2048) -> Tensor:
-        """Predicted classes ``(n,)`` on the CPU of images ``x (n, *shape)`` (eval mode)."""
-        nets = list(self.modules().values())
-        was = [m.training for m in nets]
-        for m in nets:
-            m.eval()
-        try:
-            out = [self.class_logits(p.to(self.device)).argmax(1).cpu() for p in x.split(batch)]
-        finally:
-            for m, w in zip(nets, was):
-                m.train(w)
-        return torch.cat(out)
-
-    def state_dict(self) -> dict:
-        return {**super().state_dict(), "labelled": self.split.state_dict()}  # type: ignore[misc]
-
-    def load_state_dict(self, state: dict) -> None:
-        super().load_state_dict(state)  # type: ignore[misc]
-        self.split.load_state_dict(state["labelled"])
 
 
 @RECIPES.register("ssgan", summary="semi-supervised GAN: a K-class D (fake logit 0) and feature matching",
