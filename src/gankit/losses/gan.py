@@ -145,7 +145,8 @@ def maximum_likelihood(*, smoothing: Fraction = 0.0) -> Objective:
 @LOSSES.register("feature-matching", paper=SALIMANS)
 def feature_matching(*, smoothing: Fraction = 0.0) -> Objective:
     """Feature matching: D keeps the classic loss, G minimises ||E phi(x) - E phi(G(z))||^2 over
-    D's body features (the discriminator must expose ``phi``: mlp, dcgan)."""
+    D's body features (the discriminator must expose ``phi``: mlp, dcgan); ``smoothing``: one-sided
+    label smoothing of D's real target."""
     return Objective("feature-matching", _d(smoothing), feature_matching_loss, estimate=_gan_divergence,
                      probability_outputs=True, g_uses_real=True, g_features=True)
 

@@ -47,7 +47,12 @@ MAKHZANI = "Makhzani et al. 2016, 'Adversarial Autoencoders' (ICLR workshop / ar
 @RECIPES.register("ssaae", summary="semi-supervised AAE: a categorical and a style code, each with its own D",
                   paper=MAKHZANI)
 class SSAAERecipe(SemiSupervised, Recipe):
-    """Encoder (two heads), decoder, ``D_cat``, ``D_style``, the style prior, and the four phases."""
+    """Encoder (two heads), decoder, ``D_cat``, ``D_style``, the style prior, and the four phases.
+
+    ``labels``: labelled training examples, balanced over the classes;
+    ``label_seed``: seed of their choice; ``supervised``: weight of the labelled cross-entropy;
+    ``unlabelled``: false trains the classifier on the labelled examples alone (the baseline).
+    """
 
     def __init__(self, cfg: Config, data: DataSource, device: torch.device, *, rank: int = 0,
                  labels: Count = 100, label_seed: Seed = 0, supervised: Positive = 1.0,

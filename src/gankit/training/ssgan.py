@@ -36,7 +36,12 @@ SALIMANS = "Salimans et al. 2016, 'Improved Techniques for Training GANs'"
 @RECIPES.register("ssgan", summary="semi-supervised GAN: a K-class D (fake logit 0) and feature matching",
                   paper=SALIMANS)
 class SSGANRecipe(SemiSupervised, GANRecipe):
-    """K-logit D, classic game on ``logsumexp`` of the logits, cross-entropy on labelled batches."""
+    """K-logit D, classic game on ``logsumexp`` of the logits, cross-entropy on labelled batches.
+
+    ``labels``: labelled training examples, balanced over the classes;
+    ``label_seed``: seed of their choice; ``supervised``: weight of the labelled cross-entropy;
+    ``unlabelled``: false trains the classifier on the labelled examples alone (the baseline).
+    """
 
     supports_distributed = False
 
