@@ -111,6 +111,18 @@ def _autoencoder(cfg: Config, data: DataSource, recipe: Any, name: str) -> str |
     return None
 
 
+def _info_codes(cfg: Config, data: DataSource, recipe: Any, name: str) -> str | None:
+    if getattr(recipe, "codes", None) is None:
+        return f"needs an InfoGAN run with a categorical code (model=infogan), not model={cfg.model.name}"
+    return None
+
+
+def _semisupervised(cfg: Config, data: DataSource, recipe: Any, name: str) -> str | None:
+    if not (hasattr(recipe, "classify") and hasattr(recipe, "test")):
+        return f"needs a semi-supervised run (model=ssgan or ssaae), not model={cfg.model.name}"
+    return None
+
+
 # What each metric needs of the data set and the model; a metric not listed needs nothing
 # beyond eval.num_samples >= 2 (the config's own bound).
 METRIC_NEEDS: dict[str, Callable[[Config, DataSource, Any, str], str | None]] = {
@@ -127,6 +139,8 @@ METRIC_NEEDS: dict[str, Callable[[Config, DataSource, Any, str], str | None]] = 
     "recon": _autoencoder,
     "latent_mmd": _autoencoder,
     "latent_components": _autoencoder,
+    "codes": _info_codes,
+    "test_error": _semisupervised,
 }
 
 

@@ -243,6 +243,8 @@ CASES = [
      "metric 'energy' draws eval.num_samples=2000 examples"),
     ("pr-too-few", S("data=digits", "eval.num_samples=3", "eval.metrics=[pr]"), "metric 'pr' needs more than its k=3"),
     ("ring-fid", S("eval.metrics=[fid]"), "metric 'fid' needs image data"),
+    ("gan-codes", S("eval.metrics=[codes]"), "metric 'codes' needs an InfoGAN run"),
+    ("gan-test-error", S("eval.metrics=[test_error]"), "metric 'test_error' needs a semi-supervised run"),
     ("recon-on-gan", S("eval.metrics=[recon]"), "metric 'recon' needs an adversarial autoencoder"),
     ("metric-unknown", S("eval.metrics=[nope]"), "unknown metric 'nope'"),
     ("inception-missing", S("eval.inception={base}/none.pt"), "eval.inception: TorchScript Inception file"),
