@@ -294,6 +294,10 @@ def registries() -> dict[str, object]:
         pass
     regs.update({"penalties": PENALTIES, "mitigations": MITIGATIONS, "generators": GENERATORS,
                  "discriminators": DISCRIMINATORS, "encoders": ENCODERS, "priors": PRIORS, "datasets": DATASETS, "metrics": METRICS})
+    from gankit.networks.translation import PATCH_DISCRIMINATORS, TRANSLATORS
+
+    # pix2pix / cyclegan's networks (model.net, model.d_...): image -> image, and a map of logits
+    regs.update({"translators": TRANSLATORS, "patch-discriminators": PATCH_DISCRIMINATORS})
     try:
         from gankit.experiments import EXPERIMENTS
 
