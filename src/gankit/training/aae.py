@@ -19,7 +19,6 @@ The loop in :mod:`gankit.training.loop` runs the phases; nothing here loops over
 
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +32,7 @@ from gankit.losses.penalties import PENALTIES, Penalty
 from gankit.networks import DISCRIMINATORS, ENCODERS, GENERATORS, PRIORS
 from gankit.networks.aae_priors import LatentPrior, as_latent_prior
 from gankit.training.recipe import RECIPES, Recipe
-from gankit.training.loop import Logs, Phase, Trainer, lr_factor, make_optimizer
+from gankit.training.loop import Logs, Phase, make_optimizer
 
 AAE_METRICS = ["recon", "latent_mmd"]
 
@@ -70,10 +69,8 @@ class AAERecipe(Recipe):
                                                  data_shape=(cfg.latent_dim,), num_classes=self.num_classes,
                                                  out_dim=self.objective.critic_dim).to(device)
         self.batch_size = cfg.train.batch_size
-        # Data order has its own generator so it is reproducible and resumable on its own.
-        self.data_rng = torch.Generator().manual_seed(cfg.seed * 7919 + 17)
-        self.trainer = Trainer(self.phases(), update=cfg.train.update,
-                               lr_factor=lr_factor(cfg.train.lr_decay, cfg.train.steps, cfg.train.extend))
+        self.data_rng = self.data_order(cfg)
+        self.trainer = self.make_trainer(cfg, self.phases())
 
     @property
     def default_metrics(self) -> list[str]:

@@ -24,7 +24,7 @@ from gankit.networks.base import ParallelCritics
 from gankit.training.transform import Standardize
 from gankit.training import distributed, fastpath
 from gankit.training.recipe import RECIPES, Recipe
-from gankit.training.loop import EMA, Logs, Phase, Trainer, lr_factor, make_optimizer
+from gankit.training.loop import EMA, Logs, Phase, make_optimizer
 from gankit.training.mitigations import MITIGATIONS, Mitigation
 from gankit.training.precision import precision_for
 
@@ -105,11 +105,9 @@ class GANRecipe(Recipe):
         multiple = max([m.batch_multiple() for m in self.mitigations] + [1])
         if self.batch_size % multiple:
             raise ConfigError(f"the per-process batch {self.batch_size} must be a multiple of {multiple} (packing)")
-        # Data order has its own generator so it is reproducible and resumable on its own.
-        self.data_rng = torch.Generator().manual_seed(cfg.seed * 7919 + 17)
+        self.data_rng = self.data_order(cfg)
         self._speed_and_scale()
-        self.trainer = Trainer(self.phases(), update=cfg.train.update, grad_scaler=self.precision.grad_scaler(),
-                               lr_factor=lr_factor(cfg.train.lr_decay, cfg.train.steps, cfg.train.extend))
+        self.trainer = self.make_trainer(cfg, self.phases(), self.precision.grad_scaler())
 
     def _speed_and_scale(self) -> None:
         """Precision, fast paths and the DDP wrappers (identity in a one-process run)."""

@@ -15,7 +15,7 @@ from torch import nn
 
 from gankit.data.base import DataSource
 from gankit.registry import Registry
-from gankit.training.loop import Trainer
+from gankit.training.loop import Phase, Trainer, lr_factor
 
 # The recipes (``model=`` in a config): name -> class built with the run's context. A recipe's
 # keyword-only constructor arguments are its options (``model.cycle=10``), validated like
@@ -51,6 +51,18 @@ class Recipe:
 
     def modules(self) -> dict[str, nn.Module]:
         raise NotImplementedError
+
+    @staticmethod
+    def data_order(cfg: Any) -> torch.Generator:
+        """The data order's own generator, so it is reproducible and resumable on its own."""
+        return torch.Generator().manual_seed(cfg.seed * 7919 + 17)
+
+    @staticmethod
+    def make_trainer(cfg: Any, phases: list[Phase], grad_scaler: Any = None) -> Trainer:
+        """The one loop over ``phases`` with the config's update rule and lr schedule."""
+        t = cfg.train
+        return Trainer(phases, update=t.update, grad_scaler=grad_scaler,
+                       lr_factor=lr_factor(t.lr_decay, t.steps, t.extend))
 
     def state_dict(self) -> dict[str, Any]:
         return {"modules": {k: m.state_dict() for k, m in self.modules().items()},

@@ -37,7 +37,7 @@ from gankit.networks.aae_priors import LatentPrior, as_latent_prior
 from gankit.networks.semisup import CategoricalStyleEncoder
 from gankit.registry import Count, Positive, Seed
 from gankit.training.aae import _check
-from gankit.training.loop import Logs, Phase, Trainer, lr_factor, make_optimizer
+from gankit.training.loop import Logs, Phase, make_optimizer
 from gankit.training.recipe import RECIPES, Recipe
 from gankit.training.semisup import SemiSupervised
 
@@ -77,9 +77,8 @@ class SSAAERecipe(SemiSupervised, Recipe):
         self.D_style: nn.Module = DISCRIMINATORS.build(d.name, d.options, data_shape=(style,), num_classes=0,
                                                        out_dim=1).to(device)
         self.batch_size = cfg.train.batch_size
-        self.data_rng = torch.Generator().manual_seed(cfg.seed * 7919 + 17)
-        self.trainer = Trainer(self.phases(), update=cfg.train.update,
-                               lr_factor=lr_factor(cfg.train.lr_decay, cfg.train.steps, cfg.train.extend))
+        self.data_rng = self.data_order(cfg)
+        self.trainer = self.make_trainer(cfg, self.phases())
 
     @property
     def default_metrics(self) -> list[str]:

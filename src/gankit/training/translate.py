@@ -37,7 +37,7 @@ from gankit.errors import ConfigError
 from gankit.losses import LOSSES, Objective
 from gankit.networks.translation import PATCH_DISCRIMINATORS, TRANSLATORS, Norm
 from gankit.registry import Count, Fraction, NonNegative, NonNegativeInt
-from gankit.training.loop import Logs, Phase, Trainer, lr_factor, make_optimizer
+from gankit.training.loop import Logs, Phase, Trainer, make_optimizer
 from gankit.training.recipe import RECIPES, Recipe
 
 Net = Literal["unet", "resnet"]
@@ -128,7 +128,7 @@ class TranslationRecipe(Recipe):
             raise ConfigError(f"model={model} needs an objective on one logit per patch (ns, lsgan, hinge, ...), "
                               f"not loss={cfg.loss.name}")
         self.batch_size = cfg.train.batch_size
-        self.data_rng = torch.Generator().manual_seed(cfg.seed * 7919 + 17)
+        self.data_rng = self.data_order(cfg)
 
     def _optimizer(self, params: list[nn.Parameter], which: str) -> torch.optim.Optimizer:
         o = self.cfg.optim_g if which == "g" else self.cfg.optim_d
@@ -136,8 +136,7 @@ class TranslationRecipe(Recipe):
                               fused=self.device.type == "cuda")
 
     def _trainer(self, phases: list[Phase]) -> Trainer:
-        t = self.cfg.train
-        return Trainer(phases, update=t.update, lr_factor=lr_factor(t.lr_decay, t.steps, t.extend))
+        return self.make_trainer(self.cfg, phases)
 
     @torch.no_grad()
     def apply(self, net: nn.Module, x: Tensor, batch: int = 256) -> Tensor:
