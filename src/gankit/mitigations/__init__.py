@@ -11,6 +11,7 @@ name                what it does                                                
 ``unrolled``        G differentiates through ``k`` unrolled D updates (torch.func) Metz et al. 2017
 ``instance_noise``  annealed Gaussian noise on every input of D                   Sønderby et al. 2017
 ``spectral_norm``   spectral normalisation of every layer of D                    Miyato et al. 2018
+``drs``             rejection sampling by a critic refitted to the trained G      Azadi et al. 2019
 ==================  ===========================================================  ====================
 
 Three more mitigations are plain configuration, not hooks: a mixture-of-Gaussians latent
@@ -21,4 +22,4 @@ objective with gradient penalty (``loss=wgan penalty=gp``, Gulrajani et al. 2017
 Yazici et al. 2019). ``gankit bench modes`` measures all of them.
 """
 
-from gankit.mitigations import bourgan, features, latent, mgan, noise, packing, unrolled  # noqa: F401  (registration)
+from gankit.mitigations import bourgan, features, latent, mgan, noise, packing, rejection, unrolled  # noqa: F401  (registration)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.networks.base import DISCRIMINATORS, GENERATORS, activation, hidden_layers
-from gankit.registry import Count, Fraction, NonNegativeInt
+from gankit.registry import Count, Fraction, NonNegativeInt, Positive
 
 
 def _label_input(y: Tensor | None, num_classes: int, batch: int) -> Tensor | None:
@@ -44,17 +44,41 @@ class MLPGenerator(nn.Module):
         return self.net(h).view(z.shape[0], *self.data_shape)     # (B, *data_shape)
 
 
+class FourierFeatures(nn.Module):
+    """``x (B, d) -> [x, sin(xBᵀ), cos(xBᵀ)] (B, d + 2m)``: random Fourier features at several scales.
+
+    ``per_octave`` random directions per octave of frequency 1, 2, 4, ..., ``max_frequency``
+    (radians per unit of x; rows of ``B`` are N(0, s² I) at scale s). An MLP on x alone is slow
+    to resolve structure much finer than the data's spread (spectral bias; Rahaman et al. 2019);
+    these features let it (Tancik et al. 2020). ``B`` is drawn from torch's global generator at
+    construction and saved with the weights, so a run's features are its seed's."""
+
+    def __init__(self, d: int, per_octave: int, max_frequency: float) -> None:
+        super().__init__()
+        octaves = max(int(math.floor(math.log2(max_frequency))), 0) + 1
+        scales = torch.tensor([2.0 ** i for i in range(octaves)]).repeat_interleave(per_octave)
+        self.register_buffer("B", torch.randn(octaves * per_octave, d) * scales[:, None])  # (m, d)
+        self.out_dim = d + 2 * self.B.shape[0]
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = x @ self.B.T                                            # (B, m)
+        return torch.cat([x, torch.sin(h), torch.cos(h)], dim=1)    # (B, d + 2m)
+
+
 class MLPDiscriminator(nn.Module):
     """``x (B, *data_shape) [+ one-hot y] -> logits (B,)`` or features ``(B, out_dim)``."""
 
     def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, out_dim: int = 1, *,
                  width: int = 256, depth: int = 3, act: str = "leaky_relu",
-                 spectral_norm: bool = False, dropout: float = 0.0) -> None:
+                 spectral_norm: bool = False, dropout: float = 0.0, fourier: int = 0,
+                 fourier_max: float = 64.0) -> None:
         super().__init__()
         self.data_shape, self.num_classes, self.out_dim = tuple(data_shape), num_classes, out_dim
         wrap = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda m: m)
         layers: list[nn.Module] = []
-        d_in = math.prod(self.data_shape) + num_classes
+        d_in = math.prod(self.data_shape)
+        self.fourier = FourierFeatures(d_in, fourier, fourier_max) if fourier else None
+        d_in = (self.fourier.out_dim if self.fourier is not None else d_in) + num_classes
         for _ in range(depth):
             layers += [wrap(nn.Linear(d_in, width)), activation(act)]
             if dropout > 0:
@@ -67,9 +91,11 @@ class MLPDiscriminator(nn.Module):
     def phi(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """The body's features ``(B, feature_dim)``, before the head."""
         h = x.reshape(x.shape[0], -1)                               # (B, prod(data_shape))
+        if self.fourier is not None:
+            h = self.fourier(h)                                     # (B, D + 2m)
         onehot = _label_input(y, self.num_classes, x.shape[0])
         if onehot is not None:
-            h = torch.cat([h, onehot], dim=1)                       # (B, D + C)
+            h = torch.cat([h, onehot], dim=1)                       # (B, D [+ 2m] + C)
         return self.features(h)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
@@ -130,19 +156,22 @@ def mlp_generator(latent_dim: int, data_shape: tuple[int, ...], num_classes: int
 def mlp_discriminator(data_shape: tuple[int, ...], num_classes: int, out_dim: int, *,
                       width: Count = 256, depth: NonNegativeInt = 3, act: str = "leaky_relu",
                       spectral_norm: bool = False, dropout: Fraction = 0.0,
-                      projection: bool = False) -> nn.Module:
+                      projection: bool = False, fourier: NonNegativeInt = 0,
+                      fourier_max: Positive = 64.0) -> nn.Module:
     """MLP discriminator returning logits; optional spectral normalisation (Miyato et al. 2018).
 
     Conditional by one-hot concatenation, or with ``projection`` by the projection
-    discriminator (Miyato & Koyama 2018, :mod:`gankit.networks.conditional`)."""
+    discriminator (Miyato & Koyama 2018, :mod:`gankit.networks.conditional`). ``fourier``: random
+    Fourier features of the input, that many per octave of frequency up to ``fourier_max``
+    (:class:`FourierFeatures`; 0 = the raw input), so D resolves modes much narrower than the
+    data's spread."""
+    kw = dict(width=width, depth=depth, act=act, spectral_norm=spectral_norm, dropout=dropout,
+              fourier=fourier, fourier_max=fourier_max)
     if projection and num_classes:
         from gankit.networks.conditional import ProjectionDiscriminator
 
-        body = MLPDiscriminator(data_shape, 0, out_dim, width=width, depth=depth, act=act,
-                                spectral_norm=spectral_norm, dropout=dropout)
-        return ProjectionDiscriminator(body, num_classes, out_dim)
-    return MLPDiscriminator(data_shape, num_classes, out_dim, width=width, depth=depth, act=act,
-                            spectral_norm=spectral_norm, dropout=dropout)
+        return ProjectionDiscriminator(MLPDiscriminator(data_shape, 0, out_dim, **kw), num_classes, out_dim)
+    return MLPDiscriminator(data_shape, num_classes, out_dim, **kw)
 
 
 @DISCRIMINATORS.register("maxout", paper="Goodfellow et al. 2013 (maxout); Goodfellow et al. 2014")

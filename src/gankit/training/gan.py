@@ -97,6 +97,8 @@ class GANRecipe(Recipe):
             self.prior = m.wrap_prior(self.prior, self)
         self.G_ema = copy.deepcopy(self.G).eval() if cfg.train.ema > 0 else None
         self.ema = EMA(self.G, self.G_ema, cfg.train.ema, cfg.train.ema_start) if self.G_ema is not None else None
+        for m in self.mitigations:
+            m.build(self)
         self.dist = distributed.info()
         if cfg.train.batch_size % self.dist.world:
             raise ConfigError(f"train.batch_size={cfg.train.batch_size} (the global batch) must be divisible "
@@ -240,12 +242,30 @@ class GANRecipe(Recipe):
         out = []
         for i in range(0, n, batch):
             m = min(batch, n - i)
-            z = self.prior.sample(m, generator=gen, device=self.device)
             y = None if labels is None else labels[i:i + m].to(self.device)
-            x = G(z, y).float()
+            x = self._kept_samples(G, m, y, gen)
             out.append((x if self.transform is None else self.transform.inverse(x)).cpu())
         G.train(was_training)
         return torch.cat(out) if out else torch.empty(0, *self.data.shape)
+
+    def _kept_samples(self, G: nn.Module, m: int, y: Tensor | None, gen: torch.Generator | None,
+                      max_rounds: int = 1000) -> Tensor:
+        """``m`` samples of G (training space), each slot redrawn until every mitigation's
+        :meth:`~gankit.training.mitigations.Mitigation.keep` accepts it (rejection sampling)."""
+        x = G(self.prior.sample(m, generator=gen, device=self.device), y).float()
+        todo = torch.arange(m, device=x.device)
+        for _ in range(max_rounds):
+            ok = torch.ones(len(todo), dtype=torch.bool, device=x.device)
+            for mit in self.mitigations:
+                keep = mit.keep(self, x[todo], None if y is None else y[todo], gen)
+                if keep is not None:
+                    ok &= keep
+            todo = todo[~ok]
+            if len(todo) == 0:
+                return x
+            yt = None if y is None else y[todo]
+            x[todo] = G(self.prior.sample(len(todo), generator=gen, device=self.device), yt).float()
+        raise RuntimeError(f"rejection sampling kept no sample for {len(todo)} of {m} slots in {max_rounds} rounds")
 
     def modules(self) -> dict[str, nn.Module]:
         mods = {"G": self.G, "D": self.D}
@@ -253,5 +273,14 @@ class GANRecipe(Recipe):
             mods["transform"] = self.transform
         if self.G_ema is not None:
             mods["G_ema"] = self.G_ema
+        for m in self.mitigations:
+            mods.update(m.modules())
         return mods
+
+    def finishing(self) -> bool:
+        return any(type(m).after_training is not Mitigation.after_training for m in self.mitigations)
+
+    def finish(self) -> None:
+        for m in self.mitigations:
+            m.after_training(self)
 

@@ -55,5 +55,20 @@ class Mitigation:
         """Return the latent distribution the generator is fed (e.g. BourGAN's data-derived mixture)."""
         return prior
 
+    def build(self, recipe: Any) -> None:
+        """Build the mitigation's own networks (:meth:`modules`) once G, D and the prior are built."""
+
+    def modules(self) -> dict[str, nn.Module]:
+        """Networks of the mitigation's own, saved and restored with the run (e.g. DRS's critic)."""
+        return {}
+
+    def after_training(self, recipe: Any) -> None:
+        """Called once the run has reached its planned end, before the final checkpoint."""
+
+    def keep(self, recipe: Any, x: Tensor, y: Tensor | None, generator: Any) -> Tensor | None:
+        """Which generated samples ``x`` (as the game sees them) to keep when sampling: a
+        ``(B,)`` bool mask (e.g. rejection sampling), or None for all."""
+        return None
+
 
 MITIGATIONS: Registry[Callable[..., Mitigation]] = Registry("mitigation")

@@ -52,6 +52,14 @@ class Recipe:
     def modules(self) -> dict[str, nn.Module]:
         raise NotImplementedError
 
+    def finishing(self) -> bool:
+        """Whether :meth:`finish` has work to do."""
+        return False
+
+    def finish(self) -> None:
+        """Called once training has reached its planned end, before the final checkpoint
+        (e.g. fitting a sampling-time critic); nothing by default."""
+
     @staticmethod
     def data_order(cfg: Any) -> torch.Generator:
         """The data order's own generator, so it is reproducible and resumable on its own."""

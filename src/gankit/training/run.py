@@ -207,9 +207,13 @@ class Run:
                     if bar is not None:
                         bar.close()
                     raise RunInterrupted(self.dir, step, stop.signum or signal.SIGINT)
-            self.wall_time = time.perf_counter() - start
         if bar is not None:
             bar.close()
+        if self.recipe.finishing():  # work after the last step (e.g. DRS's critic): the trained state is saved first
+            self.wall_time = time.perf_counter() - start
+            self.save_checkpoint()
+            self.recipe.finish()
+        self.wall_time = time.perf_counter() - start
         self.save_checkpoint()
         self.metrics = self.evaluate_in_training()
         self.metrics["step"] = trainer.step
