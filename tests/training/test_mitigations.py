@@ -255,3 +255,18 @@ def test_categorical_code_prior():
     assert float(eps.std()) == pytest.approx(1.0, abs=0.01) and float(eps.mean()) == pytest.approx(0.0, abs=0.01)
     with pytest.raises(ConfigError, match="latent_dim > 5"):
         PRIORS.build("categorical", {"components": 5}, dim=5)
+
+
+def test_minibatch_features_twice_differentiable_form_equals_cdist():
+    # a gradient penalty (R1, GP) differentiates D's input gradient; the explicit L1 form must
+    # give cdist's values and gradients, and a second derivative cdist cannot give
+    torch.manual_seed(0)
+    f = torch.randn(7, 6, dtype=torch.float64, requires_grad=True)
+    T = torch.randn(6, 4 * 3, dtype=torch.float64)
+    a, b = minibatch_features(f, T, 4), minibatch_features(f, T, 4, double_backward=True)
+    torch.testing.assert_close(a, b)
+    (ga,) = torch.autograd.grad(a.sum(), f)
+    (gb,) = torch.autograd.grad(b.sum(), f, create_graph=True)
+    torch.testing.assert_close(ga, gb)
+    (hb,) = torch.autograd.grad(gb.pow(2).sum(), f)   # the penalty's second derivative exists
+    assert torch.isfinite(hb).all() and hb.abs().sum() > 0

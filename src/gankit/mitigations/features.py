@@ -26,17 +26,22 @@ SALIMANS = "Salimans et al. 2016, 'Improved Techniques for Training GANs'"
 KARRAS = "Karras et al. 2018, 'Progressive Growing of GANs for Improved Quality, Stability, and Variation'"
 
 
-def minibatch_features(f: Tensor, T: Tensor, kernels: int) -> Tensor:
+def minibatch_features(f: Tensor, T: Tensor, kernels: int, *, double_backward: bool = False) -> Tensor:
     """Salimans et al.'s minibatch features ``o (B, kernels)`` of features ``f (B, A)``.
 
     ``M_i = f_i T`` reshaped to ``(kernels, dims)``;
     ``o(x_i)_b = sum_j exp(-||M_{i,b} - M_{j,b}||_1)``, the sum over the whole batch including
     ``j = i`` as in the paper, so a batch of ``B`` identical samples gives ``o = B`` exactly.
+    ``double_backward``: the explicit differences, twice differentiable (a gradient penalty
+    differentiates D's input gradient; torch's cdist backward is not differentiable).
     """
     b = f.shape[0]
     M = (f @ T).view(b, kernels, -1).transpose(0, 1)                  # (kernels, B, dims)
-    # cdist never materialises the (B, B, kernels, dims) differences: ~4x faster on a CPU.
-    l1 = torch.cdist(M, M, p=1.0)                                     # (kernels, B, B)
+    if double_backward:
+        l1 = (M[:, :, None, :] - M[:, None, :, :]).abs().sum(-1)      # (kernels, B, B)
+    else:
+        # cdist never materialises the (B, B, kernels, dims) differences: ~4x faster on a CPU.
+        l1 = torch.cdist(M, M, p=1.0)                                 # (kernels, B, B)
     return torch.exp(-l1).sum(dim=2).T                                # (B, kernels)
 
 
@@ -77,13 +82,13 @@ class BatchFeatureHead(nn.Module):
 
 
 class _MinibatchStat(nn.Module):
-    def __init__(self, in_dim: int, kernels: int, dims: int, init_std: float) -> None:
+    def __init__(self, in_dim: int, kernels: int, dims: int, init_std: float, double_backward: bool = False) -> None:
         super().__init__()
-        self.kernels = kernels
+        self.kernels, self.double_backward = kernels, double_backward
         self.T = nn.Parameter(torch.randn(in_dim, kernels * dims) * init_std)  # (A, kernels * dims)
 
     def forward(self, f: Tensor) -> Tensor:
-        return minibatch_features(f, self.T, self.kernels)
+        return minibatch_features(f, self.T, self.kernels, double_backward=self.double_backward)
 
 
 class _StddevStat(nn.Module):
@@ -133,7 +138,9 @@ class MinibatchDiscrimination(Mitigation):
     def wrap_discriminator(self, D: nn.Module, recipe: object) -> nn.Module:
         net = getattr(D, "inner", D)  # the network inside a packing wrapper
         a = _head_input_dim(net, self.name)
-        net.head = BatchFeatureHead(net.head, self.kernels, _MinibatchStat(a, self.kernels, self.dims, self.init_std))
+        twice = getattr(getattr(recipe, "penalty", None), "loss", None) is not None  # R1 / GP differentiate twice
+        net.head = BatchFeatureHead(net.head, self.kernels, _MinibatchStat(a, self.kernels, self.dims, self.init_std,
+                                                                           twice))
         return D
 
 
