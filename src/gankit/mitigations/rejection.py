@@ -5,8 +5,8 @@ between p_data and a *fixed* generator p_g has logit ``D*(x) = log p_data(x) / p
 accepting a sample of G with probability ``exp(D*(x) - M)`` (``M >= sup D*``) yields exactly
 p_data. Their practical version keeps training the GAN's own D after training and caps the
 acceptance; here the critic is a separate network, fitted from scratch once training ends
-(``steps`` Adam steps of the logistic loss, real data against the frozen sampling generator,
-the EMA one if there is one), because the game's final D is near-flat where G is close to
+(``steps`` Adam steps of the logistic loss, at most the run's ``train.steps``, real data
+against the frozen sampling generator, the EMA one if there is one), because the game's final D is near-flat where G is close to
 the data and cannot resolve what is left (``docs/bench-generalise.md``). The critic is an MLP
 on random Fourier features of its input (:class:`gankit.networks.mlp.FourierFeatures`), so it
 resolves modes much narrower than the data's spread.
@@ -21,6 +21,7 @@ critic fitted to the generator of the current step (never during training).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -81,13 +82,12 @@ class DiscriminatorRejection(Mitigation):
     def after_training(self, recipe: Any) -> None:
         assert self.critic is not None
         step = recipe.trainer.step
-        fresh = RejectionCritic(recipe.data.shape, recipe.num_classes, **self.arch)
         gen = torch.Generator().manual_seed(recipe.cfg.seed * 104_729 + step)
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]):  # a fresh critic, without touching the run's generator
             torch.manual_seed(recipe.cfg.seed * 104_729 + 7 + step)
-            fresh = fresh.to(recipe.device)
+            fresh = RejectionCritic(recipe.data.shape, recipe.num_classes, **self.arch).to(recipe.device)
             self.critic.load_state_dict(fresh.state_dict())
-            fit_critic(self.critic.net, recipe, self.steps, self.batch, self.lr, gen)
+            fit_critic(self.critic.net, recipe, min(self.steps, recipe.cfg.train.steps), self.batch, self.lr, gen)
             logits = critic_logits(self.critic.net, recipe, self.calibration, gen)
         self.critic.threshold.fill_(float(torch.quantile(logits.double(), self.quantile)))
         self.critic.fitted_step.fill_(step)
@@ -113,6 +113,7 @@ def fit_critic(net: nn.Module, recipe: Any, steps: int, batch: int, lr: float, g
     G = recipe.sampler()
     was = G.training
     G.eval()
+    data_state = copy.deepcopy(recipe.data.state_dict())  # the run's data order is not the critic's to move
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.999))
     for _ in range(steps):
         real, y = recipe.batches.real(batch, gen)
@@ -124,6 +125,7 @@ def fit_critic(net: nn.Module, recipe: Any, steps: int, batch: int, lr: float, g
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+    recipe.data.load_state_dict(data_state)
     G.train(was)
 
 
@@ -141,11 +143,11 @@ def critic_logits(net: nn.Module, recipe: Any, n: int, gen: torch.Generator) -> 
 
 @MITIGATIONS.register("drs", paper=AZADI)
 def drs(*, steps: Count = 2000, batch: Count = 512, lr: Positive = 1e-3, width: Count = 128,
-        depth: Count = 3, fourier: NonNegativeInt = 32, fourier_max: Positive = 64.0, quantile: Fraction = 0.5,
+        depth: Count = 3, fourier: NonNegativeInt = 32, fourier_max: Positive = 64.0, quantile: Fraction = 0.2,
         calibration: Count = 20_000) -> Mitigation:
     """Discriminator rejection sampling: once training ends, a critic (an MLP on ``fourier``
-    random Fourier features per octave up to ``fourier_max``) is fitted for ``steps`` steps to
-    tell data from the trained G; sampling keeps a sample with probability
+    random Fourier features per octave up to ``fourier_max``) is fitted for ``steps`` steps (at
+    most ``train.steps``) to tell data from the trained G; sampling keeps a sample with probability
     ``min(1, exp(logit - M))``, ``M`` the ``quantile`` of the critic's logits on G's samples."""
     return DiscriminatorRejection(steps=steps, batch=batch, lr=lr, width=width, depth=depth, fourier=fourier,
                                   fourier_max=fourier_max, quantile=quantile, calibration=calibration)

@@ -209,7 +209,8 @@ class Run:
                     raise RunInterrupted(self.dir, step, stop.signum or signal.SIGINT)
         if bar is not None:
             bar.close()
-        if self.recipe.finishing():  # work after the last step (e.g. DRS's critic): the trained state is saved first
+        if trainer.step >= planned_end(self.cfg) and self.recipe.finishing():
+            # work after the planned last step (e.g. DRS's critic): the trained state is saved first
             self.wall_time = time.perf_counter() - start
             self.save_checkpoint()
             self.recipe.finish()
@@ -536,11 +537,14 @@ def train(config: Config | Mapping[str, Any] | None = None, *, overrides: Iterab
     once the config, the data set and the networks have been checked."""
     if isinstance(config, Config):
         cfg = config
-    else:
-        from gankit.config import load_preset, merge, parse_overrides
+    elif config is None:  # the default run and the overrides, layered as the CLI layers them
+        from gankit.config import load_config
 
-        base = load_preset("default") if config is None else dict(config)
-        cfg = build_config(merge(base, parse_overrides(overrides)))
+        cfg = load_config(overrides=overrides)
+    else:
+        from gankit.config import merge, parse_overrides
+
+        cfg = build_config(merge(dict(config), parse_overrides(overrides)))
     if run_dir is None:  # one name for all ranks (the time stamp could differ between them)
         distributed.setup(cfg.device)
         run_dir = distributed.broadcast_object(str(_new_run_dir(cfg)))
