@@ -9,7 +9,9 @@ idle machine and once with one CPU-bound process beside it (started and stopped 
 prints the command's wall time and the training time the run recorded. No OMP_NUM_THREADS
 is set: the thread count is gankit's own choice, as for a user.
 
-Part 2 times training steps of the default configuration: gankit's ``Trainer.train_step``
+Part 2 times training steps of the ``base`` preset's configuration (the plain non-saturating
+GAN the default run builds on; the default adds an R1 penalty, an EMA of G and a larger
+batch, which a hand-written loop would have to copy too): gankit's ``Trainer.train_step``
 (D phase then G phase, with its logging read back every ``train.log_every`` steps) against a
 loop written directly in PyTorch with the *same* network instances' copies, the same
 non-saturating loss on logits, the same Adam settings, the same linear learning-rate decay
@@ -63,7 +65,7 @@ def step_comparison(blocks: int = 15, steps_per_block: int = 200) -> dict[str, f
     from gankit.training.run import Run
 
     torch.set_num_threads(1)
-    cfg = load_config(None, ["train.progress=false", "train.threads=1"])
+    cfg = load_config(None, ["train.progress=false", "train.threads=1"], preset="base")
     with tempfile.TemporaryDirectory() as tmp:
         run = Run(cfg, Path(tmp) / "r")
     recipe, trainer = run.recipe, run.recipe.trainer
@@ -142,7 +144,7 @@ def main() -> None:
                   f"{r['hq_percent']:.1f} |", flush=True)
         print()
     c = step_comparison()
-    print("| default step (D + G, batch 256, 1 thread) | ms per step (median of 15 blocks of 200) |")
+    print("| base-preset step (D + G, batch 256, 1 thread) | ms per step (median of 15 blocks of 200) |")
     print("|---|---|")
     print(f"| gankit `Trainer.train_step` | {c['gankit_ms']:.3f} |")
     print(f"| hand-written PyTorch loop | {c['hand_ms']:.3f} |")

@@ -9,8 +9,8 @@ set is exactly a keyword argument of the code that uses it. Overrides come as do
 :class:`ConfigError` naming the key: each field's hint carries its range
 (:class:`gankit.registry.Bounds`), as the factories' signatures do for component options.
 
-A run's config is layered (:func:`config_layers`): the ``default`` preset < a named preset
-(``--preset``) < a config file (``--config``) < ``--set`` overrides; :func:`resolve_config`
+A run's config is layered (:func:`config_layers`): the ``base`` preset < the ``default`` preset
+or a named one (``--preset``) < a config file (``--config``) < ``--set`` overrides; :func:`resolve_config`
 also says which layer set each key. Each field's ``help`` metadata is its one-line meaning
 (:func:`section_options`, read by ``gankit list train``).
 """
@@ -423,33 +423,59 @@ def check_run_name(name: str) -> None:
 
 
 DEFAULT_PRESET = "default"
+BASE_PRESET = "base"
 
 
 # The layers of a run's config, lowest first; each merges into the ones below it, so a layer
 # sets only what it changes. Switching a component's name (``loss: wgan``) drops the options
 # the layers below gave the old entry (:func:`merge`).
-LAYER_ORDER = ("default", "preset NAME", "file PATH", "--set")
+LAYER_ORDER = ("base", "default | preset NAME", "file PATH", "--set")
 CODE_DEFAULT = "code default"
+
+
+def preset_config(name: str = DEFAULT_PRESET) -> dict[str, Any]:
+    """The raw config of preset ``name`` as a run gets it: ``base`` with the preset on top
+    (``default``: the default run)."""
+    base = load_preset(BASE_PRESET)
+    return base if name == BASE_PRESET else merge(base, load_preset(name))
 
 
 def config_layers(file: str | Path | None = None, overrides: Iterable[str] = (),
                   preset: str | None = None) -> list[tuple[str, dict[str, Any]]]:
-    """``[(source, raw mapping), ...]`` in :data:`LAYER_ORDER`: the default preset, the named
-    preset (``--preset``), the config file (``--config``), the ``--set`` overrides."""
-    layers = [("default", load_preset(DEFAULT_PRESET))]
-    if preset is not None and preset != DEFAULT_PRESET:
-        layers.append((f"preset {preset}", load_preset(preset)))
+    """``[(source, raw mapping), ...]`` in :data:`LAYER_ORDER`: the base preset, the default
+    preset (for a model=gan run) or the named one (``--preset``), the config file
+    (``--config``), the ``--set`` overrides."""
+    upper: list[tuple[str, dict[str, Any]]] = []
+    if preset is not None and preset not in (DEFAULT_PRESET, BASE_PRESET):
+        upper.append((f"preset {preset}", load_preset(preset)))
     if file is not None:
-        layers.append((f"file {file}", load_file(file)))
+        upper.append((f"file {file}", load_file(file)))
     sets = parse_overrides(overrides)
     if sets:
-        layers.append(("--set", sets))
-    return layers
+        upper.append(("--set", sets))
+    layers = [("base", load_preset(BASE_PRESET))]
+    # the default preset is the default *GAN* run (its prior, penalty, EMA and rejection
+    # sampling are the gan recipe's): a run that names another model starts from base alone
+    if preset in (None, DEFAULT_PRESET) and _model_name(upper) == "gan":
+        layers.append(("default", load_preset(DEFAULT_PRESET)))
+    return layers + upper
+
+
+def _model_name(layers: list[tuple[str, dict[str, Any]]]) -> str:
+    """The model the layers end up naming (``gan`` if none does)."""
+    name = "gan"
+    for _, layer in layers:
+        model = layer.get("model")
+        if isinstance(model, Mapping):
+            model = model.get("name", name)
+        if isinstance(model, str) and model:
+            name = model.split(":", 1)[0]
+    return name
 
 
 def load_config(file: str | Path | None = None, overrides: Iterable[str] = (),
                 preset: str | None = None) -> Config:
-    """default preset < ``preset`` < ``file`` (YAML or JSON) < ``overrides``, fully resolved."""
+    """base preset < default preset or ``preset`` < ``file`` (YAML or JSON) < ``overrides``, fully resolved."""
     return resolve_config(file, overrides, preset)[0]
 
 

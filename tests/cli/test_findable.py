@@ -46,18 +46,30 @@ def test_layers_default_preset_file_set(tmp_path):
     f.write_text("train: {d_steps: 3, steps: 700}\noptim_d: {lr: 0.003}\nprior: normal\n")
     cfg, src = resolve_config(str(f), ["train.steps=40"], preset="wgan-gp")
     # each layer overrides the ones below it, key by key
-    assert cfg.data.name == "ring" and src["data.name"] == "default"
-    assert cfg.generator.options["width"] == 128 and src["generator.width"] == "default"
+    assert cfg.data.name == "ring" and src["data.name"] == "base"
+    assert cfg.generator.options["width"] == 128 and src["generator.width"] == "base"
     assert cfg.loss.name == "wgan" and src["loss.name"] == "preset wgan-gp"
     assert cfg.optim_g.lr == 1e-4 and src["optim_g.lr"] == "preset wgan-gp"
     assert cfg.optim_d.lr == 0.003 and src["optim_d.lr"] == f"file {f}"
     assert cfg.train.d_steps == 3 and src["train.d_steps"] == f"file {f}"
     assert cfg.train.steps == 40 and src["train.steps"] == "--set"
     assert cfg.train.batch_size == 256 and src["train.batch_size"] == "code default"
-    # switching the prior's name dropped the default's mog options (they belonged to mog)
+    # switching the prior's name dropped base's mog options (they belonged to mog)
     assert cfg.prior.name == "normal" and cfg.prior.options == {} and "prior.components" not in src
     # load_config is the same resolution
     assert load_config(str(f), ["train.steps=40"], preset="wgan-gp").to_dict() == cfg.to_dict()
+
+
+def test_the_default_run_is_the_default_preset_on_base_and_other_presets_skip_it():
+    cfg, src = resolve_config()
+    assert cfg.prior.name == "categorical" and src["prior.name"] == "default"
+    assert "drs" in cfg.mitigations and src["mitigations.drs.steps"] == "code default"
+    assert cfg.data.name == "ring" and src["data.name"] == "base"
+    for preset in ("default", None):
+        assert resolve_config(preset=preset)[0].to_dict() == cfg.to_dict()
+    wgan, wsrc = resolve_config(preset="wgan-gp")   # a named preset layers on base alone
+    assert wgan.prior.name == "mog" and wsrc["prior.name"] == "base" and wgan.mitigations == {}
+    assert resolve_config(preset="base")[0].prior.name == "mog"
 
 
 def test_a_config_file_layers_on_the_default(tmp_path):
@@ -75,7 +87,7 @@ def test_dry_run_prints_the_resolved_config_and_writes_nothing(tmp_path, capsys,
     code, out, err = run(capsys, "train", "--dry-run", "--preset", "wgan-gp", "--set", "train.steps=7")
     assert code == 0 and err == "" and list(tmp_path.iterdir()) == []
     lines = out.splitlines()
-    assert lines[0] == "# resolved config: default < preset wgan-gp < --set (then code defaults)"
+    assert lines[0] == "# resolved config: base < preset wgan-gp < --set (then code defaults)"
     printed = {}
     for line in lines[1:]:
         text, _, source = line.rpartition("# ")
@@ -130,7 +142,7 @@ def test_list_train_states_the_ranges_validation_uses(capsys):
 
 def test_list_optim_shows_both_optimisers(capsys):
     _, out, _ = run(capsys, "list", "optim")
-    assert "  optim_g.lr / optim_d.lr: float > 0 = 0.0002 (the default run: optim_g 0.0005, optim_d 0.0005)" in out
+    assert "  optim_g.lr / optim_d.lr: float > 0 = 0.0002 (the default run: optim_g 0.001, optim_d 0.002)" in out
 
 
 def test_list_does_not_cut_descriptions(capsys):

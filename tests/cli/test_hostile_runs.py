@@ -91,7 +91,7 @@ CHECKPOINTS = {
     "no G network": (_drop("modules.G"), "network 'G' is missing"),
     "rng not a tensor": (_set("rng.torch", [1, 2, 3]), "'rng.torch' is missing or not a tensor"),
     "data rng missing": (_drop("data.rng"), "'data.rng' is missing"),
-    "wider config": (_wider, "has shape (16, 2) where the config's architecture has (24, 2)"),
+    "wider config": (_wider, "has shape (16, 34) where the config's architecture has (24, 34)"),
     "other depth": (_other_net, "network 'D' has"),
     "invalid config": (_set("config.loss", {"name": "nope"}), "holds an invalid config: unknown loss 'nope'"),
     "config key unknown": (_set("config.train.stepz", 3), "unknown config key train.stepz"),

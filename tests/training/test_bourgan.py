@@ -73,5 +73,5 @@ def test_bourgan_needs_a_latent_with_a_coordinate_per_scale(tmp_path):
     from gankit.training import train
 
     with pytest.raises(ConfigError, match="needs latent_dim >= 8"):
-        train(overrides=["mitigations.bourgan.samples=256", "latent_dim=4", "train.steps=2"], run_dir=tmp_path / "r")
+        train(overrides=["mitigations.bourgan.samples=256", "prior=normal", "latent_dim=4", "train.steps=2"], run_dir=tmp_path / "r")
     assert not (tmp_path / "r").exists()

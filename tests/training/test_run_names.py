@@ -7,13 +7,14 @@ from gankit.training.run import _new_run_dir, run_name
 
 
 @pytest.mark.parametrize("preset, overrides, name", [
-    (None, [], "gan-ns-ring"),
+    (None, [], "gan-ns-r1-ring"),           # the default run's R1 penalty is part of its name
+    ("base", [], "gan-ns-ring"),
     ("wgan-gp", [], "gan-wgan-gp-ring"),
-    (None, ["loss=fgan", "loss.divergence=reverse-kl"], "gan-fgan-reverse-kl-ring"),
+    (None, ["loss=fgan", "loss.divergence=reverse-kl"], "gan-fgan-reverse-kl-r1-ring"),
     ("dcgan-digits", [], "dcgan-ns-digits"),
     ("dcgan-digits", ["conditional=true"], "cdcgan-ns-digits"),
     ("aae-digits", [], "aae-ns-digits"),
-    (None, ["data=grid", "loss=hinge"], "gan-hinge-grid"),
+    (None, ["data=grid", "loss=hinge", "penalty=none"], "gan-hinge-grid"),
 ])
 def test_run_names_say_what_ran(preset, overrides, name):
     cfg = load_config(None, overrides, preset=preset)

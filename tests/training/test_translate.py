@@ -110,7 +110,7 @@ def domains_cfg(root: Path, **model) -> dict:
 
 
 def config(raw: dict):
-    return build_config(merge(load_preset("default"), raw))
+    return build_config(merge(load_preset("base"), raw))
 
 
 def test_cyclegan_recipe_losses_vanish_with_identity_translators(tmp_path: Path) -> None:

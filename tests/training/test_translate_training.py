@@ -18,7 +18,7 @@ pytestmark = pytest.mark.training
 
 
 def run(raw: dict, tmp_path: Path) -> dict:
-    return train(build_config(merge(load_preset("default"), raw)), run_dir=tmp_path / "run").metrics
+    return train(build_config(merge(load_preset("base"), raw)), run_dir=tmp_path / "run").metrics
 
 
 def test_pix2pix_beats_the_trivial_translators_on_held_out_edges(tmp_path: Path, seed: int = 0) -> None:

@@ -39,22 +39,21 @@ GOAL = {"hq_low": 93.0, "hq_high": 99.0}
 
 def _preset(name: str, extra: Mapping[str, Any] | None = None) -> Callable[[], dict[str, Any]]:
     def build() -> dict[str, Any]:
-        from gankit.config import load_preset, merge
+        from gankit.config import merge, preset_config
 
-        base = load_preset("default")
-        if name != "default":
-            base = merge(base, load_preset(name))
-        return merge(base, dict(extra or {}))
+        return merge(preset_config(name), dict(extra or {}))
     return build
 
 
 # Every method is a whole recipe that knows nothing of the data it will meet.
 METHODS: dict[str, Callable[[], dict[str, Any]]] = {
-    "default": _preset("default"),
-    "best": _preset("best"),
-    "bourgan": _preset("default", {"mitigations": {"bourgan": {}}, "latent_dim": 16, "prior": {"name": "normal"}}),
-    "mgan": _preset("default", {"mitigations": {"mgan": {}}}),
-    "d2gan": _preset("default", {"loss": {"name": "d2gan"}}),
+    "default": _preset("default"),   # the default run: best's recipe + rejection sampling (drs)
+    "best": _preset("best"),         # the default without drs
+    "base": _preset("base"),         # the 8-component MoG latent tuned to the ring (the earlier default)
+    # the three mitigations of issue 14, each added to `base` as registered
+    "bourgan": _preset("base", {"mitigations": {"bourgan": {}}, "latent_dim": 16, "prior": {"name": "normal"}}),
+    "mgan": _preset("base", {"mitigations": {"mgan": {}}}),
+    "d2gan": _preset("base", {"loss": {"name": "d2gan"}}),
 }
 
 
@@ -75,7 +74,7 @@ def run_config(method: str, data: Mapping[str, Any], seed: int, *, overrides: Se
     from gankit.config import merge, parse_overrides
 
     if method not in METHODS:
-        raise ConfigError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+        raise ConfigError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}, {REFERENCE}")
     cfg = merge(METHODS[method](), {"seed": seed, "device": "cpu", "data": dict(data),
                                     "eval": {"num_samples": eval_samples, "metrics": ["modes", "energy"]},
                                     "train": {"progress": False}})
@@ -86,11 +85,38 @@ def at_goal(row: Mapping[str, Any]) -> bool:
     return row["modes"] == row["modes_total"] and GOAL["hq_low"] <= row["hq_percent"] <= GOAL["hq_high"]
 
 
+REFERENCE = "data"  # not a recipe: the data's own samples, what a perfect sampler scores under the protocol
+
+
+def run_reference(setup: str, data: Mapping[str, Any], seed: int, eval_samples: int = 2500) -> dict[str, Any]:
+    """The bench's evaluation of ``eval_samples`` fresh samples of the data itself (seeded by
+    ``seed``): a perfect sampler's modes, HQ, reverse KL and energy under the same protocol."""
+    import torch
+
+    from gankit.data import DATASETS
+    from gankit.metrics.base import EvalContext
+    from gankit.metrics.modes import modes_metric
+    from gankit.metrics.twosample import energy_metric
+
+    opts = {k: v for k, v in data.items() if k != "name"}
+    source = DATASETS.build(str(data["name"]), opts)
+    gen = torch.Generator().manual_seed(10_007 + seed)
+    ctx = EvalContext(source, lambda n, y: source.sample(n, gen)[0], num_samples=eval_samples)
+    m = {**modes_metric(ctx), **energy_metric(ctx)}
+    return {"method": REFERENCE, "setup": setup, "seed": seed, "steps": 0,
+            **{k: float(m[k]) for k in ("modes", "modes_total", "hq_percent", "reverse_kl", "energy",
+                                        "energy_baseline")},
+            "train_s": 0.0, "total_s": 0.0, "cpu_s": 0.0}
+
+
 def run_one(method: str, setup: str, data: Mapping[str, Any], seed: int, out: str, overrides: Sequence[str],
             threads: int) -> dict[str, Any]:
     import torch
 
     from gankit.training import train
+
+    if method == REFERENCE:
+        return run_reference(setup, data, seed)
 
     torch.set_num_threads(threads)
     cfg = run_config(method, data, seed, overrides=overrides)
@@ -116,7 +142,9 @@ def summarise(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for method in dict.fromkeys(r["method"] for r in rows):
         rs = [r for r in rows if r["method"] == method]
         s: dict[str, Any] = {"method": method, "runs": len(rs), "at_goal": sum(at_goal(r) for r in rs),
-                             "all_modes": sum(r["modes"] == r["modes_total"] for r in rs)}
+                             "all_modes": sum(r["modes"] == r["modes_total"] for r in rs),
+                             "all_modes_hq_floor": sum(r["modes"] == r["modes_total"] and r["hq_percent"] >= GOAL["hq_low"]
+                                                       for r in rs)}
         s["coverage"], s["coverage_se"] = mean_se([r["modes"] / r["modes_total"] for r in rs])
         for k in ("hq_percent", "reverse_kl", "train_s"):
             s[k], s[k + "_se"] = mean_se([r[k] for r in rs])
@@ -141,11 +169,13 @@ def markdown(summary: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, A
              "*at goal*: every mode captured with HQ between 93 % and 99 % (a perfect sampler: 98.89 %). "
              "Mean ± standard error over all (data, seed) runs; energy excess = energy distance to real "
              "data minus its real-vs-real baseline.", "",
-             "| method | runs at goal | all modes | modes captured | HQ % | reverse KL | energy excess | grid at goal "
-             "| train s (max) |", "|---|---|---|---|---|---|---|---|---|"]
+             "*all modes, HQ >= 93 %*: the goal without its 99 % ceiling, which a perfect sampler "
+             "exceeds about a quarter of the time at 2,500 samples (the `data` row).", "",
+             "| method | runs at goal | all modes, HQ >= 93 % | all modes | modes captured | HQ % | reverse KL "
+             "| energy excess | grid at goal | train s (max) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for s in summary:
         lines.append(f"| {s['method']} | {s['at_goal']}/{s['runs']} ({100 * s['at_goal'] / s['runs']:.0f} %) "
-                     f"| {s['all_modes']}/{s['runs']} | {pm(s, 'coverage', '.3f')} | {pm(s, 'hq_percent', '.1f')} "
+                     f"| {s['all_modes_hq_floor']}/{s['runs']} | {s['all_modes']}/{s['runs']} | {pm(s, 'coverage', '.3f')} | {pm(s, 'hq_percent', '.1f')} "
                      f"| {pm(s, 'reverse_kl', '.3f')} | {pm(s, 'energy_excess', '.4f')} | {s['grid_at_goal']} "
                      f"| {s['train_s']:.0f} ({s['train_s_max']:.0f}) |")
     lines += ["", "Per run:", "", "| method | data | modes | seed: modes, HQ %, reverse KL |", "|---|---|---|---|"]
@@ -160,13 +190,15 @@ def markdown(summary: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, A
 
 
 @BENCHMARKS.register("generalise", paper="issue 14: a default that needs no tuning to the data")
-def generalise_bench(*, methods: list[str] = ("default", "best", "bourgan", "mgan", "d2gan"),
+def generalise_bench(*, methods: list[str] = ("data", "default", "best", "base", "bourgan", "mgan", "d2gan"),
                      mixtures: int = 20, family_seed: int = 1000, pacgan: bool = True, seeds: int = 3,
                      workers: int = 2, threads: int = 1, overrides: list[str] = (),
                      out: str = "runs/bench/generalise") -> list[dict[str, Any]]:
     """Modes, HQ, reverse KL, energy and time of whole recipes on random mixtures + ring + grid.
 
-    ``mixtures``: members of the random family, drawn from ``family_seed``; ``pacgan``: add
+    ``methods``: recipes of :data:`METHODS`, or ``data``: the data's own samples, a perfect
+    sampler's scores under the same protocol (at 2,500 samples its HQ exceeds 99 % about a
+    quarter of the time); ``mixtures``: members of the random family, drawn from ``family_seed``; ``pacgan``: add
     PacGAN's ring and grid; ``seeds``: seeds 0..n-1 per data set; ``workers`` processes of
     ``threads`` torch threads; ``overrides``: ``key=value`` for every run (for experiments:
     the reported rows use none). Writes ``generalise.md`` and ``generalise.json`` into ``out``."""
@@ -181,6 +213,8 @@ def generalise_bench(*, methods: list[str] = ("default", "best", "bourgan", "mga
         raise ConfigError("bench generalise: no data sets (mixtures=0 and pacgan=false)")
     for m in methods:  # every config validated before the first run
         for d in data.values():
+            if m == REFERENCE:
+                continue
             build_config(run_config(m, d, 0, overrides=overrides))
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)

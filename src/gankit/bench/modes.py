@@ -47,10 +47,10 @@ PLAIN: dict[str, Any] = {
 Method = Callable[[int], dict[str, Any]]  # number of modes of the setup -> config overrides
 
 
-def _default_preset() -> dict[str, Any]:
-    from gankit.config import load_preset
+def _preset(name: str) -> dict[str, Any]:
+    from gankit.config import preset_config
 
-    return load_preset("default")
+    return preset_config(name)
 
 
 def _plus(extra: Mapping[str, Any]) -> Method:
@@ -87,7 +87,8 @@ def _mog(modes: int) -> dict[str, Any]:
 
 
 METHODS: dict[str, Method] = {
-    "default": lambda modes: _default_preset(),                         # `gankit train` as shipped
+    "default": lambda modes: _preset("default"),                        # `gankit train` as shipped
+    "base": lambda modes: _preset("base"),                              # the default until 2026-12-01
     "gan": _plus({}),
     "ema": _plus({"train": {"ema": 0.999}}),
     "mog-prior": lambda modes: _plus(_mog(modes))(modes),
@@ -235,7 +236,7 @@ def markdown(summary: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> s
 
 @BENCHMARKS.register("modes", paper="Srivastava et al. 2017 (VEEGAN); Lin et al. 2018 (PacGAN); Metz et al. 2017")
 def modes_bench(*, methods: list[str] = ("gan", "ema", "mog-prior", "pack2", "pack4", "minibatch", "mbstd",
-                                         "unrolled5", "instance-noise", "sn", "wgan-gp", "default"),
+                                         "unrolled5", "instance-noise", "sn", "wgan-gp", "base"),
                 setups: list[str] = ("ring", "grid"), seeds: int | list[int] = 5, steps: int | None = None,
                 workers: int = 2, threads: int = 1, overrides: list[str] = (), keep: bool = False,
                 out: str = "runs/bench/modes") -> list[dict[str, Any]]:

@@ -84,14 +84,15 @@ def describe(overrides: Mapping[str, Any], prefix: str = "") -> str:
 
 def run_config(objective: str, seed: int, *, steps: int | None = None,
                overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Nested config of one run: the default preset (what ``gankit train`` runs) < objective <
-    seed/evaluation < steps < overrides, so a row is ``gankit train --set loss=...`` as a user types it."""
-    from gankit.config import DEFAULT_PRESET, load_preset, merge, parse_overrides
+    """Nested config of one run: the base preset (the default run until 2026-12-01, the
+    setting the table was measured in) < objective < seed/evaluation < steps < overrides, so a
+    row is ``gankit train --preset base --set loss=...`` as a user types it."""
+    from gankit.config import BASE_PRESET, load_preset, merge, parse_overrides
 
     table = objective_table()
     if objective not in table:
         raise ConfigError(f"unknown objective {objective!r}; choose one of: {', '.join(table)}")
-    cfg = merge(merge(load_preset(DEFAULT_PRESET), table[objective]), {"seed": seed, "device": "cpu",
+    cfg = merge(merge(load_preset(BASE_PRESET), table[objective]), {"seed": seed, "device": "cpu",
                                    "eval": {"num_samples": 2500, "metrics": ["modes", "energy"]},
                                    "train": {"progress": False, "log_every": 100}})
     if steps is not None:

@@ -82,7 +82,7 @@ def semisup(*, data: Literal["fashion-mnist", "mnist"] = "fashion-mnist", path: 
 
 
 def _config(method: str, n: int, unlabelled: bool, o: dict[str, Any]) -> Any:
-    from gankit.config import build_config, load_preset, merge
+    from gankit.config import build_config, merge, preset_config
 
     data: dict[str, Any] = {"name": o["data"]}
     if o["path"]:
@@ -92,8 +92,8 @@ def _config(method: str, n: int, unlabelled: bool, o: dict[str, Any]) -> Any:
                             "train": {"checkpoint_every": 0, "checkpoint_seconds": 0.0, "progress": False}}
     if o["steps"]:
         over["train"]["steps"] = o["steps"]
-    # as `gankit train --preset` builds it: default < preset < the bench's settings
-    return build_config(merge(merge(load_preset("default"), load_preset(PRESETS[method])), over))
+    # as `gankit train --preset` builds it: base < preset < the bench's settings
+    return build_config(merge(preset_config(PRESETS[method]), over))
 
 
 def _train(method: str, n: int, unlabelled: bool, cfg: Any, run_dir: Path) -> dict[str, Any]:
