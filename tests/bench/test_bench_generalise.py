@@ -59,3 +59,19 @@ def test_a_bad_override_fails_before_any_run(tmp_path):
         bench(methods=["default"], mixtures=1, seeds=1, workers=1, overrides=["train.stepz=3"],
               out=str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+def test_the_data_row_scores_what_a_perfect_sampler_scores():
+    # the data's own samples: every mode, HQ a binomial draw around the chi(2) mass within 3
+    # sigma (1 - e^{-9/2} = 98.89 %), energy distance at its real-vs-real baseline
+    import math
+
+    from gankit.bench.generalise import run_reference
+
+    p = 1 - math.exp(-4.5)
+    for setup, data in setups(2, 1000, True).items():
+        for seed in (0, 1):
+            row = run_reference(setup, data, seed)
+            assert row["method"] == "data" and row["modes"] == row["modes_total"]
+            assert abs(row["hq_percent"] / 100 - p) < 4 * math.sqrt(p * (1 - p) / 2500), (setup, row)
+            assert abs(row["energy"] - row["energy_baseline"]) < 0.05 * max(row["energy_baseline"], 1e-3) + 0.01
