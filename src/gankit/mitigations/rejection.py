@@ -107,9 +107,10 @@ def _fake(recipe: Any, n: int, y: Tensor | None, gen: torch.Generator) -> Tensor
         return recipe.sampler()(z, y).float()
 
 
-def fit_critic(net: nn.Module, recipe: Any, steps: int, batch: int, lr: float, gen: torch.Generator) -> None:
+def fit_critic(net: nn.Module, recipe: Any, steps: int, batch: int, lr: float, gen: torch.Generator) -> float:
     """``steps`` Adam steps of the logistic loss: real data (label 1) against the frozen
-    sampling generator (label 0), fake labels those of the real batch for a conditional run."""
+    sampling generator (label 0), fake labels those of the real batch for a conditional run.
+    Returns the last batch's loss (2 log 2 = 1.386 is a critic that cannot tell)."""
     G = recipe.sampler()
     was = G.training
     G.eval()
@@ -127,6 +128,7 @@ def fit_critic(net: nn.Module, recipe: Any, steps: int, batch: int, lr: float, g
         opt.step()
     recipe.data.load_state_dict(data_state)
     G.train(was)
+    return float(loss.detach()) if steps else float("nan")
 
 
 @torch.no_grad()
