@@ -87,12 +87,12 @@ def run_config(objective: str, seed: int, *, steps: int | None = None,
     """Nested config of one run: the base preset (the default run until 2026-12-01, the
     setting the table was measured in) < objective < seed/evaluation < steps < overrides, so a
     row is ``gankit train --preset base --set loss=...`` as a user types it."""
-    from gankit.config import BASE_PRESET, load_preset, merge, parse_overrides
+    from gankit.config import BASE_PRESET, merge, parse_overrides, preset_config
 
     table = objective_table()
     if objective not in table:
         raise ConfigError(f"unknown objective {objective!r}; choose one of: {', '.join(table)}")
-    cfg = merge(merge(load_preset(BASE_PRESET), table[objective]), {"seed": seed, "device": "cpu",
+    cfg = merge(merge(preset_config(BASE_PRESET), table[objective]), {"seed": seed, "device": "cpu",
                                    "eval": {"num_samples": 2500, "metrics": ["modes", "energy"]},
                                    "train": {"progress": False, "log_every": 100}})
     if steps is not None:

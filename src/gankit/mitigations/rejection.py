@@ -6,8 +6,9 @@ accepting a sample of G with probability ``exp(D*(x) - M)`` (``M >= sup D*``) yi
 p_data. Their practical version keeps training the GAN's own D after training and caps the
 acceptance; here the critic is a separate network, fitted from scratch once training ends
 (``steps`` Adam steps of the logistic loss, at most the run's ``train.steps``, real data
-against the frozen sampling generator, the EMA one if there is one), because the game's final D is near-flat where G is close to
-the data and cannot resolve what is left (``docs/bench-generalise.md``). The critic is an MLP
+against the frozen sampling generator, the EMA one if there is one), because the game's
+final D is near-flat where G is close to the data and cannot resolve what is left
+(``docs/bench-generalise.md``). The critic is an MLP
 on random Fourier features of its input (:class:`gankit.networks.mlp.FourierFeatures`), so it
 resolves modes much narrower than the data's spread.
 
@@ -21,7 +22,9 @@ critic fitted to the generator of the current step (never during training).
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -101,6 +104,18 @@ class DiscriminatorRejection(Mitigation):
         return u.to(p.device) < p
 
 
+@contextlib.contextmanager
+def _sampler_in_eval(recipe: Any) -> Iterator[nn.Module]:
+    """The sampling generator in eval mode for the duration, its mode restored after."""
+    G = recipe.sampler()
+    was = G.training
+    G.eval()
+    try:
+        yield G
+    finally:
+        G.train(was)
+
+
 def _fake(recipe: Any, n: int, y: Tensor | None, gen: torch.Generator) -> Tensor:
     z = recipe.prior.sample(n, generator=gen).to(recipe.device)
     with torch.no_grad():
@@ -111,36 +126,29 @@ def fit_critic(net: nn.Module, recipe: Any, steps: int, batch: int, lr: float, g
     """``steps`` Adam steps of the logistic loss: real data (label 1) against the frozen
     sampling generator (label 0), fake labels those of the real batch for a conditional run.
     Returns the last batch's loss (2 log 2 = 1.386 is a critic that cannot tell)."""
-    G = recipe.sampler()
-    was = G.training
-    G.eval()
     data_state = copy.deepcopy(recipe.data.state_dict())  # the run's data order is not the critic's to move
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.999))
-    for _ in range(steps):
-        real, y = recipe.batches.real(batch, gen)
-        if recipe.transform is not None:
-            real = recipe.transform(real)
-        y = y if recipe.num_classes else None
-        fake = _fake(recipe, batch, y, gen)
-        loss = F.softplus(-net(real, y)).mean() + F.softplus(net(fake, y)).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    with _sampler_in_eval(recipe):
+        for _ in range(steps):
+            real, y = recipe.batches.real(batch, gen)
+            if recipe.transform is not None:
+                real = recipe.transform(real)
+            y = y if recipe.num_classes else None
+            fake = _fake(recipe, batch, y, gen)
+            loss = F.softplus(-net(real, y)).mean() + F.softplus(net(fake, y)).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
     recipe.data.load_state_dict(data_state)
-    G.train(was)
     return float(loss.detach()) if steps else float("nan")
 
 
 @torch.no_grad()
 def critic_logits(net: nn.Module, recipe: Any, n: int, gen: torch.Generator) -> Tensor:
     """The critic's logits on ``n`` fresh samples of the sampling generator."""
-    G = recipe.sampler()
-    was = G.training
-    G.eval()
     y = torch.randint(recipe.num_classes, (n,), generator=gen).to(recipe.device) if recipe.num_classes else None
-    out = net(_fake(recipe, n, y, gen), y).float().reshape(-1)
-    G.train(was)
-    return out.cpu()
+    with _sampler_in_eval(recipe):
+        return net(_fake(recipe, n, y, gen), y).float().reshape(-1).cpu()
 
 
 @MITIGATIONS.register("drs", paper=AZADI)
