@@ -20,15 +20,13 @@ one reported (1000).
 from __future__ import annotations
 
 import math
-import shutil
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from gankit import jsonio
 from gankit.bench import BENCHMARKS
-from gankit.bench.report import command_from_options, machine_line, mean_se
+from gankit.bench.report import command_from_options, machine_line, mean_se, train_fresh
 from gankit.errors import ConfigError
 
 PACGAN = {"ring": {"name": "ring", "modes": 8, "radius": 1.0, "sigma": 0.01},
@@ -113,21 +111,14 @@ def run_one(method: str, setup: str, data: Mapping[str, Any], seed: int, out: st
             threads: int) -> dict[str, Any]:
     import torch
 
-    from gankit.training import train
-
     if method == REFERENCE:
         return run_reference(setup, data, seed)
 
     torch.set_num_threads(threads)
     cfg = run_config(method, data, seed, overrides=overrides)
     cfg = {**cfg, "train": {**cfg["train"], "threads": threads}}
-    run_dir = Path(out) / "runs" / method / setup / f"seed{seed}"
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    t0, c0 = time.perf_counter(), time.process_time()
-    run = train(cfg, run_dir=run_dir)
-    total, cpu = time.perf_counter() - t0, time.process_time() - c0
-    (run_dir / "checkpoint.pt").unlink(missing_ok=True)
+    run, total, cpu = train_fresh(cfg, Path(out) / "runs" / method / setup / f"seed{seed}")
+    (run.dir / "checkpoint.pt").unlink(missing_ok=True)
     m = run.metrics
     return {"method": method, "setup": setup, "seed": seed, "steps": run.step,
             **{k: float(m[k]) for k in ("modes", "modes_total", "hq_percent", "reverse_kl", "energy",

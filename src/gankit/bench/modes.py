@@ -12,8 +12,6 @@ its real-vs-real baseline; summarised as mean ± standard error over seeds.
 from __future__ import annotations
 
 import math
-import shutil
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ import numpy as np
 
 from gankit import jsonio
 from gankit.bench import BENCHMARKS
-from gankit.bench.report import command_line, machine_line, mean_se
+from gankit.bench.report import command_line, machine_line, mean_se, train_fresh
 from gankit.errors import ConfigError
 
 SETUPS: dict[str, dict[str, Any]] = {
@@ -140,23 +138,16 @@ def run_one(method: str, setup: str, seed: int, out: str, steps: int | None = No
     """Train one run, save its 2,500 evaluation samples, return its metrics and timings."""
     import torch
 
-    from gankit.training import train
-
     torch.set_num_threads(threads)
     cfg = run_config(method, setup, seed, steps=steps, overrides=overrides)
-    run_dir = Path(out) / "runs" / method / setup / f"seed{seed}"
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    t0, c0 = time.perf_counter(), time.process_time()
-    run = train(cfg, run_dir=run_dir)
-    total, cpu = time.perf_counter() - t0, time.process_time() - c0
+    run, total, cpu = train_fresh(cfg, Path(out) / "runs" / method / setup / f"seed{seed}")
     # Exactly the samples the 'modes' and 'energy' metrics were computed from.
     samples = run.recipe.generate(run.cfg.eval.num_samples, seed=run.cfg.eval.seed).numpy()
     path = Path(out) / "samples" / f"{method}__{setup}__seed{seed}.npy"
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, samples)
     if not keep:
-        (run_dir / "checkpoint.pt").unlink(missing_ok=True)
+        (run.dir / "checkpoint.pt").unlink(missing_ok=True)
     m = run.metrics
     width = mode_width(samples, run.data.means.numpy(), run.data.sigma)
     return {"method": method, "setup": setup, "seed": seed, "steps": run.step,

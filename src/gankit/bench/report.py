@@ -1,12 +1,15 @@
 """What every multi-run benchmark writes beside its table: the command that reproduces it and
-the machine it ran on."""
+the machine it ran on; and the one way its point-data runs are trained and timed."""
 
 from __future__ import annotations
 
 import math
 import os
 import platform
+import shutil
+import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,3 +68,16 @@ def mean_se(values: Sequence[float]) -> tuple[float, float]:
         return float(a.mean()), math.nan
     se = float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else 0.0
     return float(a.mean()), se
+
+
+def train_fresh(cfg: Any, run_dir: Path) -> tuple[Any, float, float]:
+    """Train ``cfg`` in ``run_dir`` from scratch (a folder left by an earlier bench is removed,
+    so that the run does not resume it) and return the run, its wall seconds and its CPU
+    seconds (this process's, so that runs beside each other are compared by their own work)."""
+    from gankit.training import train
+
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    t0, c0 = time.perf_counter(), time.process_time()
+    run = train(cfg, run_dir=run_dir)
+    return run, time.perf_counter() - t0, time.process_time() - c0
