@@ -107,6 +107,7 @@ def test_rows_go_through_their_own_generator_s_input_layer():
     assert not torch.equal(w[0], w[1])  # independently initialised
 
 
+@pytest.mark.training
 def test_mgan_trains_in_the_one_loop_and_its_classifier_learns(tmp_path):
     from gankit.training import train
 
@@ -116,6 +117,7 @@ def test_mgan_trains_in_the_one_loop_and_its_classifier_learns(tmp_path):
                            "train.log_every=20"], run_dir=tmp_path / "r")
     first, last = run.history[0], run.history[-1]
     # C starts near chance (cross-entropy log 4) and, with the generators pushed apart, learns
-    # to tell them apart (measured: 0.77 at step 100, 0.10 at step 300)
+    # to tell them apart (measured at step 300: 0.010-0.023 over seeds 0-4 on the default and
+    # AVX-512 kernels, docs/test-margins.md)
     assert first["mgan_d"] == pytest.approx(math.log(4), rel=0.5)
     assert last["mgan_d"] < 0.5 * math.log(4)

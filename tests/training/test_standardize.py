@@ -1,5 +1,6 @@
 """Point data of any range trains standardised; samples come back in the data's units."""
 
+import pytest
 import torch
 
 from gankit.data import DATASETS
@@ -19,6 +20,7 @@ def test_fit_is_exact_on_a_finite_data_set_and_inverts():
     torch.testing.assert_close(t.inverse(z), data.x, rtol=1e-5, atol=1e-3)
 
 
+@pytest.mark.training
 def test_a_run_on_data_far_from_unit_scale_samples_in_its_units(tmp_path):
     means = [[5000.0, -3000.0], [5020.0, -2980.0]]
     run = train({"data": {"name": "mixture", "means": means, "sigmas": 1.0}, "train": {
