@@ -53,6 +53,24 @@ def test_the_bench_table_is_its_runs(tmp_path):
     assert report["meta"]["data"]["mix-5"]["name"] == "mixture"
 
 
+def test_listed_members_run_instead_of_the_first_ones(tmp_path):
+    from gankit.bench.generalise import setups
+    from gankit.data.toy import random_mixture
+
+    data = setups(20, 0, False, members=[3, 29])
+    assert list(data) == ["mix-3", "mix-29"] and data["mix-29"] == random_mixture(29)
+    bench = load_all().get("generalise")
+    bench(methods=["default"], members=[7], family_seed=0, pacgan=False, seeds=1, workers=1,
+          overrides=["train.steps=5", "train.batch_size=64", "mitigations.drs.steps=5"], out=str(tmp_path))
+    report = json.loads((tmp_path / "generalise.json").read_text())
+    assert [r["setup"] for r in report["runs"]] == ["mix-7"] and report["meta"]["members"] == [7]
+    md = (tmp_path / "generalise.md").read_text()
+    assert "--set members=[7]" in md and "members 7 of family seed 0" in md
+    for bad in ([], [-1], [2, 2]):
+        with pytest.raises(ConfigError, match="members"):
+            bench(methods=["default"], members=bad, seeds=1, workers=1, out=str(tmp_path / "bad"))
+
+
 def test_a_bad_override_fails_before_any_run(tmp_path):
     bench = load_all().get("generalise")
     with pytest.raises(ConfigError, match="train.stepz"):

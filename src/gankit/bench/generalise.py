@@ -55,11 +55,14 @@ METHODS: dict[str, Callable[[], dict[str, Any]]] = {
 }
 
 
-def setups(mixtures: int, family_seed: int, pacgan: bool) -> dict[str, dict[str, Any]]:
-    """The data sections of the benchmark: ``mix-<seed>`` members of the family, then ring and grid."""
+def setups(mixtures: int, family_seed: int, pacgan: bool,
+           members: Sequence[int] | None = None) -> dict[str, dict[str, Any]]:
+    """The data sections of the benchmark: ``mix-<seed>`` members of the family (the first
+    ``mixtures``, or the listed ``members``: offsets from ``family_seed``), then ring and grid."""
     from gankit.data.toy import random_mixture
 
-    out = {f"mix-{family_seed + i}": random_mixture(family_seed + i) for i in range(mixtures)}
+    offsets = range(mixtures) if members is None else members
+    out = {f"mix-{family_seed + i}": random_mixture(family_seed + i) for i in offsets}
     if pacgan:
         out.update(PACGAN)
     return out
@@ -147,6 +150,14 @@ def summarise(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def family_text(meta: Mapping[str, Any]) -> str:
+    """Which members of which family the table ran on."""
+    members = meta.get("members")
+    if members is None:
+        return f"{meta['mixtures']} random mixtures from family seed {meta['family_seed']}"
+    return f"members {', '.join(str(m) for m in members)} of family seed {meta['family_seed']}"
+
+
 def markdown(summary: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> str:
     def pm(s: Mapping[str, Any], k: str, fmt: str) -> str:
         if not math.isfinite(s[k]):
@@ -155,7 +166,7 @@ def markdown(summary: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, A
         return f"{s[k]:{fmt}} ± {se:{fmt}}" if math.isfinite(se) else f"{s[k]:{fmt}}"
 
     lines = ["# gankit bench generalise", "", f"Command: `{meta['command']}`", "", f"Machine: {meta['machine']}", "",
-             f"Family: {meta['mixtures']} random mixtures from family seed {meta['family_seed']}"
+             f"Family: {family_text(meta)}"
              f"{' plus the PacGAN ring and grid' if meta['pacgan'] else ''}, seeds {meta['seeds']}. "
              "*at goal*: every mode captured with HQ between 93 % and 99 % (a perfect sampler: 98.89 %). "
              "Mean ± standard error over all (data, seed) runs; energy excess = energy distance to real "
@@ -182,14 +193,16 @@ def markdown(summary: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, A
 
 @BENCHMARKS.register("generalise", paper="issue 14: a default that needs no tuning to the data")
 def generalise_bench(*, methods: list[str] = ("data", "default", "best", "base", "bourgan", "mgan", "d2gan"),
-                     mixtures: int = 20, family_seed: int = 1000, pacgan: bool = True, seeds: int = 3,
+                     mixtures: int = 20, members: list[int] | None = None, family_seed: int = 1000,
+                     pacgan: bool = True, seeds: int = 3,
                      workers: int = 2, threads: int = 1, overrides: list[str] = (),
                      out: str = "runs/bench/generalise") -> list[dict[str, Any]]:
     """Modes, HQ, reverse KL, energy and time of whole recipes on random mixtures + ring + grid.
 
     ``methods``: recipes of :data:`METHODS`, or ``data``: the data's own samples, a perfect
     sampler's scores under the same protocol (at 2,500 samples its HQ exceeds 99 % about a
-    quarter of the time); ``mixtures``: members of the random family, drawn from ``family_seed``; ``pacgan``: add
+    quarter of the time); ``mixtures``: members of the random family, drawn from ``family_seed``; ``members``: run
+    these members instead (offsets from ``family_seed``, e.g. [3,5,7]); ``pacgan``: add
     PacGAN's ring and grid; ``seeds``: seeds 0..n-1 per data set; ``workers`` processes of
     ``threads`` torch threads; ``overrides``: ``key=value`` for every run (for experiments:
     the reported rows use none). Writes ``generalise.md`` and ``generalise.json`` into ``out``."""
@@ -199,7 +212,9 @@ def generalise_bench(*, methods: list[str] = ("data", "default", "best", "base",
 
     if seeds < 1 or workers < 1 or threads < 1 or mixtures < 0:
         raise ConfigError("bench generalise: seeds, workers and threads must be >= 1, mixtures >= 0")
-    data = setups(mixtures, family_seed, pacgan)
+    if members is not None and (not members or min(members) < 0 or len(set(members)) < len(members)):
+        raise ConfigError(f"bench generalise: members must be distinct offsets >= 0, got {members}")
+    data = setups(mixtures, family_seed, pacgan, members)
     if not data:
         raise ConfigError("bench generalise: no data sets (mixtures=0 and pacgan=false)")
     for m in methods:  # every config validated before the first run
@@ -235,10 +250,12 @@ def generalise_bench(*, methods: list[str] = ("data", "default", "best", "base",
     order = {(m, name, s): i for i, (m, name, _, s) in enumerate(jobs)}
     rows.sort(key=lambda r: order[(r["method"], r["setup"], r["seed"])])
     summary = summarise(rows)
-    options = {"methods": list(methods), "mixtures": mixtures, "family_seed": family_seed, "pacgan": pacgan,
+    options = {"methods": list(methods), "mixtures": mixtures, "members": None if members is None else list(members),
+               "family_seed": family_seed, "pacgan": pacgan,
                "seeds": seeds, "workers": workers, "threads": threads, "overrides": list(overrides)}
     meta = {"command": command_from_options("generalise", options), "machine": machine_line(workers, threads),
-            "mixtures": mixtures, "family_seed": family_seed, "pacgan": pacgan, "seeds": list(range(seeds)),
+            "mixtures": mixtures, "members": None if members is None else list(members), "family_seed": family_seed,
+            "pacgan": pacgan, "seeds": list(range(seeds)),
             "goal": GOAL, "data": data}
     (out_dir / "generalise.json").write_text(jsonio.dumps({"meta": meta, "summary": summary, "runs": rows},
                                                           indent=1) + "\n")
