@@ -75,3 +75,19 @@ def test_bourgan_needs_a_latent_with_a_coordinate_per_scale(tmp_path):
     with pytest.raises(ConfigError, match="needs latent_dim >= 8"):
         train(overrides=["mitigations.bourgan.samples=256", "prior=normal", "latent_dim=4", "train.steps=2"], run_dir=tmp_path / "r")
     assert not (tmp_path / "r").exists()
+
+
+def test_more_bourgan_samples_than_training_examples_is_one_line_before_anything_is_written(
+        tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    from gankit.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    np.save("p.npy", np.random.default_rng(0).normal(size=(100, 2)))   # 90 training rows, 10 held out
+    code = main(["train", "--preset", "base", "--set", "data=points:p.npy", "--set", "mitigations.bourgan.samples=256",
+                 "--set", "prior=normal", "--set", "latent_dim=16"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "mitigations.bourgan.samples=256 exceeds the data set's 90 training examples" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.npy"]

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from gankit.config import build_config, load_config
+from gankit.errors import ConfigError
 from gankit.training import Run, load_run, train
 
 pytestmark = [pytest.mark.slow, pytest.mark.training,
@@ -151,7 +152,7 @@ def test_stacked_bench_rows_are_the_runs_metrics_and_the_summary_their_mean(tmp_
 
 
 @pytest.mark.parametrize("method", ["dcgan", "pack2", "pack4", "mbstd", "minibatch", "sn", "d2gan", "mgan",
-                                    "bourgan", "vbn"])
+                                    "bourgan", "bourgan4096", "vbn"])
 def test_every_stacked_bench_method_trains_with_its_own_setting(tmp_path, method):
     import math
 
@@ -159,16 +160,22 @@ def test_every_stacked_bench_method_trains_with_its_own_setting(tmp_path, method
 
     cfg = run_config(method, 0, base="digits", size=8, steps=4, eval_samples=100)
     cfg.eval.metrics = []
+    if method == "bourgan4096":   # more centres than the 1,797 stacked digits: refused in one line
+        with pytest.raises(ConfigError, match=r"mitigations.bourgan.samples=4096 exceeds the data set's \d+"):
+            train(cfg, run_dir=tmp_path / "small")
+        cfg = run_config(method, 0, base="digits", size=8, steps=4, eval_samples=100)
+        cfg.eval.metrics, cfg.data.options["num"] = [], 5000
     run = train(cfg, run_dir=tmp_path)
-    assert set(METHODS) == {"dcgan", "pack2", "pack4", "mbstd", "minibatch", "sn", "d2gan", "mgan", "bourgan", "vbn"}
+    assert set(METHODS) == {"dcgan", "pack2", "pack4", "mbstd", "minibatch", "sn", "d2gan", "mgan", "bourgan",
+                            "bourgan4096", "vbn"}
     assert list(run.cfg.mitigations) == list(METHODS[method].get("mitigations", {}))
     assert run.cfg.discriminator.options.get("spectral_norm", False) == (method == "sn")
     assert (run.cfg.loss.name == "d2gan") == (method == "d2gan")
     assert (run.cfg.generator.options.get("virtual_bn", 0) == 64) == (method == "vbn")
     if method == "mgan":
         assert len(run.recipe.G.convs[0].layers) == 10
-    if method == "bourgan":
-        assert run.recipe.prior.centres.shape == (256, run.cfg.latent_dim)
+    if method.startswith("bourgan"):
+        assert run.recipe.prior.centres.shape == (int(method[7:] or 256), run.cfg.latent_dim)
     if method.startswith("pack"):
         assert run.recipe.D.m == int(method[-1])
     logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]

@@ -108,6 +108,10 @@ class BourGAN(Mitigation):
                               f"(one coordinate per scale; Bourgain's bound needs about {L * L}), got {dim}")
         if recipe.cfg.conditional:
             raise ConfigError("mitigations.bourgan is for unconditional models (conditional=false)")
+        size = len(recipe.data) if hasattr(recipe.data, "__len__") else None   # None: a sampler without end
+        if size is not None and self.samples > size:
+            raise ConfigError(f"mitigations.bourgan.samples={self.samples} exceeds the data set's {size} "
+                              "training examples; use at most that many")
         return build_prior(recipe.data, dim, self.samples, self.sigma, recipe.cfg.seed,
                            transform=getattr(recipe, "transform", None))
 
