@@ -48,13 +48,12 @@ SETUPS: dict[str, dict[str, list[str]]] = {
         "d2gan": [*RING, "loss=d2gan", "loss.alpha=1", "loss.beta=1"],
     },
 }
-KEYS = ("modes", "modes_total", "hq_percent", "reverse_kl", "energy", "energy_baseline")
 
 
 def run_one(setup: str, method: str, seed: int, steps: int | None, out: str) -> dict[str, Any]:
     import torch
 
-    from gankit.bench.report import train_fresh
+    from gankit.bench.report import point_metrics, train_fresh
     from gankit.config import load_config
 
     torch.set_num_threads(1)
@@ -63,10 +62,9 @@ def run_one(setup: str, method: str, seed: int, steps: int | None, out: str) -> 
     if steps is not None:
         sets.append(f"train.steps={steps}")
     cfg = load_config(overrides=sets, preset="base")
-    run, total, cpu = train_fresh(cfg, Path(out) / "runs" / setup / method.split()[0] / f"seed{seed}")
-    (run.dir / "checkpoint.pt").unlink(missing_ok=True)
+    run, _, cpu = train_fresh(cfg, Path(out) / "runs" / setup / method.split()[0] / f"seed{seed}")
     return {"setup": setup, "method": method, "seed": seed, "steps": run.step,
-            **{k: float(run.metrics[k]) for k in KEYS}, "train_s": run.wall_time, "cpu_s": cpu}
+            **point_metrics(run.metrics), "train_s": run.wall_time, "cpu_s": cpu}
 
 
 def table(rows: list[dict[str, Any]]) -> str:

@@ -26,7 +26,13 @@ from typing import Any
 
 from gankit import jsonio
 from gankit.bench import BENCHMARKS
-from gankit.bench.report import command_from_options, machine_line, mean_se, train_fresh
+from gankit.bench.report import (
+    command_from_options,
+    machine_line,
+    mean_se,
+    point_metrics,
+    train_fresh,
+)
 from gankit.errors import ConfigError
 
 PACGAN = {"ring": {"name": "ring", "modes": 8, "radius": 1.0, "sigma": 0.01},
@@ -104,9 +110,7 @@ def run_reference(setup: str, data: Mapping[str, Any], seed: int, eval_samples: 
     gen = torch.Generator().manual_seed(10_007 + seed)
     ctx = EvalContext(source, lambda n, y: source.sample(n, gen)[0], num_samples=eval_samples)
     m = {**modes_metric(ctx), **energy_metric(ctx)}
-    return {"method": REFERENCE, "setup": setup, "seed": seed, "steps": 0,
-            **{k: float(m[k]) for k in ("modes", "modes_total", "hq_percent", "reverse_kl", "energy",
-                                        "energy_baseline")},
+    return {"method": REFERENCE, "setup": setup, "seed": seed, "steps": 0, **point_metrics(m),
             "train_s": 0.0, "total_s": 0.0, "cpu_s": 0.0}
 
 
@@ -121,11 +125,7 @@ def run_one(method: str, setup: str, data: Mapping[str, Any], seed: int, out: st
     cfg = run_config(method, data, seed, overrides=overrides)
     cfg = {**cfg, "train": {**cfg["train"], "threads": threads}}
     run, total, cpu = train_fresh(cfg, Path(out) / "runs" / method / setup / f"seed{seed}")
-    (run.dir / "checkpoint.pt").unlink(missing_ok=True)
-    m = run.metrics
-    return {"method": method, "setup": setup, "seed": seed, "steps": run.step,
-            **{k: float(m[k]) for k in ("modes", "modes_total", "hq_percent", "reverse_kl", "energy",
-                                        "energy_baseline")},
+    return {"method": method, "setup": setup, "seed": seed, "steps": run.step, **point_metrics(run.metrics),
             "train_s": run.wall_time, "total_s": total, "cpu_s": cpu}
 
 
@@ -250,11 +250,12 @@ def generalise_bench(*, methods: list[str] = ("data", "default", "best", "base",
     order = {(m, name, s): i for i, (m, name, _, s) in enumerate(jobs)}
     rows.sort(key=lambda r: order[(r["method"], r["setup"], r["seed"])])
     summary = summarise(rows)
-    options = {"methods": list(methods), "mixtures": mixtures, "members": None if members is None else list(members),
-               "family_seed": family_seed, "pacgan": pacgan,
+    listed = None if members is None else list(members)
+    options = {"methods": list(methods), "mixtures": mixtures, "members": listed, "family_seed": family_seed,
+               "pacgan": pacgan,
                "seeds": seeds, "workers": workers, "threads": threads, "overrides": list(overrides)}
     meta = {"command": command_from_options("generalise", options), "machine": machine_line(workers, threads),
-            "mixtures": mixtures, "members": None if members is None else list(members), "family_seed": family_seed,
+            "mixtures": mixtures, "members": listed, "family_seed": family_seed,
             "pacgan": pacgan, "seeds": list(range(seeds)),
             "goal": GOAL, "data": data}
     (out_dir / "generalise.json").write_text(jsonio.dumps({"meta": meta, "summary": summary, "runs": rows},

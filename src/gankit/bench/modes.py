@@ -20,7 +20,13 @@ import numpy as np
 
 from gankit import jsonio
 from gankit.bench import BENCHMARKS
-from gankit.bench.report import command_line, machine_line, mean_se, train_fresh
+from gankit.bench.report import (
+    command_line,
+    machine_line,
+    mean_se,
+    point_metrics,
+    train_fresh,
+)
 from gankit.errors import ConfigError
 
 SETUPS: dict[str, dict[str, Any]] = {
@@ -140,18 +146,16 @@ def run_one(method: str, setup: str, seed: int, out: str, steps: int | None = No
 
     torch.set_num_threads(threads)
     cfg = run_config(method, setup, seed, steps=steps, overrides=overrides)
-    run, total, cpu = train_fresh(cfg, Path(out) / "runs" / method / setup / f"seed{seed}")
+    run, total, cpu = train_fresh(cfg, Path(out) / "runs" / method / setup / f"seed{seed}", keep_checkpoint=keep)
     # Exactly the samples the 'modes' and 'energy' metrics were computed from.
     samples = run.recipe.generate(run.cfg.eval.num_samples, seed=run.cfg.eval.seed).numpy()
     path = Path(out) / "samples" / f"{method}__{setup}__seed{seed}.npy"
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, samples)
-    if not keep:
-        (run.dir / "checkpoint.pt").unlink(missing_ok=True)
     m = run.metrics
     width = mode_width(samples, run.data.means.numpy(), run.data.sigma)
     return {"method": method, "setup": setup, "seed": seed, "steps": run.step,
-            **{k: float(m[k]) for k in ("modes", "modes_total", "hq_percent", "reverse_kl", "energy", "energy_baseline")},
+            **point_metrics(m),
             "width": width,
             "train_s": run.wall_time, "total_s": total, "cpu_s": cpu, "samples": str(path)}
 

@@ -25,7 +25,13 @@ from typing import Any
 
 from gankit import jsonio
 from gankit.bench import BENCHMARKS
-from gankit.bench.report import command_line, machine_line, mean_se
+from gankit.bench.report import (
+    POINT_METRICS,
+    command_line,
+    machine_line,
+    mean_se,
+    point_metrics,
+)
 from gankit.errors import ConfigError
 
 # Settings per loss (overrides of the default run). A loss absent here runs with its settings;
@@ -126,11 +132,11 @@ def run_one(objective: str, seed: int, cfg: dict[str, Any], out: str, threads: i
         run = train(cfg, run_dir=run_dir)
     except FloatingPointError as e:  # the loop refuses a non-finite loss
         return {**row, "diverged": str(e), "steps": math.nan, "train_s": math.nan, "cpu_s": time.process_time() - c0,
-                **{k: math.nan for k in ("modes", "modes_total", "hq_percent", "reverse_kl", "energy", "energy_baseline")}}
+                **dict.fromkeys(POINT_METRICS, math.nan)}
     (run_dir / "checkpoint.pt").unlink(missing_ok=True)
     m = run.metrics
     return {**row, "diverged": "", "steps": run.step, "train_s": run.wall_time, "cpu_s": time.process_time() - c0,
-            **{k: float(m[k]) for k in ("modes", "modes_total", "hq_percent", "reverse_kl", "energy", "energy_baseline")}}
+            **point_metrics(m)}
 
 
 def summarise(rows: Sequence[Mapping[str, Any]], order: Sequence[str]) -> list[dict[str, Any]]:

@@ -70,14 +70,28 @@ def mean_se(values: Sequence[float]) -> tuple[float, float]:
     return float(a.mean()), se
 
 
-def train_fresh(cfg: Any, run_dir: Path) -> tuple[Any, float, float]:
+# What the point-data benches report of a run: the 'modes' and 'energy' metrics.
+POINT_METRICS = ("modes", "modes_total", "hq_percent", "reverse_kl", "energy", "energy_baseline")
+
+
+def point_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """The :data:`POINT_METRICS` of a run's (or a reference's) metrics, as floats."""
+    return {k: float(metrics[k]) for k in POINT_METRICS}
+
+
+def train_fresh(cfg: Any, run_dir: Path, *, keep_checkpoint: bool = False) -> tuple[Any, float, float]:
     """Train ``cfg`` in ``run_dir`` from scratch (a folder left by an earlier bench is removed,
     so that the run does not resume it) and return the run, its wall seconds and its CPU
-    seconds (this process's, so that runs beside each other are compared by their own work)."""
+    seconds (this process's, so that runs beside each other are compared by their own work).
+    The checkpoint file is deleted afterwards unless ``keep_checkpoint`` (the returned run
+    keeps its trained networks in memory)."""
     from gankit.training import train
 
     if run_dir.exists():
         shutil.rmtree(run_dir)
     t0, c0 = time.perf_counter(), time.process_time()
     run = train(cfg, run_dir=run_dir)
-    return run, time.perf_counter() - t0, time.process_time() - c0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if not keep_checkpoint:
+        (run.dir / "checkpoint.pt").unlink(missing_ok=True)
+    return run, wall, cpu
