@@ -1,6 +1,6 @@
 """BourGAN (Xiao et al. 2018): the Bourgain embedding never stretches a distance and shrinks
 none by more than O(log m) (Bourgain 1985), and the latent mixture is centred on embedded
-data points."""
+data points, centred and scaled to the size of an N(0, I) latent."""
 
 from __future__ import annotations
 
@@ -58,14 +58,26 @@ def test_the_latent_centres_are_embedded_data_points():
     rows = data.x.reshape(len(data), -1)
     assert all(bool((rows == p).all(dim=1).any()) for p in pts)         # every point is a data row
     dist = torch.cdist(pts.double(), pts.double())
-    # every coordinate of every centre is (1/sqrt(dim) times) the distance to one of the sampled points
-    scaled = prior.centres.double() * math.sqrt(16)
-    for i in range(64):
-        for j in range(16):
-            assert (dist[i] - scaled[i, j]).abs().min() < 1e-4
+    c = prior.centres.double()
+    # centred, with the RMS norm of a standard normal latent in 16 dimensions
+    assert c.mean(dim=0).abs().max() < 1e-5
+    assert abs(float(c.pow(2).sum(dim=1).mean().sqrt()) - 4.0) < 1e-4
+    # and otherwise Bourgain's coordinates, one common scale a and a shift per column: the
+    # subset's own members are at distance 0, so r = (c - min c) / a is the distance of a point
+    # to its subset, which must be one of its distances to the sampled points
+    r = c - c.min(dim=0).values
+    i = int(r[:, 0].argmax())
+    candidates = r[i, 0] / dist[i][dist[i] > 0]                     # a, if d(x_i, S_0) is that distance
+    fits = [a for a in candidates
+            if all(float((dist[k] - r[k, j] / a).abs().min()) < 1e-4 * float(dist.max())
+                   for k in range(64) for j in range(16))]
+    assert fits, "the centres are not one affine image of a Bourgain embedding of the points"
     z = prior.sample(1000, generator=torch.Generator().manual_seed(0))
     nearest = torch.cdist(z, prior.centres).min(dim=1).values
     assert nearest.max() < 6 * prior.sigma * math.sqrt(16)               # samples sit around the centres
+    gaps = torch.stack([torch.cat([(c[k] - c[:k]).norm(dim=1), (c[k] - c[k + 1:]).norm(dim=1)]).min()
+                        for k in range(64)])                              # each centre's nearest other
+    assert abs(prior.sigma - 0.1 * float(gaps[gaps > 0].median())) < 1e-5   # sigma: of the nearest gap
 
 
 def test_bourgan_needs_a_latent_with_a_coordinate_per_scale(tmp_path):

@@ -9,7 +9,9 @@ i = 1..ceil(log2 m) taken in turn, all divided by ``sqrt(latent_dim)``. Each coo
 that with O(log² m) coordinates it also shrinks none by more than O(log m), with high
 probability. The latent distribution is the uniform mixture of Gaussians centred at the
 embedded points: clusters of the data become clusters of the latent, and the number of
-modes is read off the data rather than given by the user.
+modes is read off the data rather than given by the user. The embedded points are centred
+and scaled to RMS norm sqrt(latent_dim), as in the authors' code, so the latent has the
+location and size of the N(0, I) it replaces.
 
 The generator also keeps latent distances: ``weight * E[(log(1 + |G(z) - G(z')|) -
 log(1 + |z - z'|))²]`` over pairs of a batch (the paper's distance-preservation term).
@@ -76,10 +78,22 @@ class BourgainPrior(Prior):
         return z.to(device)
 
 
+def normalise(emb: Tensor) -> Tensor:
+    """Centre an embedding and scale it to RMS norm sqrt(dim), the norm of a standard normal
+    latent, as the authors' code does before sampling. Raw Bourgain coordinates are distances,
+    all positive with a common offset, so the centres would sit far off the origin in a thin
+    shell that the generator's first layer has to undo; one uniform scale keeps every
+    distance ratio, so the distortion is unchanged."""
+    c = emb - emb.mean(dim=0, keepdim=True)
+    rms = float(c.pow(2).sum(dim=1).mean().sqrt())
+    return c * (math.sqrt(emb.shape[1]) / rms) if rms > 0 else c
+
+
 def build_prior(data: Any, dim: int, samples: int, sigma: float, seed: int,
                 transform: Any = None) -> BourgainPrior:
-    """Subsample the data (leaving its training order untouched), embed, and put a Gaussian of
-    ``sigma`` times the median nearest-centre distance at every embedded point. ``transform``:
+    """Subsample the data (leaving its training order untouched), embed, centre and rescale
+    (:func:`normalise`), and put a Gaussian of ``sigma`` times the median nearest-centre
+    distance at every embedded point. ``transform``:
     the standardisation training uses, so the latent sees the data as the networks do."""
     g = torch.Generator().manual_seed(seed * 104729 + 11)
     x, _ = sample_aside(data, samples, g)
@@ -87,8 +101,8 @@ def build_prior(data: Any, dim: int, samples: int, sigma: float, seed: int,
         x = transform(x)
     x = x.reshape(x.shape[0], -1).double()                            # (m, D)
     dist = torch.cdist(x, x)                                          # (m, m)
-    centres = bourgain_embedding(dist, dim, g).float()
-    nn = torch.cdist(centres, centres) + torch.eye(samples) * float("inf")
+    centres = normalise(bourgain_embedding(dist, dim, g)).float()
+    nn = torch.cdist(centres, centres).fill_diagonal_(float("inf"))     # (m, m), a point is not its own neighbour
     nearest = nn.min(dim=1).values
     nearest = nearest[nearest > 0]
     scale = float(nearest.median()) if nearest.numel() else 1.0
