@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.networks.base import DISCRIMINATORS, GENERATORS, activation, hidden_layers
-from gankit.registry import Count, Fraction, NonNegativeInt, Positive
+from gankit.registry import Count, Fraction, NonNegative, NonNegativeInt, Positive
 
 
 def _label_input(y: Tensor | None, num_classes: int, batch: int) -> Tensor | None:
@@ -21,12 +21,24 @@ def _label_input(y: Tensor | None, num_classes: int, batch: int) -> Tensor | Non
     return F.one_hot(y.long(), num_classes).float()
 
 
+def normal_init(module: nn.Module, std: float) -> nn.Module:
+    """Every linear layer of ``module``: weights N(0, std²), biases 0 (the TensorFlow-era
+    initialisation of many GAN codes, e.g. D2GAN's at std 0.01). ``std == 0`` leaves PyTorch's
+    default (uniform in ±1/sqrt(fan_in)). Call before any spectral-norm wrapping."""
+    if std > 0:
+        for m in module.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=std)
+                nn.init.zeros_(m.bias)
+    return module
+
+
 class MLPGenerator(nn.Module):
     """``z (B, latent_dim) [+ one-hot y] -> x (B, *data_shape)``, linear (or tanh) output."""
 
     def __init__(self, latent_dim: int, data_shape: tuple[int, ...], num_classes: int = 0, *,
                  width: int = 256, depth: int = 3, act: str = "relu", batchnorm: bool = False,
-                 output: str = "linear") -> None:
+                 output: str = "linear", init_std: float = 0.0) -> None:
         super().__init__()
         self.latent_dim, self.data_shape, self.num_classes = latent_dim, tuple(data_shape), num_classes
         layers = hidden_layers(latent_dim + num_classes, width, depth, act, batchnorm)
@@ -36,7 +48,7 @@ class MLPGenerator(nn.Module):
         elif output != "linear":
             from gankit.errors import ConfigError
             raise ConfigError(f"generator.output must be 'linear' or 'tanh', got {output!r}")
-        self.net = nn.Sequential(*layers)
+        self.net = normal_init(nn.Sequential(*layers), init_std)
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         onehot = _label_input(y, self.num_classes, z.shape[0])
@@ -71,7 +83,7 @@ class MLPDiscriminator(nn.Module):
     def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, out_dim: int = 1, *,
                  width: int = 256, depth: int = 3, act: str = "leaky_relu",
                  spectral_norm: bool = False, dropout: float = 0.0, fourier: int = 0,
-                 fourier_max: float = 64.0) -> None:
+                 fourier_max: float = 64.0, init_std: float = 0.0) -> None:
         super().__init__()
         self.data_shape, self.num_classes, self.out_dim = tuple(data_shape), num_classes, out_dim
         wrap = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda m: m)
@@ -80,12 +92,12 @@ class MLPDiscriminator(nn.Module):
         self.fourier = FourierFeatures(d_in, fourier, fourier_max) if fourier else None
         d_in = (self.fourier.out_dim if self.fourier is not None else d_in) + num_classes
         for _ in range(depth):
-            layers += [wrap(nn.Linear(d_in, width)), activation(act)]
+            layers += [wrap(normal_init(nn.Linear(d_in, width), init_std)), activation(act)]
             if dropout > 0:
                 layers += [nn.Dropout(dropout)]
             d_in = width
         self.features = nn.Sequential(*layers)
-        self.head = wrap(nn.Linear(d_in, out_dim))
+        self.head = wrap(normal_init(nn.Linear(d_in, out_dim), init_std))
         self.feature_dim = d_in
 
     def phi(self, x: Tensor, y: Tensor | None = None) -> Tensor:
@@ -146,10 +158,11 @@ class MaxoutDiscriminator(nn.Module):
 @GENERATORS.register("mlp", paper="Goodfellow et al. 2014")
 def mlp_generator(latent_dim: int, data_shape: tuple[int, ...], num_classes: int, *,
                   width: Count = 256, depth: NonNegativeInt = 3, act: str = "relu", batchnorm: bool = False,
-                  output: str = "linear") -> nn.Module:
-    """MLP generator; conditional when the data set has labels and the model is conditional."""
+                  output: str = "linear", init_std: NonNegative = 0.0) -> nn.Module:
+    """MLP generator; conditional when the data set has labels and the model is conditional.
+    ``init_std`` > 0: weights N(0, init_std²) and zero biases instead of PyTorch's default."""
     return MLPGenerator(latent_dim, data_shape, num_classes, width=width, depth=depth, act=act,
-                        batchnorm=batchnorm, output=output)
+                        batchnorm=batchnorm, output=output, init_std=init_std)
 
 
 @DISCRIMINATORS.register("mlp", paper="Goodfellow et al. 2014")
@@ -157,16 +170,17 @@ def mlp_discriminator(data_shape: tuple[int, ...], num_classes: int, out_dim: in
                       width: Count = 256, depth: NonNegativeInt = 3, act: str = "leaky_relu",
                       spectral_norm: bool = False, dropout: Fraction = 0.0,
                       projection: bool = False, fourier: NonNegativeInt = 0,
-                      fourier_max: Positive = 64.0) -> nn.Module:
+                      fourier_max: Positive = 64.0, init_std: NonNegative = 0.0) -> nn.Module:
     """MLP discriminator returning logits; optional spectral normalisation (Miyato et al. 2018).
 
     Conditional by one-hot concatenation, or with ``projection`` by the projection
     discriminator (Miyato & Koyama 2018, :mod:`gankit.networks.conditional`). ``fourier``: random
     Fourier features of the input, that many per octave of frequency up to ``fourier_max``
     (:class:`FourierFeatures`; 0 = the raw input), so D resolves modes much narrower than the
-    data's spread."""
+    data's spread. ``init_std`` > 0: weights N(0, init_std²) and zero biases instead of
+    PyTorch's default."""
     kw = dict(width=width, depth=depth, act=act, spectral_norm=spectral_norm, dropout=dropout,
-              fourier=fourier, fourier_max=fourier_max)
+              fourier=fourier, fourier_max=fourier_max, init_std=init_std)
     if projection and num_classes:
         from gankit.networks.conditional import ProjectionDiscriminator
 
