@@ -38,6 +38,7 @@ def test_every_setup_is_the_code_s_and_not_the_default_run():
                 assert (cfg.train.batch_size, cfg.train.steps, cfg.latent_dim) == (512, 25000, 256)
                 assert cfg.data.options["sigma"] == pytest.approx(math.sqrt(0.02), abs=1e-4)
                 assert cfg.loss.name == ("d2gan" if method == "d2gan" else "ns")
+                assert cfg.generator.options["init_std"] == cfg.discriminator.options["init_std"] == 0.01
 
 
 def test_each_run_trains_and_reports_the_bench_metrics(tmp_path):

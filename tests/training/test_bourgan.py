@@ -72,6 +72,9 @@ def test_the_latent_centres_are_embedded_data_points():
             if all(float((dist[k] - r[k, j] / a).abs().min()) < 1e-4 * float(dist.max())
                    for k in range(64) for j in range(16))]
     assert fits, "the centres are not one affine image of a Bourgain embedding of the points"
+    # a raw coordinate is distance / sqrt(dim) = r / (a sqrt(dim)): the unit takes latent
+    # distances back to the raw embedding's
+    assert any(abs(prior.unit * float(a) * 4 - 1) < 1e-4 for a in fits), (prior.unit, fits)
     z = prior.sample(1000, generator=torch.Generator().manual_seed(0))
     nearest = torch.cdist(z, prior.centres).min(dim=1).values
     assert nearest.max() < 6 * prior.sigma * math.sqrt(16)               # samples sit around the centres
@@ -103,3 +106,17 @@ def test_more_bourgan_samples_than_training_examples_is_one_line_before_anything
     assert code == 2 and err.count("\n") == 1, err
     assert "mitigations.bourgan.samples=256 exceeds the data set's 90 training examples" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.npy"]
+
+
+def test_the_distance_term_compares_latent_distances_in_the_data_s_units():
+    from gankit.mitigations.bourgan import BourGAN
+
+    m = BourGAN(64, 0.1, weight=0.5)
+    m.unit = 0.37                                                      # as wrap_prior sets it
+    z = torch.randn(64, 16, generator=torch.Generator().manual_seed(0))
+    # a generator that maps latent distances to the data's exactly pays nothing
+    assert float(m.g_extra_loss(None, z * 0.37, None, z)) < 1e-12
+    # one that keeps the latent's own scale pays the log-distance gap, pair by pair
+    dz = (z[:32] - z[32:]).norm(dim=1).double()
+    want = 0.5 * ((torch.log1p(dz) - torch.log1p(0.37 * dz)) ** 2).mean()
+    assert abs(float(m.g_extra_loss(None, z, None, z)) - float(want)) < 1e-5

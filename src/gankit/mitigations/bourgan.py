@@ -14,7 +14,10 @@ and scaled to RMS norm sqrt(latent_dim), as in the authors' code, so the latent 
 location and size of the N(0, I) it replaces.
 
 The generator also keeps latent distances: ``weight * E[(log(1 + |G(z) - G(z')|) -
-log(1 + |z - z'|))²]`` over pairs of a batch (the paper's distance-preservation term).
+log(1 + u |z - z'|))²]`` over pairs of a batch (the paper's distance-preservation term), where
+``u`` undoes the rescaling, so latent distances are compared in the data's units, as those of
+the raw embedding, which Bourgain's bound ties to the data's (the code multiplies by a factor of
+its own, max sqrt(d_data / d_latent) over pairs, for the same purpose).
 """
 
 from __future__ import annotations
@@ -68,8 +71,9 @@ def distortion(dist: Tensor, emb: Tensor) -> tuple[float, float]:
 class BourgainPrior(Prior):
     """The uniform mixture of isotropic Gaussians at the embedded sample points."""
 
-    def __init__(self, centres: Tensor, sigma: float, points: Tensor) -> None:
+    def __init__(self, centres: Tensor, sigma: float, points: Tensor, unit: float = 1.0) -> None:
         self.centres, self.sigma, self.points = centres, sigma, points   # points: the data rows embedded
+        self.unit = unit                     # latent distance x unit = distance in the data's units
         self.dim = centres.shape[1]
 
     def sample(self, n: int, generator: torch.Generator | None = None, device: str | torch.device = "cpu") -> Tensor:
@@ -78,15 +82,18 @@ class BourgainPrior(Prior):
         return z.to(device)
 
 
-def normalise(emb: Tensor) -> Tensor:
+def normalise(emb: Tensor) -> tuple[Tensor, float]:
     """Centre an embedding and scale it to RMS norm sqrt(dim), the norm of a standard normal
     latent, as the authors' code does before sampling. Raw Bourgain coordinates are distances,
     all positive with a common offset, so the centres would sit far off the origin in a thin
     shell that the generator's first layer has to undo; one uniform scale keeps every
-    distance ratio, so the distortion is unchanged."""
+    distance ratio, so the distortion is unchanged. Returns the normalised points and ``u``,
+    the factor that takes their distances back to the raw embedding's (the data's units)."""
     c = emb - emb.mean(dim=0, keepdim=True)
     rms = float(c.pow(2).sum(dim=1).mean().sqrt())
-    return c * (math.sqrt(emb.shape[1]) / rms) if rms > 0 else c
+    if rms == 0:
+        return c, 1.0
+    return c * (math.sqrt(emb.shape[1]) / rms), rms / math.sqrt(emb.shape[1])
 
 
 def build_prior(data: Any, dim: int, samples: int, sigma: float, seed: int,
@@ -101,12 +108,13 @@ def build_prior(data: Any, dim: int, samples: int, sigma: float, seed: int,
         x = transform(x)
     x = x.reshape(x.shape[0], -1).double()                            # (m, D)
     dist = torch.cdist(x, x)                                          # (m, m)
-    centres = normalise(bourgain_embedding(dist, dim, g)).float()
+    centres, unit = normalise(bourgain_embedding(dist, dim, g))
+    centres = centres.float()
     nn = torch.cdist(centres, centres).fill_diagonal_(float("inf"))     # (m, m), a point is not its own neighbour
     nearest = nn.min(dim=1).values
     nearest = nearest[nearest > 0]
     scale = float(nearest.median()) if nearest.numel() else 1.0
-    return BourgainPrior(centres, sigma * scale, x.float())
+    return BourgainPrior(centres, sigma * scale, x.float(), unit)
 
 
 class BourGAN(Mitigation):
@@ -114,6 +122,7 @@ class BourGAN(Mitigation):
 
     def __init__(self, samples: int, sigma: float, weight: float) -> None:
         self.samples, self.sigma, self.weight = samples, sigma, weight
+        self.unit = 1.0                      # set by wrap_prior: the prior's latent-to-data factor
 
     def wrap_prior(self, prior: Any, recipe: Any) -> Prior:
         dim, L = recipe.cfg.latent_dim, scales(self.samples)
@@ -126,8 +135,10 @@ class BourGAN(Mitigation):
         if size is not None and self.samples > size:
             raise ConfigError(f"mitigations.bourgan.samples={self.samples} exceeds the data set's {size} "
                               "training examples; use at most that many")
-        return build_prior(recipe.data, dim, self.samples, self.sigma, recipe.cfg.seed,
-                           transform=getattr(recipe, "transform", None))
+        prior = build_prior(recipe.data, dim, self.samples, self.sigma, recipe.cfg.seed,
+                            transform=getattr(recipe, "transform", None))
+        self.unit = prior.unit
+        return prior
 
     def g_extra_loss(self, recipe: Any, fake: Tensor, y: Tensor | None, z: Tensor) -> Tensor | None:
         if self.weight == 0 or fake.shape[0] < 2:
@@ -135,7 +146,7 @@ class BourGAN(Mitigation):
         h = fake.shape[0] // 2
         f = fake.reshape(fake.shape[0], -1).float()
         dx = (f[:h] - f[h:2 * h]).norm(dim=1)
-        dz = (z[:h] - z[h:2 * h]).float().norm(dim=1)
+        dz = (z[:h] - z[h:2 * h]).float().norm(dim=1) * self.unit    # in the data's units
         return self.weight * ((torch.log1p(dx) - torch.log1p(dz)) ** 2).mean()
 
 
