@@ -15,9 +15,11 @@ location and size of the N(0, I) it replaces.
 
 The generator also keeps latent distances: ``weight * E[(log(1 + |G(z) - G(z')|) -
 log(1 + u |z - z'|))²]`` over pairs of a batch (the paper's distance-preservation term), where
-``u`` undoes the rescaling, so latent distances are compared in the data's units, as those of
-the raw embedding, which Bourgain's bound ties to the data's (the code multiplies by a factor of
-its own, max sqrt(d_data / d_latent) over pairs, for the same purpose).
+``u`` puts latent distances in the data's units: the scale that best matches the embedded
+sample's distances to its data distances in log (the geometric mean of d_data / d_latent over
+its pairs; the code multiplies by a factor of its own, max sqrt(d_data / d_latent), for the
+same purpose). Without it, the term would ask G to shrink or stretch every distance by the
+embedding's arbitrary scale.
 """
 
 from __future__ import annotations
@@ -82,18 +84,24 @@ class BourgainPrior(Prior):
         return z.to(device)
 
 
+def log_scale(dist: Tensor, emb: Tensor) -> float:
+    """The factor u minimising sum over pairs (log d(x, y) - log(u |f(x) - f(y)|))²: the
+    geometric mean of d / |f(x) - f(y)| over pairs of distinct, non-coincident points."""
+    iu = torch.triu_indices(dist.shape[0], dist.shape[0], 1)
+    d, de = dist[iu[0], iu[1]].double(), torch.cdist(emb.double(), emb.double())[iu[0], iu[1]]
+    keep = (d > 0) & (de > 0)
+    return float(torch.exp((d[keep].log() - de[keep].log()).mean())) if keep.any() else 1.0
+
+
 def normalise(emb: Tensor) -> tuple[Tensor, float]:
     """Centre an embedding and scale it to RMS norm sqrt(dim), the norm of a standard normal
     latent, as the authors' code does before sampling. Raw Bourgain coordinates are distances,
     all positive with a common offset, so the centres would sit far off the origin in a thin
     shell that the generator's first layer has to undo; one uniform scale keeps every
-    distance ratio, so the distortion is unchanged. Returns the normalised points and ``u``,
-    the factor that takes their distances back to the raw embedding's (the data's units)."""
+    distance ratio, so the distortion is unchanged."""
     c = emb - emb.mean(dim=0, keepdim=True)
     rms = float(c.pow(2).sum(dim=1).mean().sqrt())
-    if rms == 0:
-        return c, 1.0
-    return c * (math.sqrt(emb.shape[1]) / rms), rms / math.sqrt(emb.shape[1])
+    return c * (math.sqrt(emb.shape[1]) / rms) if rms > 0 else c
 
 
 def build_prior(data: Any, dim: int, samples: int, sigma: float, seed: int,
@@ -108,7 +116,8 @@ def build_prior(data: Any, dim: int, samples: int, sigma: float, seed: int,
         x = transform(x)
     x = x.reshape(x.shape[0], -1).double()                            # (m, D)
     dist = torch.cdist(x, x)                                          # (m, m)
-    centres, unit = normalise(bourgain_embedding(dist, dim, g))
+    centres = normalise(bourgain_embedding(dist, dim, g))
+    unit = log_scale(dist, centres)
     centres = centres.float()
     nn = torch.cdist(centres, centres).fill_diagonal_(float("inf"))     # (m, m), a point is not its own neighbour
     nearest = nn.min(dim=1).values
