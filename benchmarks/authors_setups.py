@@ -4,14 +4,16 @@ the authors' repositories).
 
     OMP_NUM_THREADS=1 python benchmarks/authors_setups.py                 # 3 seeds, 2 runs at a time
     OMP_NUM_THREADS=1 python benchmarks/authors_setups.py --seeds 1 --steps 200 --workers 1   # a dry run
+    OMP_NUM_THREADS=1 python benchmarks/authors_setups.py --setups d2gan-ring              # one setup
 
 * ``bourgan-grid``: a554b554/BourGAN's notebook: the 5 x 5 grid (spacing 2, sigma 0.1), G and D
   2 x 128 leaky-ReLU MLPs, Adam 1e-3, 5,000 steps of batch 128; BourGAN's latent (a Bourgain
   embedding of 1,250 data points into 55 dimensions, distance-term weight 0.1) against the
   notebook's baseline, N(0, I) in 25 dimensions.
 * ``d2gan-ring``: tund/D2GAN's 2-D code: 8 Gaussians on a circle of radius 2 (sigma sqrt(0.02)),
-  z ~ N(0, I) in 256 dimensions, G 2 x 128 and D 1 x 128 ReLU MLPs, Adam 2e-4, 25,000 steps of
-  batch 512; D2GAN (alpha = beta = 1) against the NS GAN of the same networks.
+  z ~ N(0, I) in 256 dimensions, G 2 x 128 and D 1 x 128 ReLU MLPs with every weight drawn from
+  N(0, 0.01²) and zero biases, Adam 2e-4 (beta1 0.5), 25,000 steps of batch 512; D2GAN
+  (alpha = beta = 1) against the NS GAN of the same networks.
 
 Every run layers on the ``base`` preset (plain Adam, no penalty, EMA or rejection), so that the
 setup is the code's and not gankit's default. The score is gankit's (modes, HQ within 3 sigma and
@@ -36,6 +38,7 @@ GRID = ["data=grid", "data.n=5", "data.spacing=2", "data.sigma=0.1", "prior=norm
 RING = ["data=ring", "data.modes=8", "data.radius=2", "data.sigma=0.1414", "prior=normal", "latent_dim=256",
         "generator.width=128", "generator.depth=2", "generator.act=relu",
         "discriminator.width=128", "discriminator.depth=1", "discriminator.act=relu",
+        "generator.init_std=0.01", "discriminator.init_std=0.01",
         "train.batch_size=512", "train.steps=25000", "train.lr_decay=none", "train.standardize=false",
         "optim_g.lr=0.0002", "optim_d.lr=0.0002"]
 SETUPS: dict[str, dict[str, list[str]]] = {
@@ -93,9 +96,10 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=None, help="override every run's steps (for a dry run)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--setups", nargs="+", choices=list(SETUPS), default=list(SETUPS))
     ap.add_argument("--out", default="runs/bench/authors-setups")
     a = ap.parse_args()
-    jobs = [(s, m, seed) for s, ms in SETUPS.items() for m in ms for seed in range(a.seeds)]
+    jobs = [(s, m, seed) for s, ms in SETUPS.items() if s in a.setups for m in ms for seed in range(a.seeds)]
     if a.workers == 1:
         rows = [run_one(*j, a.steps, a.out) for j in jobs]
     else:
@@ -106,7 +110,8 @@ def main() -> None:
             rows = list(pool.map(run_one, *zip(*jobs), [a.steps] * len(jobs), [a.out] * len(jobs)))
     from gankit.bench.report import machine_line
 
-    text = (f"`OMP_NUM_THREADS=1 python benchmarks/authors_setups.py --seeds {a.seeds} --workers {a.workers}"
+    only = "" if a.setups == list(SETUPS) else f" --setups {' '.join(a.setups)}"
+    text = (f"`OMP_NUM_THREADS=1 python benchmarks/authors_setups.py --seeds {a.seeds} --workers {a.workers}{only}"
             f"{'' if a.steps is None else f' --steps {a.steps}'}`\n\nMachine: {machine_line(a.workers, 1)}\n\n"
             f"{table(rows)}\n")
     Path(a.out).mkdir(parents=True, exist_ok=True)
