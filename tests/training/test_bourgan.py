@@ -10,7 +10,12 @@ import pytest
 import torch
 
 from gankit.data import DATASETS
-from gankit.mitigations.bourgan import bourgain_embedding, build_prior, distortion, scales
+from gankit.mitigations.bourgan import (
+    bourgain_embedding,
+    build_prior,
+    distortion,
+    scales,
+)
 
 
 def _metrics(m: int, seed: int) -> dict[str, torch.Tensor]:
