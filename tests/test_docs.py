@@ -135,6 +135,8 @@ def recorded_commands(path: Path) -> list[tuple[int, list[str]]]:
             text = line.strip()
             if text.startswith("for ") or "gankit" not in text or "$" in text.split("gankit", 1)[0]:
                 continue
+            if fence is None and not re.match(r"([A-Z_]+=\S*\s+)*gankit\s", text):
+                continue    # an indented line of prose (a nested list item), not a command
             words = shlex.split(text, comments=True)
             while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
                 words.pop(0)
