@@ -60,12 +60,16 @@ def bourgain_embedding(dist: Tensor, dim: int, generator: torch.Generator) -> Te
     return torch.stack(cols, dim=1) / math.sqrt(dim)                  # (m, dim)
 
 
+def pairs(dist: Tensor, emb_dist: Tensor) -> tuple[Tensor, Tensor]:
+    """The entries of two ``(m, m)`` distance matrices at each pair of distinct points, once each."""
+    iu = torch.triu_indices(dist.shape[0], dist.shape[0], 1)
+    return dist[iu[0], iu[1]], emb_dist[iu[0], iu[1]]
+
+
 def distortion(dist: Tensor, emb: Tensor) -> tuple[float, float]:
     """``(expansion, contraction)`` of an embedding over all pairs of distinct points:
     max |f(x) - f(y)| / d(x, y) and max d(x, y) / |f(x) - f(y)|; their product is the distortion."""
-    e = torch.cdist(emb, emb)
-    iu = torch.triu_indices(dist.shape[0], dist.shape[0], 1)
-    d, de = dist[iu[0], iu[1]], e[iu[0], iu[1]]
+    d, de = pairs(dist, torch.cdist(emb, emb))
     pos = d > 0
     return float((de[pos] / d[pos]).max()), float((d[pos] / de[pos].clamp_min(1e-300)).max())
 
@@ -87,8 +91,7 @@ class BourgainPrior(Prior):
 def log_scale(dist: Tensor, emb: Tensor) -> float:
     """The factor u minimising sum over pairs (log d(x, y) - log(u |f(x) - f(y)|))²: the
     geometric mean of d / |f(x) - f(y)| over pairs of distinct, non-coincident points."""
-    iu = torch.triu_indices(dist.shape[0], dist.shape[0], 1)
-    d, de = dist[iu[0], iu[1]].double(), torch.cdist(emb.double(), emb.double())[iu[0], iu[1]]
+    d, de = pairs(dist.double(), torch.cdist(emb.double(), emb.double()))
     keep = (d > 0) & (de > 0)
     return float(torch.exp((d[keep].log() - de[keep].log()).mean())) if keep.any() else 1.0
 
