@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ from gankit.bench.report import (
     machine_line,
     mean_se,
     point_metrics,
+    train_fresh,
 )
 from gankit.errors import ConfigError
 
@@ -120,23 +120,16 @@ def run_one(objective: str, seed: int, cfg: dict[str, Any], out: str, threads: i
     metrics and timings (``diverged`` and NaN metrics if the loss blew up)."""
     import torch
 
-    from gankit.training import train
-
     torch.set_num_threads(threads)
-    run_dir = Path(out) / "runs" / objective / f"seed{seed}"
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    c0 = time.process_time()
     row: dict[str, Any] = {"objective": objective, "seed": seed}
+    c0 = time.process_time()
     try:
-        run = train(cfg, run_dir=run_dir)
+        run, _, cpu = train_fresh(cfg, Path(out) / "runs" / objective / f"seed{seed}")
     except FloatingPointError as e:  # the loop refuses a non-finite loss
         return {**row, "diverged": str(e), "steps": math.nan, "train_s": math.nan, "cpu_s": time.process_time() - c0,
                 **dict.fromkeys(POINT_METRICS, math.nan)}
-    (run_dir / "checkpoint.pt").unlink(missing_ok=True)
-    m = run.metrics
-    return {**row, "diverged": "", "steps": run.step, "train_s": run.wall_time, "cpu_s": time.process_time() - c0,
-            **point_metrics(m)}
+    return {**row, "diverged": "", "steps": run.step, "train_s": run.wall_time, "cpu_s": cpu,
+            **point_metrics(run.metrics)}
 
 
 def summarise(rows: Sequence[Mapping[str, Any]], order: Sequence[str]) -> list[dict[str, Any]]:

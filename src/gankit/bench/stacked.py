@@ -32,7 +32,7 @@ METHODS: dict[str, dict[str, Any]] = {
     "d2gan": {"loss": {"name": "d2gan"}},                   # Nguyen et al. 2017
     "mgan": {"mitigations": {"mgan": {"generators": 10}}},  # Hoang et al. 2018
     "bourgan": {"mitigations": {"bourgan": {}}},            # Xiao et al. 2018 (latent_dim 100 >= log2 256)
-    # more latent centres than the 1000 modes (measured: no better than 256, docs/bench-stacked.md)
+    # more latent centres than the 1000 modes (measured: about as many modes as 256, docs/bench-stacked.md)
     "bourgan4096": {"mitigations": {"bourgan": {"samples": 4096}}},
     "vbn": {"generator": {"virtual_bn": 64}},               # Salimans et al. 2016
 }
