@@ -1,6 +1,7 @@
 """Plug-ins: a user's module registers a data set and a loss; ``gankit --plugin FILE train``
-records it in the run, and ``sample``, ``eval`` and ``resume`` reopen the run in fresh
-processes without being told; the ``plugins:`` key, module names on sys.path and the
+records it in the run (path and SHA-256), and ``sample``, ``eval`` and ``resume`` reopen the
+run in fresh processes when the plug-in is named again (tests/cli/test_hostile_trust.py: never
+without); the ``plugins:`` key, module names on sys.path and the
 ``gankit.plugins`` entry points load the same way; every failure is one line naming it.
 
 Registries are module-global: the reopening runs in subprocesses (a fresh registry), and
@@ -105,22 +106,23 @@ def test_the_run_records_the_plug_in_as_an_absolute_path(trained):
     assert not (trained["base"] / "__pycache__").exists()  # nothing written beside the user's file
 
 
-def test_eval_sample_and_resume_reopen_the_run_without_the_plug_in_flag(trained, tmp_path, clean):
-    run = str(trained["run"])
-    ev = gankit("eval", run, cwd=tmp_path)
+def test_eval_sample_and_resume_reopen_the_run_with_the_plug_in_named_again(trained, tmp_path, clean):
+    run, plug = str(trained["run"]), str(trained["base"] / "myplug.py")
+    ev = gankit("--plugin", plug, "eval", run, cwd=tmp_path)
     assert ev.returncode == 0, ev.stderr
     metrics = json.loads(ev.stdout.split("\n", 1)[1])
     for k in ("modes", "hq_percent", "energy", "energy_baseline"):  # the same seed: training's numbers again
         assert metrics[k] == pytest.approx(trained["metrics"][k], abs=1e-5), k
-    a = gankit("sample", run, "-n", "50", "--seed", "3", "--out", str(tmp_path / "a.npy"), cwd=tmp_path)
+    a = gankit("--plugin", plug, "sample", run, "-n", "50", "--seed", "3", "--out", str(tmp_path / "a.npy"), cwd=tmp_path)
     assert a.returncode == 0, a.stderr
     xa = np.load(tmp_path / "a.npy")
     assert xa.shape == (50, 2) and np.isfinite(xa).all()
     from gankit.training.run import load_run
 
-    # in this process too: load_run loads the recorded plug-in before validating the config
+    # in this process too: load_run loads the recorded plug-in the user named before validating the config
+    plugins.request([plug])
     np.testing.assert_array_equal(xa, load_run(run).recipe.generate(50, seed=3).numpy())
-    res = gankit("resume", run, "--steps", "25", cwd=tmp_path)
+    res = gankit("--plugin", plug, "resume", run, "--steps", "25", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert json.loads((trained["run"] / "metrics.json").read_text())["step"] == 25
     assert yaml.safe_load((trained["run"] / "config.yaml").read_text())["plugins"] == [str(trained["base"] / "myplug.py")]

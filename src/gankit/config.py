@@ -79,6 +79,8 @@ class TrainConfig:
     checkpoint_every: NonNegativeInt = _opt(
         1000, "checkpoint every N steps (0 = only by time, at the end and on Ctrl-C)")
     checkpoint_seconds: NonNegative = _opt(120.0, "... and at least this often in wall time, seconds (0 = off)")
+    max_hours: NonNegative = _opt(
+        24.0, "refuse a run whose first steps' speed says it would train longer than this, hours (0 = no limit)")
     extend: list[Count] = _opt(
         factory=list, help="end steps of extensions past train.steps (gankit resume --steps): each restarts "
                            "the lr schedule over its span")
@@ -150,6 +152,8 @@ class Config:
     aae: AAEConfig = _opt(factory=AAEConfig, help="adversarial autoencoder options (gankit list aae)")
     plugins: list[str] = _opt(factory=list, help="plug-in modules or .py files (gankit --plugin) loaded before the "
                                                  "config is validated; a run records them to reopen")
+    plugin_hashes: dict[str, str] = _opt(factory=dict, help="the SHA-256 of each plug-in's source, recorded by "
+                                                            "gankit (a reopened run loads only matching plug-ins)")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -396,8 +400,26 @@ def _plugins(value: Any) -> list[str]:
     return plugins.load_all(coerce([value] if isinstance(value, str) else value, list[str], "plugins"))
 
 
+def recorded_config(raw: Any, *, where: str | Path) -> dict[str, Any]:
+    """A config read from a run directory (``where``), ready for :func:`build_config`: its
+    plug-ins loaded only as far as this command allows (:func:`gankit.plugins.open_recorded`),
+    so that validating it never executes code the user did not name."""
+    from gankit import plugins
+
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"expected a mapping of config keys, got {type(raw).__name__}")
+    raw = dict(raw)
+    plugins.load_entry_points()
+    if "plugins" in raw:
+        raw["plugins"] = plugins.open_recorded(raw["plugins"], raw.get("plugin_hashes"), where)
+    return raw
+
+
 def _check_values(cfg: Config) -> None:
+    from gankit import plugins
+
     cfg.plugins = _plugins(cfg.plugins)  # a Config built in Python: its plug-ins before its components
+    cfg.plugin_hashes = plugins.digests(cfg.plugins)  # what was loaded, never what a file claims
     hints = typing.get_type_hints(Config, include_extras=True)
     registries = component_registries()
     for f in dataclasses.fields(Config):

@@ -18,10 +18,18 @@ config names components that only the plug-in registers):
   every gankit process; its object, if callable, is called once with no arguments).
 
 A run records the plug-ins it was trained with in its ``config.yaml`` and checkpoint
-(``plugins:``, module names and absolute file paths), so ``gankit sample``, ``eval`` and
-``resume`` load them again without being told. Loading is idempotent: a plug-in already
-loaded in this process (by name or by file) is not executed again. A plug-in that is missing
-or raises while loading is a one-line :class:`~gankit.errors.ConfigError` naming it.
+(``plugins:``, module names and absolute file paths, and ``plugin_hashes:``, the SHA-256 of
+each file's content). A run directory is data, never code: reopening a run (``gankit eval``,
+``sample``, ``resume``, ``judge``) loads a recorded plug-in only when the user allows it on
+the command line, by naming it again (``gankit --plugin PATH eval RUN``) or with
+``gankit --trust-plugins``; it is loaded only from its recorded absolute path (or from a
+``--plugin`` file with the same content), and only if its content still has the recorded
+hash (:func:`open_recorded`). Otherwise the command stops with one line that names the
+plug-in and how to allow it.
+
+Loading is idempotent: a plug-in already loaded in this process (by name or by file) is not
+executed again. A plug-in that is missing, raises, calls ``sys.exit`` or raises
+``KeyboardInterrupt`` while loading is a one-line :class:`~gankit.errors.ConfigError` naming it.
 """
 
 from __future__ import annotations
@@ -33,14 +41,22 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, GankitError
 
 ENTRY_POINT_GROUP = "gankit.plugins"
 
 _LOADED: dict[str, ModuleType] = {}     # recorded form (module name or absolute path) -> module
+_DIGESTS: dict[str, str] = {}           # recorded form -> SHA-256 of the source that was executed
 _REQUESTED: list[str] = []              # this process's --plugin ones, recorded forms
+_TRUST = False                          # gankit --trust-plugins: recorded plug-ins whose hash matches
 _ENTRY_POINTS_DONE = False
+
+
+class PluginRefused(GankitError):
+    """A run directory names a plug-in the user has not allowed (or whose content changed):
+    it is not executed."""
 
 
 def is_path(spec: str) -> bool:
@@ -61,7 +77,7 @@ def load(spec: str) -> str:
     key = recorded(spec)
     if key in _LOADED:
         return key
-    _LOADED[key] = _load_file(Path(key), spec) if is_path(spec) else _load_module(key)
+    _LOADED[key] = _load_file(Path(key)) if is_path(spec) else _load_module(key)
     return key
 
 
@@ -76,23 +92,53 @@ def load_all(specs: Iterable[str]) -> list[str]:
 
 
 def _failed(what: str, e: BaseException) -> ConfigError:
+    if isinstance(e, SystemExit):  # sys.exit() at import: gankit must not end with the plug-in's status
+        return ConfigError(f"plug-in {what} failed to load: it called sys.exit({e.code!r}) while being imported")
     first = (str(e).strip().splitlines() or [""])[0][:200]
     return ConfigError(f"plug-in {what} failed to load: {type(e).__name__}{': ' + first if first else ''}")
 
 
+# What a plug-in may raise while it is imported, reported as one line naming it: its own
+# errors, and the two BaseExceptions that would otherwise end gankit silently or with a traceback.
+_IMPORT_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
+
+
 def _load_module(name: str) -> ModuleType:
     if name in sys.modules:  # imported already (by the user's own code, say): its registrations happened
-        return sys.modules[name]
+        module = sys.modules[name]
+    else:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name is not None and (name == e.name or name.startswith(e.name + ".")):
+                here = Path.cwd() / f"{name.replace('.', '/')}.py"
+                hint = f" (to load the file in this directory, pass ./{here.name})" if here.is_file() else ""
+                raise ConfigError(f"plug-in {name!r} not found: no module {e.name!r} on sys.path{hint}") from None
+            raise _failed(repr(name), e) from None
+        except _IMPORT_FAILURES as e:  # whatever the user's module raises, one line naming it
+            raise _failed(repr(name), e) from None
+    source = getattr(module, "__file__", None)
+    if source and Path(source).is_file():
+        _DIGESTS[name] = sha256(Path(source).read_bytes())
+    return module
+
+
+def sha256(content: bytes) -> str:
+    """The hex SHA-256 of a plug-in's source, as a run records it."""
+    return hashlib.sha256(content).hexdigest()
+
+
+def _module_digest(name: str) -> str | None:
+    """The SHA-256 of module ``name``'s source file, found without importing it (a dotted
+    name's parent packages are imported to find it); None when it has no file."""
+    if name in _DIGESTS:
+        return _DIGESTS[name]
     try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as e:
-        if e.name is not None and (name == e.name or name.startswith(e.name + ".")):
-            here = Path.cwd() / f"{name.replace('.', '/')}.py"
-            hint = f" (to load the file in this directory, pass ./{here.name})" if here.is_file() else ""
-            raise ConfigError(f"plug-in {name!r} not found: no module {e.name!r} on sys.path{hint}") from None
-        raise _failed(repr(name), e) from None
-    except Exception as e:  # noqa: BLE001 - whatever the user's module raises, one line naming it
-        raise _failed(repr(name), e) from None
+        spec = importlib.util.find_spec(name)
+    except _IMPORT_FAILURES:
+        return None
+    origin = spec.origin if spec is not None else None
+    return sha256(Path(origin).read_bytes()) if origin and Path(origin).is_file() else None
 
 
 def module_name(path: Path) -> str:
@@ -101,13 +147,27 @@ def module_name(path: Path) -> str:
     return f"gankit_plugin_{stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:10]}"
 
 
-def _load_file(path: Path, given: str) -> ModuleType:
+def _read_file(path: Path) -> bytes:
+    """A plug-in file's source; a missing file, a folder or another suffix is one line."""
     if not path.exists():
         raise ConfigError(f"plug-in file {path} does not exist")
     if not path.is_file():
         raise ConfigError(f"plug-in file {path} is not a file")
     if path.suffix != ".py":
         raise ConfigError(f"plug-in file {path} must be a Python file ending in .py")
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"plug-in file {path} cannot be read: {e.strerror or e}") from None
+
+
+def _load_file(path: Path, expected: str | None = None) -> ModuleType:
+    """Execute the plug-in file ``path``; with ``expected``, only if its SHA-256 is that hash
+    (the bytes hashed are the bytes executed: the file cannot change in between)."""
+    source = _read_file(path)
+    digest = sha256(source)
+    if expected is not None and digest != expected:
+        raise _changed(str(path), expected, digest)
     name = module_name(path)
     if name in sys.modules:
         return sys.modules[name]
@@ -116,16 +176,14 @@ def _load_file(path: Path, given: str) -> ModuleType:
         raise ConfigError(f"plug-in file {path} cannot be imported")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # before running it: dataclasses and pickling look the module up
-    # gankit writes nothing beside the user's file (no __pycache__), as `python file.py` would not
-    dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
-        spec.loader.exec_module(module)
-    except Exception as e:  # noqa: BLE001 - SyntaxError, ImportError, the user's own errors
+        # compiled from the bytes read above; gankit writes nothing beside the user's file (no __pycache__)
+        exec(compile(source, str(path), "exec"), module.__dict__)  # noqa: S102 - the user allowed this file
+    except _IMPORT_FAILURES as e:  # SyntaxError, ImportError, the user's own errors, sys.exit, Ctrl-C
         sys.modules.pop(name, None)
         where = f" (line {e.lineno})" if isinstance(e, SyntaxError) and e.lineno else ""
         raise _failed(f"file {path}{where}", e) from None
-    finally:
-        sys.dont_write_bytecode = dont_write
+    _DIGESTS[str(path)] = digest
     return module
 
 
@@ -143,19 +201,88 @@ def load_entry_points() -> list[str]:
             obj = ep.load()
             if callable(obj) and not isinstance(obj, ModuleType):
                 obj()
-        except Exception as e:  # noqa: BLE001 - an installed package's error, one line naming it
+        except _IMPORT_FAILURES as e:  # an installed package's error, one line naming it
             raise _failed(f"entry point {ep.name!r} ({ep.value})", e) from None
         names.append(ep.name)
     return names
 
 
-def request(specs: Iterable[str]) -> list[str]:
+def request(specs: Iterable[str], *, trust: bool = False) -> list[str]:
     """Load the ``--plugin`` plug-ins of this command and remember them for the config a new
-    run is built from (:func:`gankit.config.load_config` adds them to ``plugins``)."""
+    run is built from (:func:`gankit.config.load_config` adds them to ``plugins``) and as the
+    user's permission to load them from a run directory (:func:`open_recorded`); ``trust``
+    (``--trust-plugins``) also allows a run's recorded plug-ins whose content hash matches."""
+    global _TRUST
     _REQUESTED.clear()  # a failed command's plug-ins never reach the next one's config
+    _TRUST = False
     keys = load_all(specs)
     _REQUESTED[:] = keys
+    _TRUST = trust
     return keys
+
+
+def digests(keys: Iterable[str]) -> dict[str, str]:
+    """The SHA-256 of each loaded plug-in of ``keys`` that has a source file, as a run records them."""
+    return {k: _DIGESTS[k] for k in keys if k in _DIGESTS}
+
+
+def open_recorded(specs: Any, hashes: Any, where: str | Path) -> list[str]:
+    """Load the plug-ins a run directory records, as far as the user allows; their forms to
+    put in the config that is then validated (all of them loaded).
+
+    ``specs`` and ``hashes`` come from a file someone else may have written: a recorded
+    plug-in is loaded only if this command allows it (``--plugin`` naming it, or a
+    ``--plugin`` file of the same content, or ``--trust-plugins``), only from its recorded
+    absolute path, and only if its SHA-256 is the recorded one (a run without recorded
+    hashes, from before they were recorded, opens only with ``--plugin``). Anything else
+    is a :class:`PluginRefused` naming the plug-in; nothing is executed."""
+    if specs is None:
+        return []
+    if isinstance(specs, str):
+        specs = [specs]
+    if not isinstance(specs, list) or not all(isinstance(s, str) and s.strip() for s in specs):
+        raise ConfigError(f"plugins: expected a list of module names or absolute paths, got {specs!r}")
+    hashes = hashes if isinstance(hashes, dict) else {}
+    return [_open_one(spec.strip(), hashes.get(spec.strip()), where) for spec in specs]
+
+
+def _open_one(spec: str, expected: Any, where: str | Path) -> str:
+    expected = expected if isinstance(expected, str) else None
+    path = is_path(spec)
+    if path and not Path(spec).is_absolute():  # gankit records absolute paths; never resolve one from here
+        raise PluginRefused(f"{where} names plug-in {spec!r} by a relative path; it was not recorded by gankit "
+                            "and is not loaded (to use a plug-in, pass --plugin /ITS/ABSOLUTE/PATH.py)")
+    if path:
+        _read_file(Path(spec))  # a plug-in file that is gone is a plain one-line error, as before
+    now = _DIGESTS.get(spec)
+    if spec in _REQUESTED:  # the user named it on this command line: already loaded, by them
+        if expected is not None and now is not None and now != expected:
+            raise _changed(spec, expected, now)
+        return spec
+    if expected is not None:  # the same content passed with --plugin from elsewhere: that file stands in
+        for key in _REQUESTED:
+            if _DIGESTS.get(key) == expected:
+                return key
+    if not _TRUST:
+        alt = " (or gankit --trust-plugins COMMAND ...)" if expected else ""
+        raise PluginRefused(f"{where} names plug-in {spec}, which would run its code: not loaded; if you trust it, "
+                            f"name it again: gankit --plugin {spec} COMMAND ...{alt}")
+    if expected is None:
+        raise PluginRefused(f"{where} records no content hash for plug-in {spec} (a run from an older gankit); "
+                            f"--trust-plugins loads only plug-ins with a matching hash: pass --plugin {spec}")
+    if path:
+        _LOADED[spec] = _load_file(Path(spec), expected)
+        return spec
+    digest = _module_digest(spec)
+    if digest != expected:
+        raise _changed(spec, expected, digest)
+    return load(spec)
+
+
+def _changed(spec: str, expected: str, now: str | None) -> PluginRefused:
+    found = f"{now[:12]}... now" if now else "no source file now"
+    return PluginRefused(f"plug-in {spec} is not the one the run was trained with (SHA-256 {expected[:12]}... "
+                         f"recorded, {found}); not loaded")
 
 
 def requested() -> list[str]:
@@ -168,5 +295,5 @@ def loaded() -> list[str]:
     return list(_LOADED)
 
 
-__all__ = ["ENTRY_POINT_GROUP", "is_path", "load", "load_all", "load_entry_points", "loaded", "module_name",
-           "recorded", "request", "requested"]
+__all__ = ["ENTRY_POINT_GROUP", "PluginRefused", "digests", "is_path", "load", "load_all", "load_entry_points",
+           "loaded", "module_name", "open_recorded", "recorded", "request", "requested", "sha256"]

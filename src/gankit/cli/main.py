@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_PATH",
                         help="load a plug-in (a module name or a .py file) that registers your own data sets, "
                              "networks, losses or metrics; repeatable; a run records it (see docs/your-data.md)")
+    parser.add_argument("--trust-plugins", action="store_true",
+                        help="load the plug-ins a run directory records (only those whose content still has the "
+                             "recorded SHA-256); without it a run's plug-in is loaded only when --plugin names it")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         try:
@@ -46,9 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plugin_args(argv: Sequence[str]) -> list[str]:
-    """The ``--plugin X`` / ``--plugin=X`` values before the sub-command."""
-    out, i = [], 0
+def _plugin_args(argv: Sequence[str]) -> tuple[list[str], bool]:
+    """The ``--plugin X`` / ``--plugin=X`` values before the sub-command, and whether
+    ``--trust-plugins`` is among them."""
+    out, trust, i = [], False, 0
     while i < len(argv) and argv[i].startswith("-"):
         if argv[i] == "--plugin" and i + 1 < len(argv):
             out.append(argv[i + 1])
@@ -56,8 +60,9 @@ def _plugin_args(argv: Sequence[str]) -> list[str]:
             continue
         if argv[i].startswith("--plugin="):
             out.append(argv[i].split("=", 1)[1])
+        trust = trust or argv[i] == "--trust-plugins"
         i += 1
-    return out
+    return out, trust
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,7 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gankit import plugins
 
         plugins.load_entry_points()
-        plugins.request(_plugin_args(argv))
+        specs, trust = _plugin_args(argv)
+        plugins.request(specs, trust=trust)
     except GankitError as e:
         print(f"gankit: error: {e}", file=sys.stderr)
         return 2
@@ -79,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except GankitError as e:
         print(f"gankit: error: {e}", file=sys.stderr)
-        return 2
+        return e.status
     except KeyboardInterrupt as e:
         from gankit.training.run import RunInterrupted
 
