@@ -6,6 +6,8 @@ from __future__ import annotations
 class GankitError(Exception):
     """An error caused by the user's input (config, files, names), not by a bug."""
 
+    status: int = 2  # the CLI's exit status
+
 
 class ConfigError(GankitError):
     """Unknown key, wrong type or invalid value in a configuration."""
@@ -17,3 +19,10 @@ class DataError(GankitError):
 
 class CheckpointError(GankitError):
     """A run directory or checkpoint is missing or cannot be read."""
+
+
+class StorageError(GankitError):
+    """A file could not be written (no space left, quota exceeded): the machine's state, not
+    the user's input, so the CLI exits with status 1 as for any failed run."""
+
+    status = 1

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from gankit.errors import CheckpointError
+from gankit.errors import CheckpointError, StorageError
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:
@@ -25,9 +25,36 @@ def save_atomic(obj: Any, path: str | Path) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        cause = _os_error(e) if isinstance(e, Exception) else None
+        if cause is None:
+            raise
+        kept = f"the previous checkpoint {path}{_step_of(path)} is intact" if path.is_file() else \
+            "no checkpoint had been written"
+        raise StorageError(f"cannot write checkpoint {path}: {cause.strerror or cause}; {kept}") from None
+
+
+def _step_of(path: Path) -> str:
+    """`` (step N)`` of the checkpoint at ``path``, read without copying its tensors; empty if unreadable."""
+    try:
+        step = torch.load(path, map_location="cpu", weights_only=True, mmap=True)["trainer"]["step"]
+    except Exception:  # a message about the write must not fail on the read
+        return ""
+    return f" (step {step})" if isinstance(step, int) else ""
+
+
+def _os_error(e: BaseException) -> OSError | None:
+    """The OSError behind ``e``: torch.save reports a failed write (a full disk) as a
+    RuntimeError ("unexpected pos ...") whose context is the file's OSError."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, OSError):
+            return cur
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return None
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -115,6 +115,35 @@ def _check(cfg: Config, model: str) -> None:
         raise ConfigError(f"penalty={cfg.penalty.name} is not supported for model={model}")
 
 
+def _conv_sides(convs: list[nn.Conv2d], side: int) -> list[int]:
+    """The feature-map side after each of ``convs`` on a ``side x side`` input (torch's formula
+    ``floor((s + 2p - d (k - 1) - 1) / stride) + 1``)."""
+    out = []
+    for c in convs:
+        side = (side + 2 * c.padding[0] - c.dilation[0] * (c.kernel_size[0] - 1) - 1) // c.stride[0] + 1
+        out.append(side)
+    return out
+
+
+def _fits(convs: list[nn.Conv2d], side: int) -> bool:
+    """Every hidden map at least 2x2 (a normalisation needs more than one value per map) and one logit."""
+    sides = _conv_sides(convs, side)
+    return all(s >= 2 for s in sides[:-1]) and sides[-1] >= 1
+
+
+def check_patch_size(D: nn.Module, shape: tuple[int, ...], model: str) -> None:
+    """Refuse, before anything is trained or written, images too small for the PatchGAN ``D``:
+    its 4x4 convolutions would meet a map smaller than their kernel mid-training."""
+    side = min(shape[-2:])
+    convs = [m for m in D.modules() if isinstance(m, nn.Conv2d)]
+    if _fits(convs, side):
+        return
+    need = next(s for s in range(side + 1, 1 << 16) if _fits(convs, s))
+    raise ConfigError(f"model={model}: images of {shape[-1]}x{shape[-2]} px are too small for its PatchGAN "
+                      f"discriminator of {len(convs) - 2} layers (model.d_layers), which needs at least "
+                      f"{need}x{need}; set data.size={need} or fewer model.d_layers")
+
+
 class TranslationRecipe(Recipe):
     """What pix2pix and CycleGAN share: objective, checks, and applying a network to images."""
 
@@ -193,6 +222,7 @@ class Pix2PixRecipe(TranslationRecipe):
         self.G = TRANSLATORS.build(net, opts, in_shape=data.input_shape, out_shape=data.shape).to(device)
         self.D = PATCH_DISCRIMINATORS.build("patchgan", {"width": d_width, "layers": d_layers, "norm": d_norm},
                                             in_channels=data.input_shape[0] + data.shape[0]).to(device)
+        check_patch_size(self.D, data.shape, "pix2pix")
         self._pair: tuple[Tensor, Tensor] | None = None
         self.trainer = self._trainer(self.phases())
 
@@ -293,6 +323,8 @@ class CycleGANRecipe(TranslationRecipe):
         d_opts = {"width": d_width, "layers": d_layers, "norm": d_norm}
         self.D_A = PATCH_DISCRIMINATORS.build("patchgan", d_opts, in_channels=sa[0]).to(device)
         self.D_B = PATCH_DISCRIMINATORS.build("patchgan", d_opts, in_channels=sb[0]).to(device)
+        check_patch_size(self.D_A, sa, "cyclegan")
+        check_patch_size(self.D_B, sb, "cyclegan")
         self.pools = {"A": ImagePool(pool, cfg.seed * 31 + 1), "B": ImagePool(pool, cfg.seed * 31 + 2)}
         self._batch: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
         self.trainer = self._trainer(self.phases())
