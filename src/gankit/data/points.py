@@ -3,8 +3,9 @@
 Files: ``.npy`` (one array), ``.npz`` (array ``x``, or the file's single array, and optional
 labels ``y``) and text tables ``.csv`` / ``.tsv`` / ``.txt`` (numbers separated by commas,
 semicolons, tabs or spaces; an optional header row of column names; ``#`` comment lines and
-blank lines skipped). Labels are optional (``data.labels``): integers, mapped in sorted order
-to classes ``0..K-1`` whose names are the values themselves, so ``conditional=true`` works.
+blank lines skipped). Labels are optional (``data.labels``): integers or strings (``well``,
+``pump``), mapped in sorted order to classes ``0..K-1`` whose names are the values themselves;
+``conditional=true`` makes G and D use them (without it a run notes that it does not).
 
 The points keep their own units: ``train.standardize=true`` (on in the ``default`` preset)
 trains on ``(x - mean) / std`` of the training split and ``gankit sample`` maps back. A fixed,
@@ -13,7 +14,7 @@ metric compares generated points with it, next to the training split's own dista
 
 Every problem with the file is one line naming it (:class:`~gankit.errors.DataError`):
 missing or unreadable, empty, not numeric (strings, objects), NaN or Inf (the first bad row
-named), not ``(N, d)``, fewer than 2 rows, labels that are not integers or not one per row.
+named), not ``(N, d)``, fewer than 2 rows, labels that are empty, fractional or not one per row.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from gankit.data.base import DATASETS, TensorSource
+from gankit.data.base import DATASETS, DataSource, TensorSource
 from gankit.errors import DataError
 from gankit.registry import Fraction, Seed
 
@@ -38,14 +40,18 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 class PointsSource(TensorSource):
     """Finite point data: the training split ``x (N, d)`` (labels ``y (N,)`` or None) that
     batches are drawn from, and the held-out split ``test_x (M, d)`` / ``test_y`` (``M`` may
-    be 0) that only the metrics see."""
+    be 0) that only the metrics see. ``columns``: the coordinates' names (a header's), or None;
+    ``label_column``: the label column or array the user named (``data.labels``), or None."""
 
     def __init__(self, x: Tensor, y: Tensor | None, *, name: str, num_classes: int = 0,
                  class_names: list[str] | None = None, test_x: Tensor | None = None,
-                 test_y: Tensor | None = None) -> None:
+                 test_y: Tensor | None = None, columns: list[str] | None = None,
+                 label_column: str | None = None) -> None:
         super().__init__(x, y, name=name, num_classes=num_classes, kind="points", class_names=class_names)
         self.test_x = x[:0] if test_x is None else test_x
         self.test_y = test_y
+        self.columns = columns
+        self.label_column = label_column
 
     def sample(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
         """A batch as :class:`TensorSource` draws it; a request for more rows than the training
@@ -115,9 +121,10 @@ def _number(cell: str) -> float | None:
         return None
 
 
-def _load_text(p: Path) -> tuple[np.ndarray, list[str] | None, list[int]]:
-    """A numeric table ``(N, C)`` in float64, its header's column names (or None) and the
-    file's line number of each row."""
+def _load_text(p: Path, labels: str | int = "none") -> tuple[np.ndarray, list[str] | None, list[int], np.ndarray | None, int | None]:
+    """A numeric table ``(N, C)`` in float64 without its label column, the header's column
+    names (or None), the file's line number of each row, the label column's cells as text
+    (or None) and its index in the file (or None)."""
     try:
         text = p.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -140,30 +147,65 @@ def _load_text(p: Path) -> tuple[np.ndarray, list[str] | None, list[int]]:
 
     rows = [(i, cells(line)) for i, line in lines]
     header = None
-    if any(_number(c) is None for c in rows[0][1]):  # a row that is not all numbers: the column names
+    if _is_header(rows[0][1], rows[1][1] if len(rows) > 1 else None):
         header = rows[0][1]
         rows = rows[1:]
         if not rows:
             raise DataError(f"{p} holds a header ({', '.join(header)[:80]}) but no rows of numbers")
     width = len(header) if header is not None else len(rows[0][1])
+    col = _column(labels, width, header, str(p))
     out = np.empty((len(rows), width), dtype=np.float64)
     for r, (line_no, row) in enumerate(rows):
         if len(row) != width:
             raise DataError(f"{p}, line {line_no}: {len(row)} values where the "
                             f"{'header has' if header is not None else 'first row has'} {width}")
         for c, cell in enumerate(row):
+            if c == col:
+                continue
             v = _number(cell)
             if v is None:
                 raise DataError(f"{p}, line {line_no}, column {c + 1}: {cell[:40]!r} is not a number")
             out[r, c] = v
-    return out, header, [line_no for line_no, _ in rows]
+    if col is None:
+        return out, header, [line_no for line_no, _ in rows], None, None
+    raw_y = _text_labels([row[col] for _, row in rows], [line_no for line_no, _ in rows], col, p)
+    names = None if header is None else header[:col] + header[col + 1:]
+    return np.delete(out, col, axis=1), names, [line_no for line_no, _ in rows], raw_y, col
+
+
+def _is_header(first: list[str], second: list[str] | None) -> bool:
+    """The first row names the columns when one of its cells is not a number where the next
+    row's is (a column of text labels is text in both), or, alone, when any cell is text."""
+    if second is None or len(second) != len(first):
+        return any(_number(c) is None for c in first)
+    return any(_number(a) is None and _number(b) is not None for a, b in zip(first, second))
+
+
+def _text_labels(cells: list[str], line_nos: list[int], col: int, p: Path) -> np.ndarray:
+    """A label column's cells: numbers (float64, checked as integers later) when every cell
+    is one, else the strings themselves (class names)."""
+    for cell, line_no in zip(cells, line_nos):
+        if not cell:
+            raise DataError(f"{p}, line {line_no}, column {col + 1}: an empty label")
+    values = [_number(c) for c in cells]
+    if all(v is not None for v in values):
+        return np.array(values, dtype=np.float64)
+    return np.array(cells, dtype=str)
 
 
 def _label_codes(raw: np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:
-    """Integer labels ``(N,)`` -> codes ``0..K-1`` (sorted values) and the values as class names."""
+    """Labels ``(N,)`` -> codes ``0..K-1`` and class names: integers in sorted order, named by
+    their values; strings (``well``, ``pump``) in sorted order, named by themselves."""
+    if raw.dtype.kind in "US":
+        strings = np.char.strip(raw.astype(str))
+        empty = np.flatnonzero(strings == "")
+        if empty.size:
+            raise DataError(f"{where}: labels must not be empty, row {int(empty[0])} holds {str(raw[empty[0]])!r}")
+        values, codes = np.unique(strings, return_inverse=True)
+        return codes.astype(np.int64), [str(v) for v in values]
     if raw.dtype == object or raw.dtype.names is not None or not (
             np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating)):
-        raise DataError(f"{where}: labels must be integers, got dtype {raw.dtype}")
+        raise DataError(f"{where}: labels must be integers or strings, got dtype {raw.dtype}")
     if np.issubdtype(raw.dtype, np.floating):
         bad = np.flatnonzero(~np.isfinite(raw) | (raw != np.round(raw)))
         if bad.size:
@@ -196,8 +238,25 @@ def _column(spec: str | int, width: int, header: list[str] | None, where: str) -
     return idx
 
 
+class PointsTable(NamedTuple):
+    """A points file as read: ``x (N, d)`` float64, label codes ``(N,)`` int64 or None, the
+    class names of the codes, and the coordinates' names (a text table's header, without
+    the label column; None without a header)."""
+
+    x: np.ndarray
+    y: np.ndarray | None
+    class_names: list[str]
+    columns: list[str] | None
+
+
 def read_points(path: str, *, labels: str | int = "auto", key: str = "x") -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     """``(x (N, d) float64, codes (N,) int64 or None, class names)`` from a points file."""
+    x, y, names, _ = read_points_table(path, labels=labels, key=key)
+    return x, y, names
+
+
+def read_points_table(path: str, *, labels: str | int = "auto", key: str = "x") -> PointsTable:
+    """The points file ``path`` as a :class:`PointsTable`."""
     p = Path(path).expanduser()
     if not p.exists():
         raise DataError(f"points file {p} does not exist")
@@ -210,6 +269,7 @@ def read_points(path: str, *, labels: str | int = "auto", key: str = "x") -> tup
     header = None
     line_nos: list[int] | None = None  # text tables: errors name the file's line
     raw_y = None
+    col = None  # the label column of a table or array, removed from the coordinates
     if suffix == ".npz":
         arrays = _load_npz(p)
         if not arrays:
@@ -230,15 +290,16 @@ def read_points(path: str, *, labels: str | int = "auto", key: str = "x") -> tup
     elif suffix == ".npy":
         x = _load_npy(p)
     else:
-        x, header, line_nos = _load_text(p)
+        x, header, line_nos, raw_y, col = _load_text(p, labels)
     _check_numeric(x, where)
     if x.ndim != 2:
         hint = ("; one coordinate per row is shape (N, 1): reshape with x[:, None]" if x.ndim == 1 else
                 "; images belong to data=npz:PATH or data=folder:PATH" if x.ndim >= 3 else "")
         raise DataError(f"{where}: points must be an (N, d) array, got shape {x.shape}{hint}")
-    col = None if raw_y is not None else _column(labels, x.shape[1], header, where)
-    if col is not None:
-        raw_y, x = x[:, col], np.delete(x, col, axis=1)
+    if raw_y is None and line_nos is None:
+        col = _column(labels, x.shape[1], header, where)
+        if col is not None:
+            raw_y, x = x[:, col], np.delete(x, col, axis=1)
     n, d = x.shape
     if d == 0:
         raise DataError(f"{where}: points have no coordinates (shape {x.shape})")
@@ -260,11 +321,12 @@ def read_points(path: str, *, labels: str | int = "auto", key: str = "x") -> tup
         if raw_y.ndim != 1 or raw_y.shape[0] != n:
             raise DataError(f"{where}: labels must be one per point, shape ({n},), got shape {raw_y.shape}")
         codes, names = _label_codes(raw_y, where)
-    return x, codes, names
+    return PointsTable(x, codes, names, header)
 
 
 def split_points(x: np.ndarray, y: np.ndarray | None, class_names: list[str], *, name: str,
-                 test_fraction: float, seed: int, where: str) -> PointsSource:
+                 test_fraction: float, seed: int, where: str, columns: list[str] | None = None,
+                 label_column: str | None = None) -> PointsSource:
     """Hold out ``round(test_fraction N)`` rows (at least 2) chosen by a permutation seeded by
     ``seed``; the rest, in their original order, is the training split."""
     n = x.shape[0]
@@ -280,26 +342,41 @@ def split_points(x: np.ndarray, y: np.ndarray | None, class_names: list[str], *,
     mask = torch.from_numpy(test)
     return PointsSource(xt[~mask], None if yt is None else yt[~mask], name=name, num_classes=k,
                         class_names=class_names if k else None, test_x=xt[mask],
-                        test_y=None if yt is None else yt[mask])
+                        test_y=None if yt is None else yt[mask], columns=columns,
+                        label_column=label_column if k else None)
 
 
 @DATASETS.register("points")
 def points(*, path: str, labels: str | int = "auto", key: str = "x", test_fraction: Fraction = 0.1,
            split_seed: Seed = 0) -> PointsSource:
-    """Your own points (N, d) from .npy, .npz or .csv; optional integer labels; 10 % held out.
+    """Your own points (N, d) from .npy, .npz or .csv; optional labels; 10 % held out.
 
     ``path``: a .npy, .npz, .csv, .tsv or .txt file of N rows of d numbers;
     ``labels``: ``auto`` (an .npz's ``y`` array if it has one, else none), ``none``, ``last`` or
     ``first`` (a column of the table or array), a column index, a header name (text tables)
-    or an array name (.npz); ``key``: the .npz array holding the points (its only array when
+    or an array name (.npz), holding integers or strings (class names, sorted); ``key``: the .npz array holding the points (its only array when
     ``x`` is absent); ``test_fraction``: the share of rows (at least 2) held out for the
     metrics, never trained on; ``split_seed``: the seed of the held-out rows' choice.
     Units are kept: ``train.standardize=true`` (the default preset's) trains on standardised
     points and samples in these units."""
-    x, y, names = read_points(path, labels=labels, key=key)
+    x, y, names, columns = read_points_table(path, labels=labels, key=key)
     p = Path(path).expanduser()
+    named = None if labels in ("auto", "none", "") else str(labels)
     return split_points(x, y, names, name=f"points:{p}", test_fraction=test_fraction, seed=split_seed,
-                        where=str(p))
+                        where=str(p), columns=columns, label_column=named)
 
 
-__all__ = ["PointsSource", "points", "read_points", "split_points"]
+def unused_labels_note(data: DataSource, conditional: bool) -> str | None:
+    """One line for a run that names a label column (``data.labels``) but is not conditional,
+    or None. Naming the column keeps it out of the coordinates and gives per-class rows; it
+    does not make G and D use the labels, as on every labelled data set (mnist, digits):
+    ``conditional=true`` does."""
+    column = getattr(data, "label_column", None)
+    if conditional or column is None or not data.num_classes:
+        return None
+    names = ", ".join(getattr(data, "class_names", [])[:6]) + (", ..." if data.num_classes > 6 else "")
+    return (f"data.labels={column}: {data.num_classes} classes ({names}) are kept out of the coordinates, "
+            "but this run is unconditional: G and D do not see them; add conditional=true to generate per class")
+
+
+__all__ = ["PointsSource", "PointsTable", "points", "read_points", "read_points_table", "split_points"]

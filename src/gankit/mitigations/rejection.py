@@ -134,7 +134,7 @@ def fit_critic(net: nn.Module, recipe: Any, steps: int, batch: int, lr: float, g
             if recipe.transform is not None:
                 real = recipe.transform(real)
             y = y if recipe.num_classes else None
-            fake = _fake(recipe, batch, y, gen)
+            fake = _fake(recipe, len(real), y, gen)  # a split smaller than the batch gives all its rows
             loss = F.softplus(-net(real, y)).mean() + F.softplus(net(fake, y)).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -26,6 +26,7 @@ import yaml
 from gankit import jsonio
 from gankit.config import Config, build_config, load_config
 from gankit.data import DATASETS, DataSource
+from gankit.data.points import unused_labels_note
 from gankit.errors import CheckpointError, ConfigError
 from gankit.metrics import METRICS, EvalContext
 from gankit.registry import Registry
@@ -151,6 +152,8 @@ class Run:
             _trim_log(self.dir / "metrics.jsonl", self.step)
         if self.is_main and t.progress:
             _note(f"{self.threads} torch thread{'s' if self.threads > 1 else ''} ({self.threads_reason})")
+        if self.is_main and (labels_note := unused_labels_note(self.data, self.cfg.conditional)):
+            _note(labels_note)
         bar = _progress(self, total)
         writer = _tensorboard(self) if t.tensorboard and self.is_main else None
         trainer = self.recipe.trainer
