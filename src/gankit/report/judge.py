@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gankit import jsonio
 from gankit.errors import ConfigError
 
 SESSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -166,7 +167,7 @@ class AnswerLog:
         rows = []
         for line in text.splitlines():
             try:
-                row = json.loads(line)
+                row = jsonio.loads(line)
             except ValueError:
                 continue  # cannot happen with whole-line writes, but a damaged line must not stop a resume
             if isinstance(row, dict):
@@ -269,7 +270,7 @@ def read_sessions(run_dir: Path) -> list[tuple[dict[str, Any], list[dict[str, An
         rows = []
         for line in path.read_text(errors="replace").splitlines():
             try:
-                row = json.loads(line)
+                row = jsonio.loads(line)
             except ValueError:
                 continue
             if isinstance(row, dict):

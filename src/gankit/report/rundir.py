@@ -4,7 +4,6 @@ its section out instead of failing the report."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from gankit import jsonio
 from gankit.errors import CheckpointError
 
 _STEP_PNG = re.compile(r"^step_(\d+)\.png$")
@@ -72,14 +72,14 @@ def read_run(run_dir: str | Path, class_names: list[str] | None = None) -> RunFi
         try:
             loaded = yaml.safe_load(rf.config_text)
             rf.config = loaded if isinstance(loaded, dict) else {}
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):  # RecursionError: a config.yaml nested thousands deep
             rf.config = {}
     rf.metrics = _read_json(d / "metrics.json")
     jsonl = d / "metrics.jsonl"
     if jsonl.is_file():
         for line in jsonl.read_text(errors="replace").splitlines():
             try:
-                row = json.loads(line)
+                row = jsonio.loads(line)
             except ValueError:
                 continue  # a partial last line of a killed run
             if not isinstance(row, dict) or not isinstance(row.get("step"), int):
@@ -106,7 +106,7 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        obj = json.loads(path.read_text(errors="replace"))
+        obj = jsonio.loads(path.read_text(errors="replace"))
     except ValueError:
         return {}
     return obj if isinstance(obj, dict) else {}

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from gankit import jsonio
 from gankit.report.judge import ANSWERS, AnswerConflict, Session
 from gankit.report.page import CSP, render_page
 from gankit.report.score import error_row, protocol_name
@@ -246,7 +247,7 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError(413, f"body larger than {MAX_BODY} bytes")
         raw = self.rfile.read(n)
         try:
-            body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+            body = jsonio.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
         except (UnicodeDecodeError, ValueError):
             raise RequestError(400, "malformed JSON") from None
         self._send(200, self.app.answer(body))

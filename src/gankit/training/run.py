@@ -9,7 +9,6 @@ position and the config.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -379,7 +378,7 @@ def _trim_log(path: Path, step: int) -> None:
     keep = []
     for line in lines:
         try:
-            row = json.loads(line)
+            row = jsonio.loads(line)
         except ValueError:
             continue
         if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
