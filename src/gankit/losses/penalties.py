@@ -84,6 +84,14 @@ def r1_penalty(critic: Critic, real: Tensor, *, gamma: float = 10.0) -> Tensor:
     return 0.5 * gamma * grad.flatten(1).pow(2).sum(dim=1).mean()
 
 
+def r2_penalty(critic: Critic, fake: Tensor, *, gamma: float = 10.0) -> Tensor:
+    """R2: ``gamma/2 * E_fake ||grad_x D(x)||^2``, R1's zero-centred penalty on generated samples
+    (Mescheder et al. 2018; Huang et al. 2024). ``fake`` is ``(B, ...)``, detached here: the
+    penalty trains D only."""
+    grad = input_gradients(critic, fake)
+    return 0.5 * gamma * grad.flatten(1).pow(2).sum(dim=1).mean()
+
+
 @PENALTIES.register("gp", paper="Gulrajani et al. 2017, 'Improved Training of Wasserstein GANs'")
 def gp(*, weight: NonNegative = 10.0, center: NonNegative = 1.0) -> Penalty:
     """WGAN-GP two-sided gradient penalty at random interpolates of real and fake."""
@@ -106,6 +114,27 @@ def r1(*, gamma: NonNegative = 10.0, every: Count = 1) -> Penalty:
         return every * r1_penalty(critic, real, gamma=gamma)
 
     return Penalty("r1", loss=loss, every=every)
+
+
+@PENALTIES.register("r2", paper="Mescheder et al. 2018; Huang et al. 2024, 'The GAN is dead; long live the GAN!'")
+def r2(*, gamma: NonNegative = 10.0, every: Count = 1) -> Penalty:
+    """R2 gradient penalty on generated samples; lazy (every k critic steps, scaled by k) like r1."""
+
+    def loss(critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
+        return every * r2_penalty(critic, fake, gamma=gamma)
+
+    return Penalty("r2", loss=loss, every=every)
+
+
+@PENALTIES.register("r1r2", paper="Huang et al. 2024, 'The GAN is dead; long live the GAN! A modern baseline' (R3GAN)")
+def r1r2(*, gamma: NonNegative = 10.0, every: Count = 1) -> Penalty:
+    """R1 on real plus R2 on generated samples with one gamma: ``gamma/2 (E||grad D(x)||^2 +
+    E||grad D(G(z))||^2)``, R3GAN's regulariser; lazy like r1."""
+
+    def loss(critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
+        return every * (r1_penalty(critic, real, gamma=gamma) + r2_penalty(critic, fake, gamma=gamma))
+
+    return Penalty("r1r2", loss=loss, every=every)
 
 
 @PENALTIES.register("clip", paper="Arjovsky et al. 2017, 'Wasserstein GAN'")
