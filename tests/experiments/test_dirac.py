@@ -75,3 +75,50 @@ def test_monte_carlo_instance_noise_settles_in_a_noise_ball(record):
     final = row(r, "instance-noise", "simultaneous")["final"]
     # no longer at 1e-5 like the exact expectation, but far inside the unregularised circle
     assert record("final distance", final, "1e-4 < x < 0.1")
+
+
+def test_rpgan_alone_has_the_gan_rotation_and_shrinks_only_sublinearly(result, record):
+    sim, alt = row(result, "rpgan", "simultaneous"), row(result, "rpgan", "alternating")
+    # same linearisation as the GAN at (0, 0): eigenvalues +-i/2
+    assert sim["radius"] == pytest.approx(np.sqrt(1 + LR**2 / 4), abs=1e-8)
+    assert alt["radius"] == pytest.approx(1.0, abs=1e-8)
+    for r in (sim, alt):
+        assert not r["converged"]
+        # the distance shrinks (the field dissipates away from (0, 0)) but far from linearly
+        assert record("final distance", r["final"], "0.05 < x < 1") and 0.05 < r["final"] < 1
+        assert record("rate (last half)", r["rate"], "> 0.995")
+
+
+def test_rpgan_field_dissipates_at_fourth_order():
+    # d/dt |z|^2 / 2 = theta theta' + psi psi' = -u tanh(u / 2), u = psi theta, for the continuous
+    # field (theta', psi') = (-dL_G/dtheta, -dL_D/dpsi), at random points, from autograd.
+    import torch
+    from gankit.experiments.dirac import make_losses
+    losses = make_losses("rpgan", r1_gamma=0.0, gp_weight=0.0)
+    zero = torch.zeros(1, 1, dtype=torch.float64)
+    for theta0, psi0 in np.random.default_rng(0).normal(size=(5, 2)) * 2:
+        theta = torch.tensor(theta0, requires_grad=True)
+        psi = torch.tensor(psi0, requires_grad=True)
+        d_loss, g_loss = losses(theta, psi, zero, zero)
+        (gp,) = torch.autograd.grad(d_loss, psi)
+        (gt,) = torch.autograd.grad(g_loss, theta)
+        u = theta0 * psi0
+        assert (-theta0 * gt - psi0 * gp).item() == pytest.approx(-u * np.tanh(u / 2), rel=1e-10, abs=1e-14)
+
+
+@pytest.mark.parametrize("reg,damping", [("rpgan+r1", 1.0), ("rpgan+r2", 1.0), ("rpgan+r1r2", 2.0)])
+@pytest.mark.parametrize("scheme", ["simultaneous", "alternating"])
+def test_rpgan_with_zero_centred_penalties_converges_at_the_linearised_rate(result, reg, damping, scheme, record):
+    # with D linear, grad_x D = psi at every x: R1 and R2 each add -gamma to the critic's diagonal,
+    # R1 + R2 with one gamma adds -2 gamma (overdamped at gamma = 1: a slower slow mode)
+    r = row(result, reg, scheme)
+    expected = radius(linear_map(scheme, damping))
+    assert r["radius"] == pytest.approx(expected, abs=1e-7) and expected < 1
+    assert record("|rate / radius - 1|", abs(r["rate"] / expected - 1), "<= 0.01")
+    assert record("final distance", r["final"], "< 0.01")
+
+
+def test_r1_and_r2_coincide_for_a_linear_critic(result):
+    for scheme in ("simultaneous", "alternating"):
+        a, b = row(result, "rpgan+r1", scheme), row(result, "rpgan+r2", scheme)
+        assert a["final"] == pytest.approx(b["final"], rel=1e-9)

@@ -1,19 +1,29 @@
 """The Dirac GAN (Mescheder, Geiger & Nowozin 2018): two parameters, one equilibrium.
 
 Data is a point mass at 0, the generator a point mass at ``theta`` and the discriminator
-linear, ``D(x) = psi * x`` (a logit). With the GAN loss (seed 001, eq. 16,
+linear, ``D(x) = psi * x`` (a logit). With the GAN loss (Mescheder et al. 2018, eq. 16,
 ``f(t) = -log(1 + exp(-t))``) the game is ``min_theta max_psi f(psi*0) + f(-psi*theta)``;
 its only equilibrium is ``(theta, psi) = (0, 0)``. The gradient field there is a pure rotation
 (eigenvalues ``±i f'(0) = ±i/2``): in continuous time ``theta² + psi²`` is conserved, so
 simultaneous steps spiral out and alternating steps circle. Regularisers give the Jacobian a
 negative real part (Mescheder et al. 2018, §3-4):
 
-* instance noise ``N(0, sigma²)`` on real and fake points (the notes' *noise injection*,
-  seed 001): linearisation ``[[0, 1/2], [-1/2, -sigma²/2]]``;
+* instance noise ``N(0, sigma²)`` on real and fake points (the notes' *noise injection*): linearisation ``[[0, 1/2], [-1/2, -sigma²/2]]``;
 * R1, ``gamma/2 * |grad_x D(x_real)|² = gamma/2 * psi²``: ``[[0, 1/2], [-1/2, -gamma]]``;
 * WGAN-GP's one-centred penalty ``w * (|grad_x D| - 1)²`` with the WGAN loss pushes
   ``|psi|`` towards 1, not 0, so the critic never settles at the equilibrium; it is not
   differentiable at ``psi = 0`` and has no linearisation there.
+
+The relativistic pairing GAN (RpGAN, Huang et al. 2024) pairs each real with a fake sample:
+D minimises ``softplus(D(G(z)) - D(x)) = softplus(psi*theta)``, G minimises
+``softplus(-psi*theta)``. Its field ``(psi sigmoid(-u), -theta sigmoid(u))``, ``u = psi*theta``,
+has the same linearisation at (0, 0) as the GAN's (a rotation, eigenvalues ``±i/2``), so it is
+not locally convergent either; away from (0, 0) it dissipates,
+``d/dt (theta² + psi²)/2 = -u tanh(u/2) <= 0``, but only at fourth order in the distance, so
+the distance shrinks sublinearly and never reaches the tolerance. R1 (real) and R2 (fake) both
+add ``-gamma`` to the critic's diagonal (with a linear critic ``|grad_x D| = |psi|`` at every
+point, so the two penalties coincide here), R1 + R2 with one gamma adds ``-2 gamma``: all
+three converge locally at the linearised rate.
 
 Every loss and penalty comes from :mod:`gankit.losses`; gradients are taken by autograd, so
 this runs the same code as a real training step. Float64 throughout.
@@ -31,16 +41,18 @@ from torch import Tensor
 
 from gankit.errors import ConfigError
 from gankit.experiments.base import EXPERIMENTS, ExperimentResult
-from gankit.losses import gan, wasserstein
+from gankit.losses import gan, relativistic, wasserstein
 from gankit.losses.penalties import PENALTIES
 from gankit.plotting.experiments import plot_dirac
 
 NAME = "dirac-gan"
 CLAIM = ("on the Dirac GAN, unregularised gradient descent (simultaneous or alternating) does not "
          "converge: the distance to the equilibrium does not shrink; instance noise (the notes' noise "
-         "injection, seed 001) and the R1 gradient penalty make it converge to (0, 0); WGAN-GP's "
-         "one-centred penalty does not")
-REGULARISERS = ("none", "instance-noise", "r1", "wgan-gp")
+         "injection) and the R1 gradient penalty make it converge to (0, 0); WGAN-GP's "
+         "one-centred penalty does not; the relativistic pairing GAN alone does not converge (its "
+         "distance shrinks only sublinearly), with R1, R2 or R1 + R2 it does")
+REGULARISERS = ("none", "instance-noise", "r1", "wgan-gp", "rpgan", "rpgan+r1", "rpgan+r2", "rpgan+r1r2")
+PENALTY_OF = {"r1": "r1", "rpgan+r1": "r1", "rpgan+r2": "r2", "rpgan+r1r2": "r1r2"}
 SCHEMES = ("simultaneous", "alternating")
 F64 = torch.float64
 
@@ -63,8 +75,8 @@ def make_losses(regulariser: str, *, r1_gamma: float, gp_weight: float) -> Losse
     et al.'s analysis; with the non-saturating loss the field is no longer a rotation away from
     the equilibrium and the distance first shrinks before circling.
     """
-    penalty = {"r1": PENALTIES.build("r1", {"gamma": r1_gamma}),
-               "wgan-gp": PENALTIES.build("gp", {"weight": gp_weight, "center": 1.0})}.get(regulariser)
+    penalty = (PENALTIES.build(PENALTY_OF[regulariser], {"gamma": r1_gamma}) if regulariser in PENALTY_OF
+               else PENALTIES.build("gp", {"weight": gp_weight, "center": 1.0}) if regulariser == "wgan-gp" else None)
 
     def losses(theta: Tensor, psi: Tensor, noise_real: Tensor, noise_fake: Tensor) -> tuple[Tensor, Tensor]:
         def critic(x: Tensor) -> Tensor:                      # D(x) = psi * x, x (B, 1) -> (B, 1)
@@ -75,6 +87,9 @@ def make_losses(regulariser: str, *, r1_gamma: float, gp_weight: float) -> Losse
         if regulariser == "wgan-gp":
             d_loss = wasserstein.critic_loss(critic(real), critic(fake))
             g_loss = wasserstein.generator_loss(critic(fake))
+        elif regulariser.startswith("rpgan"):
+            d_loss = relativistic.relativistic_discriminator_loss(critic(real), critic(fake))
+            g_loss = relativistic.relativistic_generator_loss(critic(fake), critic(real))
         else:
             d_loss = gan.discriminator_loss(critic(real), critic(fake))
             g_loss = gan.saturating_generator_loss(critic(fake))
@@ -128,7 +143,8 @@ def dirac_gan(*, lr: float = 0.1, steps: int = 500, theta0: float = 1.0, psi0: f
               noise_std: float = 1.0, noise_estimate: Literal["quadrature", "mc"] = "quadrature",
               noise_samples: int = 64, r1_gamma: float = 1.0, gp_weight: float = 1.0,
               tolerance: float = 1e-3, seed: int = 0) -> ExperimentResult:
-    """Dirac GAN: unregularised GD circles the equilibrium; instance noise and R1 converge.
+    """Dirac GAN: unregularised GD circles the equilibrium; instance noise and R1 converge;
+    RpGAN alone does not, RpGAN with R1, R2 or R1 + R2 (one gamma, ``r1_gamma``) does.
 
     Options: ``lr`` step size; ``steps``; start ``(theta0, psi0)``; ``noise_std`` of the instance
     noise, its expectation taken by ``quadrature`` over ``noise_samples`` nodes or by a fresh
@@ -174,6 +190,11 @@ def dirac_gan(*, lr: float = 0.1, steps: int = 500, theta0: float = 1.0, psi0: f
                 summary[f"|z_T|/|z_0| {label}"] = float(dist[-1] / d0)
                 if reg == "none":       # not shrinking: the circle (alternating) or an outward spiral
                     checks[label] = bool(dist[half:].min() >= 0.95 * d0)
+                elif reg == "rpgan":    # shrinks at most sublinearly: far from the tolerance, rate -> 1
+                    checks[label] = bool(not converged and rate > 0.99)
+                elif reg.startswith("rpgan+"):  # linear convergence at the linearised rate (R1 + R2 with
+                    # one gamma doubles the damping: overdamped at gamma = 1, slower than R1 alone)
+                    checks[label] = bool(radius < 1 and abs(rate / radius - 1) < 0.01 and dist[-1] < 0.01 * d0)
                 elif reg == "wgan-gp":  # stays away from the equilibrium
                     checks[label] = bool(dist[half:].min() >= 0.1 * d0)
                 else:
