@@ -3,11 +3,17 @@
 Everything the page shows is inside the file: PNGs as ``data:`` URIs, charts as inline SVG
 (:mod:`gankit.report.svg`), the one small script (the sample slider) and the style sheet
 inline. Nothing is loaded from the network, so the report opens offline and can be mailed.
+
+A run directory may come from someone else, so every string read from it (config values,
+metric and column names, ``judge/score.json`` fields, file names) is HTML-escaped, and the
+page's content-security policy (:data:`CSP`) lets only its own script run (by hash) and
+nothing load from anywhere but the page itself.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 import os
 from collections.abc import Sequence
@@ -68,6 +74,25 @@ document.querySelectorAll('.slider').forEach(function (box) {
   r.addEventListener('input', show); show();
 });
 """
+
+
+def _sha256_source(text: str) -> str:
+    """A CSP source that allows exactly the inline script ``text``."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+# Only the slider script (by its hash) runs; images only from data: URIs inside the page;
+# nothing else loads, no form posts anywhere, no <base> re-points relative URLs. Inline
+# styles stay allowed (the legend's colour swatches); with every fetch directive 'none',
+# a style cannot load anything either.
+CSP = (f"default-src 'none'; script-src {_sha256_source(_SLIDER_JS)}; style-src 'unsafe-inline'; img-src data:; "
+       "base-uri 'none'; form-action 'none'")
+CSP_TAG = f'<meta http-equiv="Content-Security-Policy" content="{escape(CSP)}">'
+
+
+def _text(v: Any) -> str:
+    """Any value read from a run directory, as escaped HTML text."""
+    return escape(str(v))
 
 
 def data_uri(path: Path) -> str:
@@ -140,7 +165,7 @@ def per_class_table(runs: Sequence[RunFiles]) -> str:
     rows = []
     for c in range(k):
         cells = "".join(_metric_cell(r.metrics, f"cond_accuracy_{c}") for r in cond)
-        rows.append(f'<tr><td class="k">{c}</td><td class="k">{escape(names[c])}</td>{cells}</tr>')
+        rows.append(f'<tr><td class="k">{c}</td><td class="k">{_text(names[c])}</td>{cells}</tr>')
     return ("<h2>Per class</h2><p class=\"note\">Conditional accuracy: the share of samples generated for a "
             "class that the data set's classifier assigns to that class.</p>"
             f'<table><tr><th class="k">class</th><th class="k">name</th>{head}</tr>{"".join(rows)}</table>')
@@ -199,7 +224,8 @@ def eval_charts(runs: Sequence[RunFiles]) -> str:
     rows_by_run = []
     for r in runs:
         rows = [{"step": s, **e} for s, e in r.evals]
-        if r.metrics and "step" in r.metrics and (not rows or rows[-1]["step"] < r.metrics["step"]):
+        step = r.metrics.get("step")
+        if isinstance(step, int) and not isinstance(step, bool) and (not rows or rows[-1]["step"] < step):
             rows.append({**r.metrics})
         rows_by_run.append(rows if len(rows) > 1 else [])
     if not any(rows_by_run):
@@ -258,8 +284,17 @@ def pictures(runs: Sequence[RunFiles]) -> str:
         pic = (f'<div class="pic"><h3>{escape(what)}</h3><img{grid} alt="{escape(what)}" src="{data_uri(r.picture)}">'
                "</div>" if r.picture is not None else '<p class="note">no samples.png in this run</p>')
         head = f"<h3>{escape(r.name)}</h3>" if len(runs) > 1 else ""
-        cols.append(f'<div>{head}<div class="side">{pic}{_slider(r)}</div></div>')
+        cols.append(f'<div>{head}<div class="side">{pic}{_slider(r)}</div>{_skipped(r)}</div>')
     return '<div class="runs">' + "".join(cols) + "</div>"
+
+
+def _skipped(r: RunFiles) -> str:
+    """A note naming the run's files that were not read: links to outside the run directory."""
+    if not r.skipped:
+        return ""
+    names = ", ".join(f"<code>{_text(n)}</code>" for n in sorted(r.skipped))
+    return (f'<p class="note">Not shown: {names} (a link to a file outside the run directory; '
+            "a report embeds only the run directory's own files).</p>")
 
 
 def _is_images(r: RunFiles) -> bool:
@@ -282,30 +317,41 @@ def judge_section(runs: Sequence[RunFiles]) -> str:
     for r in judged:
         j = r.judge or {}
         rows = []
-        for row in j.get("rows", []):
+        for row in _rows(j.get("rows")):
             ci = (f"[{_pct(row.get('ci_low'))}, {_pct(row.get('ci_high'))}]"
                   if row.get("ci_low") is not None else "–")
             rows.append(f'<tr><td class="k">{escape(str(row.get("judge", "")))}</td>'
-                        f'<td class="k">{escape(str(row.get("protocol", "")))}</td><td>{row.get("items", 0)}</td>'
+                        f'<td class="k">{escape(str(row.get("protocol", "")))}</td><td>{_text(row.get("items", 0))}</td>'
                         f'<td>{_pct(row.get("error"))}</td><td>{ci}</td><td>{_pct(row.get("fake_error"))}</td>'
                         f'<td>{_pct(row.get("real_error"))}</td><td class="k">{escape(str(row.get("note", "")))}</td></tr>')
         parts.append(f"<h3>{escape(r.name)}</h3><table><tr><th class=\"k\">judge</th><th class=\"k\">protocol (items)</th>"
                      "<th>n</th><th>error</th><th>95 % CI</th><th>generated judged real</th>"
                      "<th>real judged generated</th><th class=\"k\">note</th></tr>" + "".join(rows) + "</table>")
-        per = [row for row in j.get("rows", []) if row.get("per_class")]
+        per = [row for row in _rows(j.get("rows")) if isinstance(row.get("per_class"), dict) and row["per_class"]]
         if per:
             names = list(per[0]["per_class"])
-            head = "".join(f"<th>{escape(str(row['judge']))} ({escape(str(row['protocol']))})</th>" for row in per)
-            body = "".join(f'<tr><td class="k">{escape(c)}</td>' + "".join(
-                f"<td>{_pct((row['per_class'].get(c) or {}).get('error'))} "
-                f"<span class=\"base\">n={(row['per_class'].get(c) or {}).get('items', 0)}</span></td>"
+            head = "".join(f"<th>{_text(row.get('judge', ''))} ({_text(row.get('protocol', ''))})</th>" for row in per)
+            body = "".join(f'<tr><td class="k">{_text(c)}</td>' + "".join(
+                f"<td>{_pct(_cell(row['per_class'], c).get('error'))} "
+                f"<span class=\"base\">n={_text(_cell(row['per_class'], c).get('items', 0))}</span></td>"
                 for row in per) + "</tr>" for c in names)
             parts.append(f'<table><tr><th class="k">class</th>{head}</tr>{body}</table>')
     return "".join(parts)
 
 
+def _rows(rows: Any) -> list[dict[str, Any]]:
+    """score.json's ``rows``: the mappings among them (a hand-edited file may hold anything)."""
+    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+
+
+def _cell(per_class: dict[str, Any], c: Any) -> dict[str, Any]:
+    v = per_class.get(c)
+    return v if isinstance(v, dict) else {}
+
+
 def _pct(v: Any) -> str:
-    return "–" if not isinstance(v, (int, float)) or not math.isfinite(v) else f"{100 * v:.1f} %"
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return f"{100 * v:.1f} %" if ok else "–"
 
 
 def _flatten(d: Any, prefix: str = "") -> dict[str, str]:
@@ -348,7 +394,7 @@ def render(runs: Sequence[RunFiles]) -> str:
             f"<div>{per_class_table(runs)}</div></div>", "<h2>Samples</h2>", pictures(runs),
             "<h2>Training curves</h2><div class=\"charts\">", training_charts(runs), "</div>",
             eval_charts(runs), judge_section(runs), "<h2>Config</h2>", config_section(runs)]
-    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">{GENERATOR_TAG}"
+    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">{CSP_TAG}{GENERATOR_TAG}"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{escape(title)}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(body)}<script>{_SLIDER_JS}</script></body></html>\n")
 

@@ -1,6 +1,9 @@
 """What a report reads from a run directory, read tolerantly: a run killed early has no
 ``metrics.json``, a damaged line in ``metrics.jsonl`` is skipped, and a missing file leaves
-its section out instead of failing the report."""
+its section out instead of failing the report.
+
+A run directory may come from someone else: a file in it that is a link to somewhere outside
+it (``samples.png -> ~/.ssh/id_rsa``) is never read, only named in :attr:`RunFiles.skipped`."""
 
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ class RunFiles:
     picture: Path | None = None      # samples.png: the final grid, or points over density and D
     judge: dict[str, Any] | None = None  # judge/score.json, written by `gankit judge`
     class_names: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # files not read: links to outside the run directory
 
     @property
     def name(self) -> str:
@@ -67,16 +71,16 @@ def read_run(run_dir: str | Path, class_names: list[str] | None = None) -> RunFi
         raise CheckpointError(f"{d} holds no gankit run (no config.yaml, metrics.json or metrics.jsonl)")
     rf = RunFiles(dir=d)
     cfg_path = d / "config.yaml"
-    if cfg_path.is_file():
+    if _readable(rf, cfg_path):
         rf.config_text = cfg_path.read_text(errors="replace")
         try:
             loaded = yaml.safe_load(rf.config_text)
             rf.config = loaded if isinstance(loaded, dict) else {}
         except (yaml.YAMLError, RecursionError):  # RecursionError: a config.yaml nested thousands deep
             rf.config = {}
-    rf.metrics = _read_json(d / "metrics.json")
+    rf.metrics = _read_json(rf, d / "metrics.json")
     jsonl = d / "metrics.jsonl"
-    if jsonl.is_file():
+    if _readable(rf, jsonl):
         for line in jsonl.read_text(errors="replace").splitlines():
             try:
                 row = jsonio.loads(line)
@@ -89,12 +93,12 @@ def read_run(run_dir: str | Path, class_names: list[str] | None = None) -> RunFi
             else:
                 rf.history.append({k: v for k, v in row.items() if k == "step" or _finite_number(v) or v is None})
     sdir = d / "samples"
-    if sdir.is_dir():
-        found = [(int(m.group(1)), p) for p in sdir.iterdir() if (m := _STEP_PNG.match(p.name)) and p.is_file()]
+    if sdir.is_dir() and _inside(d, sdir, rf):
+        found = [(int(m.group(1)), p) for p in sdir.iterdir() if (m := _STEP_PNG.match(p.name)) and _readable(rf, p)]
         rf.samples = sorted(found)
-    if (d / "samples.png").is_file():
+    if _readable(rf, d / "samples.png"):
         rf.picture = d / "samples.png"
-    judge = _read_json(d / "judge" / "score.json")
+    judge = _read_json(rf, d / "judge" / "score.json")
     rf.judge = judge or None
     k = sum(1 for key in rf.metrics if CLASS_KEY.match(key))
     if k:
@@ -102,8 +106,26 @@ def read_run(run_dir: str | Path, class_names: list[str] | None = None) -> RunFi
     return rf
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+def _inside(run_dir: Path, path: Path, rf: RunFiles) -> bool:
+    """Whether ``path``, links resolved, lies inside ``run_dir``; if not, it is named in
+    ``rf.skipped`` (relative to the run directory) and never read."""
+    try:
+        path.resolve().relative_to(run_dir.resolve())
+        return True
+    except (ValueError, OSError, RuntimeError):  # outside, or a link loop
+        name = path.relative_to(run_dir).as_posix() if path.is_relative_to(run_dir) else str(path)
+        if name not in rf.skipped:
+            rf.skipped.append(name)
+        return False
+
+
+def _readable(rf: RunFiles, path: Path) -> bool:
+    """A regular file of the run directory that may be read (not a link out of it)."""
+    return path.is_file() and _inside(rf.dir, path, rf)
+
+
+def _read_json(rf: RunFiles, path: Path) -> dict[str, Any]:
+    if not _readable(rf, path):
         return {}
     try:
         obj = jsonio.loads(path.read_text(errors="replace"))

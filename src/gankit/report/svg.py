@@ -1,5 +1,6 @@
 """Line charts as inline SVG, written by hand so a report needs no plotting library in the
-browser and no network: one ``<svg>`` element per chart, text escaped, axes with round ticks."""
+browser and no network: one ``<svg>`` element per chart, axes with round ticks. Every string
+(title, labels, colours) is escaped: labels are metric and run names from a run directory."""
 
 from __future__ import annotations
 
@@ -119,7 +120,7 @@ def line_chart(series: Sequence[Series], *, title: str, xlabel: str = "step", yl
                        f'<text x="{left + pw - 3}" y="{py(h) - 3:.1f}" text-anchor="end" class="cl">{escape(label)}</text>')
     for s in series:
         xs, ys = _thin(s.x, s.y)
-        dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
+        dash = f' stroke-dasharray="{escape(s.dash)}"' if s.dash else ""
         runs: list[list[tuple[float, float]]] = [[]]
         for x, y in zip(xs, ys):
             if _finite(y) and _finite(x):
@@ -128,15 +129,15 @@ def line_chart(series: Sequence[Series], *, title: str, xlabel: str = "step", yl
                 runs.append([])
         for pts in runs:
             if len(pts) == 1:
-                out.append(f'<circle cx="{pts[0][0]:.1f}" cy="{pts[0][1]:.1f}" r="3" fill="{s.color}"/>')
+                out.append(f'<circle cx="{pts[0][0]:.1f}" cy="{pts[0][1]:.1f}" r="3" fill="{escape(s.color)}"/>')
             elif pts:
                 d = " ".join(f"{a:.1f},{b:.1f}" for a, b in pts)
-                out.append(f'<polyline points="{d}" fill="none" stroke="{s.color}" stroke-width="1.6"{dash}/>')
+                out.append(f'<polyline points="{d}" fill="none" stroke="{escape(s.color)}" stroke-width="1.6"{dash}/>')
     for i, s in enumerate(series):
         row, col = divmod(i, 3)
         lx, ly = left + col * (pw / 3), height - 8 - 16 * (legend_rows - 1 - row)
-        dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
-        out.append(f'<line x1="{lx:.1f}" x2="{lx + 18:.1f}" y1="{ly - 4:.1f}" y2="{ly - 4:.1f}" stroke="{s.color}" '
+        dash = f' stroke-dasharray="{escape(s.dash)}"' if s.dash else ""
+        out.append(f'<line x1="{lx:.1f}" x2="{lx + 18:.1f}" y1="{ly - 4:.1f}" y2="{ly - 4:.1f}" stroke="{escape(s.color)}" '
                    f'stroke-width="2"{dash}/><text x="{lx + 22:.1f}" y="{ly:.1f}" class="cl">{escape(s.label[:34])}</text>')
     out.append("</svg>")
     return "".join(out)
