@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import errno
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -112,11 +113,26 @@ def run_judge(args: argparse.Namespace) -> int:
     name = args.session or session_name(exposure)
     run_dir = Path(args.run_dir)
     run = load_run(run_dir)
+    if not args.score:
+        _check_port(host, port)  # before the session writes its files: a busy port leaves nothing behind
     session = open_session(run, run_dir, name=name, n=n, seed=seed, exposure_ms=exposure, points=points)
     if args.score:
         _score(run, run_dir, session, pool, seed)
         return 0
     return _serve(run, run_dir, session, host, port, pool, seed, verbose=args.verbose)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Bind ``host:port`` as the server will (and let go): a port in use, or an address this machine
+    does not have, is one line before anything is written. Port 0 (any free port) always binds."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does (allow_reuse_address)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise ConfigError(f"port {port} on {host} is in use; pass --port N (0 picks a free one)") from None
+            raise ConfigError(f"cannot serve on {host}:{port}: {e.strerror or e}") from None
 
 
 def _score(run: Any, run_dir: Path, session: Any, pool: int, seed: int) -> None:
