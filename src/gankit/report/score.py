@@ -11,6 +11,12 @@ with a percentile bootstrap interval over items, for three judges:
   trained on held-out samples of both, with its 5-fold cross-validated error on them; for
   point data an item is called real when its points' mean log-odds is above 0.
 
+The machine judges' real samples are data the run never trained on (:func:`held_out_real`):
+a points file's held-out rows (``data.test_fraction``), an image set's test split, fresh
+draws of a distribution. Only a finite data set without any held-out split (a folder, an
+.npz of images) falls back to training rows, and its rows say so. Which split and how many
+rows is written beside the scores (``held_out`` in ``score.json``, the rows' protocol).
+
 50 % error: the judge cannot tell; 0 %: it tells every item apart.
 """
 
@@ -21,6 +27,7 @@ import math
 import os
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +106,78 @@ def human_rows(run_dir: Path, *, class_names: Sequence[str] = (), seed: int = 0)
 
 
 # -- machine judges ---------------------------------------------------------------------------
+@dataclass
+class HeldOut:
+    """The real samples the machine judges are scored on: ``x (n, *shape)``, labels ``(n,)``
+    or None, and where they come from: ``split`` (``held-out rows``, ``test split``, ``fresh
+    samples`` or ``training rows``), ``available`` (rows in that split, 0 for a distribution),
+    ``trained_on`` (True only for the training-rows fallback) and a sentence for people."""
+
+    x: torch.Tensor
+    y: torch.Tensor | None
+    split: str
+    available: int
+    trained_on: bool
+    description: str
+
+    def protocol(self) -> dict[str, Any]:
+        """What ``score.json`` records: the split, the real rows used and the rows it has."""
+        return {"split": self.split, "real": int(len(self.x)), "available": self.available,
+                "trained_on": self.trained_on, "description": self.description}
+
+
+def held_out_real(run: Any, n: int, seed: int, *, skip: int = 0) -> HeldOut:
+    """At most ``n`` real samples the run never trained on, in a seeded order.
+
+    * a data set with held-out rows (``test_x``: a points file's ``data.test_fraction``): those rows;
+    * a registered image set trained on its ``train`` split: its ``test`` split, with the same options;
+    * a distribution (no finite rows): ``n`` fresh draws from a stream of their own;
+    * otherwise (no held-out split exists): training rows ``skip ..`` of a seeded permutation,
+      marked ``trained_on``."""
+    data = run.data
+    order = torch.Generator().manual_seed(seed)
+    test_x = getattr(data, "test_x", None)
+    if test_x is not None and len(test_x) >= 2:
+        idx = torch.randperm(len(test_x), generator=order)[:n]
+        test_y = getattr(data, "test_y", None)
+        what = "the points file's held-out rows (data.test_fraction)" if data.kind == "points" else \
+            "the data set's held-out rows"
+        return HeldOut(test_x[idx], None if test_y is None else test_y[idx], "held-out rows", len(test_x), False,
+                       f"{len(idx)} of {what}: {len(test_x)} rows never trained on (training split: {len(data)})")
+    if not (hasattr(data, "x") and hasattr(data, "indices")):
+        x, y = draw_real(data, n, seed, skip=1)
+        return HeldOut(x, y, "fresh samples", 0, False,
+                       f"{len(x)} fresh samples of {data.name}, drawn apart from training's stream")
+    test = _test_split(run)
+    if test is not None:
+        idx = torch.randperm(len(test.x), generator=order)[:n]
+        return HeldOut(test.x[idx], None if test.y is None else test.y[idx], "test split", len(test.x), False,
+                       f"{len(idx)} of {data.name}'s test split ({len(test.x)} images, never trained on)")
+    x, y = draw_real(data, n, seed, skip=skip)
+    return HeldOut(x, y, "training rows", len(data), True,
+                   f"{len(x)} TRAINING rows of {data.name}: it has no held-out split, so D has seen these "
+                   "(a points file: data.test_fraction > 0 holds rows out)")
+
+
+def _test_split(run: Any) -> Any:
+    """The run's data set's ``test`` split (same options, same shape), or None when it has none."""
+    from gankit.data import DATASETS
+    from gankit.errors import GankitError
+
+    cfg = getattr(run, "cfg", None)
+    if cfg is None or cfg.data.name not in DATASETS:
+        return None
+    name, options = cfg.data.name, dict(cfg.data.options)
+    if "split" not in DATASETS.entry(name).options() or options.get("split", "train") != "train":
+        return None
+    try:
+        test = DATASETS.build(name, {**options, "split": "test"})
+    except GankitError:
+        return None
+    x = getattr(test, "x", None)
+    return test if x is not None and len(x) >= 2 and tuple(x.shape[1:]) == tuple(run.data.shape) else None
+
+
 def critic_outputs(run: Any, x: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray | None, str]:
     """D's raw outputs ``(n,)`` on ``x (n, *shape)``, or None and the reason D cannot judge."""
     recipe = run.recipe
@@ -109,6 +188,8 @@ def critic_outputs(run: Any, x: np.ndarray, labels: np.ndarray | None) -> tuple[
         return None, "the objective has no discriminator"
     if obj.critic_dim != 1:
         return None, f"the critic has {obj.critic_dim} outputs per sample, not one logit"
+    if recipe.num_classes and (labels is None or (np.asarray(labels) < 0).any()):
+        return None, "a conditional D needs each sample's label, and these samples have none"
     D = recipe.D
     discriminate = getattr(recipe, "discriminate", None)
     was = D.training
@@ -131,26 +212,37 @@ def critic_outputs(run: Any, x: np.ndarray, labels: np.ndarray | None) -> tuple[
     return torch.cat(out).numpy().astype(np.float64), ""
 
 
-def _pool(run: Any, n: int, seed: int, items: Items) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Held-out samples (single images or single points, not items): ``n`` real, none of
-    them an item's, and as many generated, from seeds apart from the session's: ``x``,
-    ``real``, ``label``."""
+Pool = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _pool(run: Any, n: int, seed: int, items: Items) -> tuple[Pool, HeldOut]:
+    """The machine judges' samples (single images or single points, not items): up to ``n``
+    real ones the run never trained on (:func:`held_out_real`; in the training-rows fallback
+    none of them an item's) and as many generated, from seeds apart from the session's:
+    ``(x, real, label)`` and where the real ones come from."""
     n_items_real = int(items.real.sum()) if items.kind == "images" else 0
-    real_x, real_y = draw_real(run.data, n, seed, skip=max(1, n_items_real))
-    n = len(real_x)
+    real = held_out_real(run, n, seed, skip=max(1, n_items_real))
+    n = len(real.x)
     k = int(getattr(run.recipe, "num_classes", 0) or 0)
     labels = (torch.arange(n) % k)[torch.randperm(n, generator=torch.Generator().manual_seed(seed + 7))] \
-        if k and items.kind == "images" else None
+        if k and real.y is not None else None
     fake_x = run.recipe.generate(n, labels, seed=seed + 8)
-    x = torch.cat([real_x.float().cpu(), fake_x.float().cpu()]).numpy()
+    x = torch.cat([real.x.float().cpu(), fake_x.float().cpu()]).numpy()
     lab = np.full(2 * n, -1, dtype=np.int64)
-    if labels is not None and real_y is not None:
-        lab[:n], lab[n:] = real_y.numpy(), labels.numpy()
-    return x, np.array([True] * n + [False] * n), lab
+    if labels is not None and real.y is not None:
+        lab[:n], lab[n:] = real.y.numpy(), labels.numpy()
+    return (x, np.array([True] * n + [False] * n), lab), real
 
 
-def discriminator_rows(run: Any, items: Items, pool: tuple[np.ndarray, np.ndarray, np.ndarray], *,
-                       seed: int = 0) -> list[dict[str, Any]]:
+def _pool_protocol(preal: np.ndarray, held: HeldOut | None) -> tuple[str, str]:
+    """The held-out rows' protocol name and the sentence that says where they come from."""
+    if held is None:
+        return f"held-out samples ({len(preal)})", ""
+    return f"{held.split} ({int(preal.sum())} real + {int((~preal).sum())} generated)", held.description
+
+
+def discriminator_rows(run: Any, items: Items, pool: Pool, *, seed: int = 0,
+                       held: HeldOut | None = None) -> list[dict[str, Any]]:
     px, preal, plab = pool
     pool_out, why = critic_outputs(run, px, plab)
     if pool_out is None:
@@ -161,17 +253,28 @@ def discriminator_rows(run: Any, items: Items, pool: tuple[np.ndarray, np.ndarra
         threshold, rule = float(np.median(pool_out)), "critic above its median on the held-out samples"
     if items.kind == "points":
         n, b, d = items.x.shape
-        out, _ = critic_outputs(run, items.x.reshape(n * b, d), None)
-        item_scores = out.reshape(n, b).mean(axis=1)
+        out, why_items = critic_outputs(run, items.x.reshape(n * b, d), None)
+        item_scores = None if out is None else out.reshape(n, b).mean(axis=1)
         rule_items = f"mean over the item's {b} points: {rule}"
     else:
-        item_scores, _ = critic_outputs(run, items.x, items.label)
+        item_scores, why_items = critic_outputs(run, items.x, items.label)
         rule_items = rule
-    return [
+    protocol, where = _pool_protocol(preal, held)
+    item_row = {"judge": "discriminator", "protocol": "HYPE∞ (the session's items)", "items": 0, "error": None,
+                "note": why_items} if item_scores is None else \
         error_row("discriminator", "HYPE∞ (the session's items)", items.real, item_scores > threshold,
-                  labels=items.label, class_names=items.class_names, seed=seed, note=rule_items),
-        error_row("discriminator", f"held-out samples ({len(preal)})", preal, pool_out > threshold,
-                  labels=plab, class_names=items.class_names, seed=seed, note=rule)]
+                  labels=items.label, class_names=items.class_names, seed=seed, note=rule_items)
+    return [
+        item_row,
+        _with_split(error_row("discriminator", protocol, preal, pool_out > threshold, labels=plab,
+                              class_names=items.class_names, seed=seed, note=f"{rule}; real: {where}" if where else rule),
+                    held)]
+
+
+def _with_split(row: dict[str, Any], held: HeldOut | None) -> dict[str, Any]:
+    if held is not None:
+        row["held_out"] = held.protocol()
+    return row
 
 
 def make_classifier(kind: str, seed: int) -> tuple[Any, str]:
@@ -192,8 +295,8 @@ def make_classifier(kind: str, seed: int) -> tuple[Any, str]:
     return clf, "MLP (128 hidden) on standardised pixels"
 
 
-def classifier_rows(items: Items, pool: tuple[np.ndarray, np.ndarray, np.ndarray], *, seed: int = 0,
-                    folds: int = 5) -> list[dict[str, Any]]:
+def classifier_rows(items: Items, pool: Pool, *, seed: int = 0, folds: int = 5,
+                    held: HeldOut | None = None) -> list[dict[str, Any]]:
     """A fresh classifier of real vs generated: its ``folds``-fold cross-validated error on the
     held-out pool, then, trained on the whole pool, its error on the session's items."""
     from sklearn.exceptions import ConvergenceWarning
@@ -202,6 +305,7 @@ def classifier_rows(items: Items, pool: tuple[np.ndarray, np.ndarray, np.ndarray
     px, preal, plab = pool
     feats = px.reshape(len(px), -1)
     clf, what = make_classifier(items.kind, seed)
+    folds = max(2, min(folds, int(preal.sum()), int((~preal).sum())))  # a held-out split of a few rows
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -215,11 +319,13 @@ def classifier_rows(items: Items, pool: tuple[np.ndarray, np.ndarray, np.ndarray
     else:
         said = clf.predict_proba(items.x.reshape(len(items), -1))[:, 1] > 0.5
         rule = "trained on the held-out samples"
+    protocol, where = _pool_protocol(preal, held)
     return [
         error_row("classifier", "HYPE∞ (the session's items)", items.real, said, labels=items.label,
                   class_names=items.class_names, seed=seed, note=f"{what}, {rule}"),
-        error_row("classifier", f"held-out samples ({len(preal)}, {folds}-fold CV)", preal, p_cv > 0.5,
-                  labels=plab, class_names=items.class_names, seed=seed, note=what)]
+        _with_split(error_row("classifier", f"{protocol}, {folds}-fold CV", preal, p_cv > 0.5, labels=plab,
+                              class_names=items.class_names, seed=seed,
+                              note=f"{what}; real: {where}" if where else what), held)]
 
 
 def score_run(run: Any, run_dir: Path, session: Session, *, pool: int = 2000, seed: int = 0,
@@ -227,12 +333,15 @@ def score_run(run: Any, run_dir: Path, session: Session, *, pool: int = 2000, se
     """Every judge's rows for ``run_dir``; written to ``RUN/judge/score.json``."""
     items = session.items
     rows = human_rows(run_dir, class_names=items.class_names, seed=seed)
+    held = None
     if machines:
-        p = _pool(run, pool, seed, items)
-        rows += discriminator_rows(run, items, p, seed=seed)
-        rows += classifier_rows(items, p, seed=seed)
+        p, held = _pool(run, pool, seed, items)
+        rows += discriminator_rows(run, items, p, seed=seed, held=held)
+        rows += classifier_rows(items, p, seed=seed, held=held)
     result = {"version": 1, "kind": items.kind, "session": session.name, "items": len(items),
               "class_names": items.class_names, "rows": rows}
+    if held is not None:
+        result["held_out"] = held.protocol()
     path = judge_dir(run_dir) / "score.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".score.json.{os.getpid()}.tmp")
@@ -257,13 +366,16 @@ def _pct(v: Any) -> str:
 
 def format_rows(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a text table (error rates in %)."""
-    lines = [f"{'judge':<22} {'protocol (items)':<38} {'n':>5} {'error %':>7} {'95% CI':>13} {'gen->real':>9} {'real->gen':>9}"]
+    width = max([38, *(len(str(r.get("protocol", ""))) for r in rows)])
+    lines = [f"{'judge':<22} {'protocol (items)':<{width}} {'n':>5} {'error %':>7} {'95% CI':>13} {'gen->real':>9} {'real->gen':>9}"]
     for r in rows:
         ci = f"[{_pct(r.get('ci_low')).strip()}, {_pct(r.get('ci_high')).strip()}]" if r.get("ci_low") is not None else "-"
-        lines.append(f"{r['judge']:<22} {r['protocol']:<38} {r.get('items', 0):>5} {_pct(r.get('error')):>7} {ci:>13} "
+        lines.append(f"{r['judge']:<22} {r['protocol']:<{width}} {r.get('items', 0):>5} {_pct(r.get('error')):>7} {ci:>13} "
                      f"{_pct(r.get('fake_error')):>9} {_pct(r.get('real_error')):>9}" + (f"  {r['note']}" if r.get("note") and not r.get("items") else ""))
         per = r.get("per_class") or {}
         if per:
             lines.append(f"{'':<22}   per class (error %): " + ", ".join(
                 f"{name} {_pct(c['error']).strip()} (n={c['items']})" for name, c in per.items()))
+    splits = {r["held_out"]["description"] for r in rows if isinstance(r.get("held_out"), dict)}
+    lines += [f"machine judges' real samples: {d}" for d in sorted(splits)]
     return "\n".join(lines)
