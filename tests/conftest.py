@@ -14,6 +14,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # imported: here, before gankit. Spinning waiters stall 2-thread runs on shared cores.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# extractor=auto would switch image metrics to Inception-v3 (0.4 s an image on a CPU) wherever
+# the gankit[inception] extra is installed; tests that want it ask for it by path
+os.environ.setdefault("GANKIT_INCEPTION", "off")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

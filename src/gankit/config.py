@@ -111,7 +111,11 @@ class EvalConfig:
     metrics: list[str] | None = _opt(None, "metric names (gankit list metrics); null = the data kind's defaults")
     num_samples: EvalSamples = _opt(2500, "generated samples per evaluation")
     seed: Seed = _opt(1234, "seed of the evaluation's samples (the same numbers on every re-evaluation)")
-    inception: str | None = _opt(None, "TorchScript Inception file for Inception-FID (nothing is downloaded)")
+    inception: str | None = _opt(None, "Inception-v3 weights file (default: the gankit[inception] extra's; "
+                                       "docs/inception.md)")
+    inception_resize: Literal["clean", "legacy"] = _opt(
+        "clean", "resize to 299 px for Inception: clean (PIL bicubic) or legacy (bilinear, as pytorch-fid)")
+    fid_reference: str | None = _opt(None, "FID against this gankit data stats file instead of the real subset")
 
 
 @dataclasses.dataclass

@@ -146,7 +146,7 @@ def test_inception_input_is_3x299x299_in_0_255(tmp_path):
     assert f.shape == (3, 11)
     torch.testing.assert_close(f[:, :3], torch.tensor([[0.0] * 3, [255.0] * 3, [127.5] * 3]))
     torch.testing.assert_close(f[:, 9:], torch.full((3, 2), 299.0))
-    assert ext.description == f"inception:{path}"
+    assert ext.description == f"torchscript:{path}"
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
@@ -160,8 +160,8 @@ def test_inception_without_return_features_and_through_evaluate_images(tmp_path,
     # feature means of bilinearly resized images stay close to the originals', and evaluate_images
     # computes FID on exactly the extractor's features of its real subset and the given images
     data = TensorSource(x, y, name="digits", num_classes=10)
-    out = evaluate_images(data, xt[:60], extractor=f"inception:{path}", metrics=("fid",), num_real=50, seed=3)
-    assert out["feature_extractor"] == f"inception:{path}"
+    out = evaluate_images(data, xt[:60], extractor=f"torchscript:{path}", metrics=("fid",), num_real=50, seed=3)
+    assert out["feature_extractor"] == f"torchscript:{path}"
     real = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(3 + 101))[:50]]
     ext = InceptionExtractor(path)
     assert out["fid"] == pytest.approx(fid_from_features(ext.features(real), ext.features(xt[:60])), rel=1e-9)

@@ -1,9 +1,10 @@
 """Feature extractors for the image metrics: a small CNN classifier that gankit trains on the
-data set itself, or a TorchScript Inception network the user supplies.
+data set itself, or any TorchScript network the user supplies (Inception-v3 under gankit's
+protocol lives in :mod:`gankit.metrics.inception`).
 
-Inception weights cannot be downloaded here, and Inception features of 8x8 digits or 28x28
-clothing are a poor fit anyway; a classifier trained on the data set's own training split
-gives features that separate exactly the classes a generator should cover (the "domain
+Without the ``gankit[inception]`` extra there are no Inception weights (nothing is
+downloaded), and Inception features of 8x8 digits or 28x28 clothing are a poor fit anyway;
+a classifier trained on the data set's own training split gives features that separate exactly the classes a generator should cover (the "domain
 classifier" used for MNIST FIDs, e.g. by Lucic et al. 2018 for their mode counts). Its
 numbers are NOT comparable with published Inception FIDs, so every extractor carries a
 ``description`` that reports print next to the numbers.
@@ -285,8 +286,9 @@ def _train_and_save(folder: Path, x: Tensor, y: Tensor, num_classes: int, test: 
 
 # --------------------------------------------------------------------------- Inception
 
-class InceptionExtractor:
-    """A TorchScript Inception-v3 the user supplies (never downloaded).
+class TorchScriptExtractor:
+    """Any TorchScript feature network the user supplies (``extractor=torchscript:PATH``), outside
+    gankit's Inception protocol (:mod:`gankit.metrics.inception` has that one).
 
     Images in [-1, 1] are replicated to 3 channels, resized to 299x299 (bilinear) and mapped
     to 0..255, the input convention of the ``inception-2015-12-05.pt`` TorchScript file used
@@ -309,7 +311,7 @@ class InceptionExtractor:
             raise DataError(f"{p}: not a TorchScript model ({first})") from None
         self.device = torch.device(device)
         self.path = p
-        self.description = f"inception:{p}"
+        self.description = f"torchscript:{p}"
         try:
             args = [a.name for a in self.model.forward.schema.arguments]
         except AttributeError:
@@ -332,3 +334,6 @@ class InceptionExtractor:
 
     def features(self, x: Tensor, batch: int = 100) -> Tensor:
         return _batched(self._forward, x, batch, self.device)[0]
+
+
+InceptionExtractor = TorchScriptExtractor  # the name it had before gankit's Inception protocol

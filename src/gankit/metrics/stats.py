@@ -13,8 +13,14 @@ update of Chan, Golub & LeVeque (1979):
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -102,3 +108,51 @@ class FeatureStats:
             merged.merge(FeatureStats.from_state(s))
         self.load_state_dict(merged.state_dict())
         return self
+
+
+# --------------------------------------------------------------------------- reference statistics files
+
+def save_reference(path: str | os.PathLike[str], acc: FeatureStats, card: dict[str, Any],
+                   source: dict[str, Any]) -> Path:
+    """Write ``acc``'s mean and covariance (float64) with the protocol ``card`` that made the
+    features and a description of the images (``source``) to an ``.npz`` file, atomically.
+    The keys ``mu`` and ``sigma`` are those of pytorch-fid's and clean-fid's statistics files."""
+    mu, sigma = acc.compute()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name + ".", suffix=".tmp.npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, mu=mu.numpy(), sigma=sigma.numpy(), num_images=np.int64(acc.n),
+                 protocol=np.array(json.dumps(card, sort_keys=True)), source=np.array(json.dumps(source, sort_keys=True)))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
+
+
+def load_reference(path: str | os.PathLike[str], expected: dict[str, Any],
+                   same: Sequence[str] = ()) -> tuple[Tensor, Tensor, int, dict[str, Any]]:
+    """``(mu (d,), sigma (d, d), num_images, source)`` of a file written by :func:`save_reference`.
+
+    Raises :class:`DataError` (one line) when the file is missing or unreadable, or when its
+    protocol differs from ``expected`` in any of the keys ``same``."""
+    from gankit.errors import DataError
+
+    p = Path(path).expanduser()
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            mu, sigma, n = z["mu"], z["sigma"], int(z["num_images"])
+            card, source = json.loads(str(z["protocol"])), json.loads(str(z["source"]))
+    except FileNotFoundError:
+        raise DataError(f"reference statistics {p} not found (gankit data stats writes them)") from None
+    except (OSError, KeyError, ValueError) as e:
+        raise DataError(f"{p}: not a gankit reference statistics file ({type(e).__name__}: {e}; "
+                        "gankit data stats writes them)") from None
+    diff = [f"{k}={card.get(k)!r} (this evaluation: {expected.get(k)!r})" for k in same if card.get(k) != expected.get(k)]
+    if diff:
+        raise DataError(f"{p} was computed under another protocol: {'; '.join(diff)}; recompute it with "
+                        "gankit data stats under this evaluation's protocol")
+    return torch.from_numpy(mu).double(), torch.from_numpy(sigma).double(), n, source

@@ -254,6 +254,7 @@ class Run:
 
         return EvalContext(self.data, generate, num_samples=ev.num_samples, seed=seed, device=self.device,
                            cache={"inception": ev.inception, "conditional": bool(self.recipe.num_classes),
+                                  "inception_resize": ev.inception_resize, "fid_reference": ev.fid_reference,
                                   # the feature classifier's training bar (first use of a data set only)
                                   "progress": bool(self.cfg.train.progress and self.is_main),
                                   "model": self.recipe,
@@ -280,7 +281,7 @@ class Run:
         if bar is not None:
             bar.close()
         for k, v in ctx.cache.items():
-            if k == "feature_extractor":
+            if k in ("feature_extractor", "feature_protocol"):
                 out[k] = v
         return out
 
