@@ -15,11 +15,11 @@ import torch
 from gankit.networks import DISCRIMINATORS, GENERATORS
 
 B, NZ, K = 8, 6, 3
-SHAPES = {"points": [(2,)], "images": [(1, 16, 16), (3, 28, 28)]}
+SHAPES = {"points": [(2,)], "images": [(1, 16, 16), (3, 28, 28)], "pow2": [(1, 16, 16), (3, 32, 32)]}
 
 
 def shapes_for(entry) -> list[tuple[int, ...]]:
-    kind = entry.meta.get("data", "any")
+    kind = entry.meta.get("sizes", entry.meta.get("data", "any"))
     return SHAPES[kind] if kind in SHAPES else SHAPES["points"] + SHAPES["images"][:1]
 
 
