@@ -19,9 +19,13 @@ import os as _os
 # shared machine takes a core from the thread it waits for. Set OMP_WAIT_POLICY to override.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from gankit.config import Config, build_config, load_config  # noqa: E402
 from gankit.errors import CheckpointError, ConfigError, DataError, GankitError  # noqa: E402
-from gankit.training import Run, load_run, resume, train  # noqa: E402
+
+# The API that needs torch loads on first use, so that `import gankit.cli.main` is instant and
+# the command line's Ctrl-C handler is in place before torch starts loading.
+_LAZY = {"Config": "gankit.config", "build_config": "gankit.config", "load_config": "gankit.config",
+         "Run": "gankit.training", "load_run": "gankit.training", "resume": "gankit.training",
+         "train": "gankit.training"}
 
 __version__ = "0.1.0"
 
@@ -32,6 +36,12 @@ __all__ = ["CheckpointError", "Config", "ConfigError", "DataError", "GankitError
 def __getattr__(name: str):  # lazy sub-packages: `gankit.experiments`, `gankit.metrics`, ...
     import importlib
 
-    if name in ("experiments", "metrics", "losses", "networks", "data", "bench", "plotting"):
-        return importlib.import_module(f"gankit.{name}")
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if not name.startswith("_"):
+        try:
+            return importlib.import_module(f"gankit.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"gankit.{name}":
+                raise
     raise AttributeError(f"module 'gankit' has no attribute {name!r}")

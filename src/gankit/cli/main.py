@@ -111,7 +111,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    """The ``gankit`` command: :func:`main`, with a Ctrl-C while torch and the sub-commands are
+    still loading (the first second or so) ending as one line too."""
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        print("gankit: interrupted", file=sys.stderr)
+        status = 130
+    sys.exit(status)
 
 
 if __name__ == "__main__":
