@@ -12,6 +12,7 @@ name                what it does                                                
 ``instance_noise``  annealed Gaussian noise on every input of D                   Sønderby et al. 2017
 ``spectral_norm``   spectral normalisation of every layer of D                    Miyato et al. 2018
 ``drs``             rejection sampling by a critic refitted to the trained G      Azadi et al. 2019
+``augment``         differentiable augmentation of D's inputs, adaptive p (ADA)   Zhao et al. 2020; Karras et al. 2020
 ==================  ===========================================================  ====================
 
 Three more mitigations are plain configuration, not hooks: a mixture-of-Gaussians latent
@@ -22,4 +23,4 @@ objective with gradient penalty (``loss=wgan penalty=gp``, Gulrajani et al. 2017
 Yazici et al. 2019). ``gankit bench modes`` measures all of them.
 """
 
-from gankit.mitigations import bourgan, features, latent, mgan, noise, packing, rejection, unrolled  # noqa: F401  (registration)
+from gankit.mitigations import augment, bourgan, features, latent, mgan, noise, packing, rejection, unrolled  # noqa: F401  (registration)

@@ -176,6 +176,8 @@ class GANRecipe(Recipe):
             fake = self.G(z, y)
         critic = lambda x: self.critic(x, y, self.D_train)  # noqa: E731
         real_out, fake_out = critic(real), critic(fake)
+        for m in self.mitigations:
+            m.observe_critic(real_out.detach(), fake_out.detach())
         loss = self.objective.d_loss(real_out, fake_out)
         logs = {"d_loss": loss.detach()}
         pen = self.penalty

@@ -30,6 +30,10 @@ class Mitigation:
         """Transform every input to D, real and fake alike (e.g. instance noise at ``step``)."""
         return x
 
+    def observe_critic(self, real_out: Tensor, fake_out: Tensor) -> None:
+        """Sees D's outputs on the real and fake batch of each D step, detached (ADA's
+        overfitting heuristic). Must not synchronise with the device."""
+
     def generator_critic(self, critic: CriticFn, recipe: Any) -> CriticFn:
         """The critic the generator's loss sees (e.g. an unrolled copy of D)."""
         return critic
