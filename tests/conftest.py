@@ -1,6 +1,7 @@
 """Shared test settings: deterministic torch on a fixed number of threads (the suite runs on 2
-cores), and ``record``: the numbers the training tests assert on, written out for
-benchmarks/test_margins.py when GANKIT_RECORD names a file."""
+cores); ``record``: the numbers the training tests assert on, written out for
+benchmarks/test_margins.py when GANKIT_RECORD names a file; and the ``needs_fashion_mnist``
+marker: a test that reads Fashion-MNIST skips, with the reason, where the files are absent."""
 
 import json
 import os
@@ -20,6 +21,33 @@ os.environ.setdefault("GANKIT_INCEPTION", "off")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+
+
+def fashion_mnist_missing() -> str | None:
+    """Why Fashion-MNIST cannot be read here (gankit's own message), or None where it can."""
+    from gankit.data.fetch import locate
+    from gankit.errors import DataError
+
+    try:
+        for split in ("train", "test"):
+            locate("fashion-mnist", split)
+    except DataError as e:
+        return str(e)
+    return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs_fashion_mnist: reads Fashion-MNIST (Debian's dataset-fashion-mnist "
+                                       "or `gankit data fetch fashion-mnist`); skipped where it is absent")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    marked = [item for item in items if item.get_closest_marker("needs_fashion_mnist")]
+    why = fashion_mnist_missing() if marked else None
+    if why:
+        skip = pytest.mark.skip(reason=why)
+        for item in marked:
+            item.add_marker(skip)
 
 
 def _threads() -> int:

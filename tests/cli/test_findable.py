@@ -182,6 +182,7 @@ def test_image_and_aae_presets_are_complete_recipes(name):
     assert alone["train"]["standardize"] is False
 
 
+@pytest.mark.needs_fashion_mnist
 def test_the_image_preset_is_the_bench_images_recipe():
     from gankit.bench import images
 

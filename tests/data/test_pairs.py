@@ -113,6 +113,7 @@ def test_domains_folder_cyclegan_layout(tmp_path: Path) -> None:
     assert {round(float(v), 5) for v in src.test_b[:, 0, 0, 0]} == {round(pixel(40), 5), round(pixel(41), 5)}
 
 
+@pytest.mark.needs_fashion_mnist
 def test_domains_resume_exactly() -> None:
     src = DATASETS.build("fashion-domains", {"num": 50})
     gen = torch.Generator().manual_seed(3)
@@ -128,6 +129,7 @@ def test_domains_resume_exactly() -> None:
         assert torch.equal(a, a2) and torch.equal(b, b2)
 
 
+@pytest.mark.needs_fashion_mnist
 def test_fashion_domains_are_the_two_classes() -> None:
     from gankit.data.images import fashion_mnist
 

@@ -38,6 +38,7 @@ def test_pix2pix_beats_the_trivial_translators_on_held_out_edges(tmp_path: Path,
     assert m["psnr"] > m["psnr_mean_image"] + 2.5
 
 
+@pytest.mark.needs_fashion_mnist
 def test_cyclegan_cycle_error_falls_below_a_translator_that_forgets(tmp_path: Path, seed: int = 0) -> None:
     """Sneakers <-> ankle boots at 16x16 (500 of each), 200 steps of batch 8, two U-Nets (width 8) and two
     16x16 PatchGANs, LSGAN, cycle 10, identity 5. A translator that forgets its input cannot
