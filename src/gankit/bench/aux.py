@@ -41,8 +41,14 @@ COLUMNS = [("model", "model", "s"), ("preset", "preset", "s"), ("seed", "seed", 
            ("recall", "recall", ".3f"), ("load", "load 1-min (start/end)", "s")]
 
 
+# How long the benchmark runs at its defaults (`gankit bench NAME --help` says it).
+RUNTIME = ('3 trainings at the defaults: infogan 40-90 s, acgan 1,715 s and cdcgan 470 s-30 min (one thread,'
+           ' load 4-9): 35-60 min')
+
+
 @BENCHMARKS.register("aux", summary="InfoGAN code accuracy on digits; AC-GAN vs projection cDCGAN cond. accuracy",
-                     paper="Chen et al. 2016; Odena et al. 2017")
+                     paper="Chen et al. 2016; Odena et al. 2017",
+                     runtime=RUNTIME)
 def aux(*, models: list[str] = ["infogan", "acgan", "cdcgan"], steps: int = 0, seeds: list[int] = [0],  # noqa: B006
         out: str = "runs/bench/aux") -> list[dict[str, Any]]:
     """Train each of ``models`` (infogan, acgan, cdcgan) from its preset, ``steps`` steps (0:

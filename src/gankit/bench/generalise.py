@@ -191,7 +191,13 @@ def markdown(summary: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, A
     return "\n".join(lines) + "\n"
 
 
-@BENCHMARKS.register("generalise", paper="issue 14: a default that needs no tuning to the data")
+# How long the benchmark runs at its defaults (`gankit bench NAME --help` says it).
+RUNTIME = ('396 trainings at the defaults (6 recipes x 22 data sets x 3 seeds; the data row trains nothing),'
+           ' 19-84 CPU-seconds each: about 2 h with 2 workers on a 2-core CPU (estimated from the CPU '
+           'seconds in docs/bench-generalise.md)')
+
+
+@BENCHMARKS.register("generalise", runtime=RUNTIME)
 def generalise_bench(*, methods: list[str] = ("data", "default", "best", "base", "bourgan", "mgan", "d2gan"),
                      mixtures: int = 20, members: list[int] | None = None, family_seed: int = 1000,
                      pacgan: bool = True, seeds: int = 3,

@@ -229,7 +229,14 @@ def markdown(summary: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> s
     return "\n".join(lines) + "\n"
 
 
-@BENCHMARKS.register("modes", paper="Srivastava et al. 2017 (VEEGAN); Lin et al. 2018 (PacGAN); Metz et al. 2017")
+# How long the benchmark runs at its defaults (`gankit bench NAME --help` says it).
+RUNTIME = ('120 trainings at the defaults (12 methods x 2 setups x 5 seeds), 20-300 s each on one thread '
+           '(unrolled5 and wgan-gp the slowest): about 1 h with 2 workers on a 2-core CPU (estimated from '
+           'the per-run times in docs/bench-modes.md)')
+
+
+@BENCHMARKS.register("modes", paper="Srivastava et al. 2017 (VEEGAN); Lin et al. 2018 (PacGAN); Metz et al. 2017",
+                     runtime=RUNTIME)
 def modes_bench(*, methods: list[str] = ("gan", "ema", "mog-prior", "pack2", "pack4", "minibatch", "mbstd",
                                          "unrolled5", "instance-noise", "sn", "wgan-gp", "base"),
                 setups: list[str] = ("ring", "grid"), seeds: int | list[int] = 5, steps: int | None = None,

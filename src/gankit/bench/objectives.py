@@ -196,9 +196,16 @@ def _base(c: Mapping[str, Any]) -> str:
             f"(unless the objective's settings say otherwise)")
 
 
+# How long the benchmark runs at its defaults (`gankit bench NAME --help` says it).
+RUNTIME = ('115 trainings at the defaults (23 objectives x 5 seeds): 95 of them (all but mmd-gan, d2gan, '
+           'rpgan, feature-matching) took 1 h 58 min on one worker of a 2-core CPU; mmd-gan adds about 30 '
+           'CPU-minutes per run: 2-3 h in all (estimated)')
+
+
 @BENCHMARKS.register("objectives", summary="every loss / f-divergence / WGAN constraint / MMD on the default ring: "
                                            "modes, HQ, reverse KL, energy, time",
-                     paper="Nowozin et al. 2016; Arjovsky et al. 2017; Gulrajani et al. 2017; Li et al. 2015, 2017")
+                     paper="Nowozin et al. 2016; Arjovsky et al. 2017; Gulrajani et al. 2017; Li et al. 2015, 2017",
+                     runtime=RUNTIME)
 def objectives_bench(*, objectives: list[str] | None = None, seeds: int | list[int] = 5, steps: int | None = None,
                      workers: int = 2, threads: int = 1, overrides: list[str] = (),
                      out: str = "runs/bench/objectives") -> list[dict[str, Any]]:

@@ -44,9 +44,15 @@ def _load() -> str:
     return "/".join(f"{v:.1f}" for v in os.getloadavg())
 
 
+# How long the benchmark runs at its defaults (`gankit bench NAME --help` says it).
+RUNTIME = ('8 trainings at the defaults: 444 s (7.4 min) with one thread on a 2-core CPU at load 0.6-2.2; '
+           'about 6x longer at load 6-9')
+
+
 @BENCHMARKS.register("semisup", summary="semi-supervised test error (ssaae, ssgan) vs the labels-alone "
                                         "classifier, Fashion-MNIST 100 / 1000 labels",
-                     paper="Makhzani et al. 2016 §5; Salimans et al. 2016 §5")
+                     paper="Makhzani et al. 2016 §5; Salimans et al. 2016 §5",
+                     runtime=RUNTIME)
 def semisup(*, data: Literal["fashion-mnist", "mnist"] = "fashion-mnist", path: str | None = None,
             labels: list[Count] = [100, 1000], methods: list[str] = ["ssaae", "ssgan"],  # noqa: B006
             steps: NonNegativeInt = 0, seed: Seed = 0, label_seed: Seed = 0, baseline: bool = True,

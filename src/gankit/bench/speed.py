@@ -179,7 +179,14 @@ def data_path_rows(*, size: int = 64, channels: int = 3, n: int = 4096, batch: i
 
 # --------------------------------------------------------------------------- the benchmark
 
-@BENCHMARKS.register("speed", summary="training-step throughput and FLOP/s vs the measured matmul peak")
+# How long the benchmark runs at its defaults (`gankit bench NAME --help` says it).
+RUNTIME = ('20 model x precision x compile x layout combinations of 7 steps at the defaults; a DCGAN-64 step'
+           ' takes 1-14 s on one thread: about 15 min on a 2-core CPU at load 7 (estimated from '
+           'docs/bench-speed.md)')
+
+
+@BENCHMARKS.register("speed", summary="training-step throughput and FLOP/s vs the measured matmul peak",
+                     runtime=RUNTIME)
 def speed_bench(*, models: list[str] = MODELS, precisions: list[str] = ("fp32", "bf16"),
                 compile: list[bool] = (False, True), channels_last: list[bool] = (False, True),
                 steps: int = 5, warmup: int = 2, mlp_batch: int = 256, dcgan_batch: int = 64, channels: int = 3,

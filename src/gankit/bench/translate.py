@@ -14,7 +14,7 @@ bench's length: ``pix2pix`` (``pix2pix-fashion-edges``: L1 + cGAN), ``l1`` (the 
   cycle errors ``mean|F(G(a)) - a|``, ``mean|G(F(b)) - b|`` beside the mean image of the domain.
 
 Writes ``translate.md`` and ``translate.json`` in ``out``, a run directory per model below it,
-and each model's sample grid (held-out triplets) as ``<grids>/translate-<model>.png``.
+and each model's sample grid (held-out triplets) as ``<out>/translate-<model>.png``.
 The papers' own numbers (FCN scores on Cityscapes, AMT studies on maps, horse <-> zebra) come
 from data sets and raters gankit cannot use offline: docs/bench-translate.md cites them beside
 these, not as comparable numbers.
@@ -40,16 +40,22 @@ PAIRED = [("l1", "L1", ".4f"), ("psnr", "PSNR dB", ".2f")]
 BASELINES = [("identity", "input itself"), ("mean_image", "mean training image")]
 
 
+# How long the benchmark runs at its defaults (`gankit bench NAME --help` says it).
+RUNTIME = ('3 trainings at the defaults: 7 min 54 s with one thread on a 2-core CPU at load 8-9')
+
+
 @BENCHMARKS.register("translate", summary="pix2pix (Fashion-MNIST edges -> image) and CycleGAN (two classes): "
                                           "held-out L1/PSNR, translated-class accuracy, cycle error",
-                     paper="Isola et al. 2017; Zhu et al. 2017")
+                     paper="Isola et al. 2017; Zhu et al. 2017",
+                     runtime=RUNTIME)
 def translate(*, models: list[str] = ["pix2pix", "l1", "cyclegan"], pix2pix_steps: int = 1200,  # noqa: B006
               cyclegan_steps: int = 600, a: str = "Sneaker", b: str = "Ankle boot", seed: int = 0,
-              eval_samples: int = 2000, out: str = "runs/bench/translate", grids: str = "docs/img") -> list[dict[str, Any]]:
+              eval_samples: int = 2000, out: str = "runs/bench/translate", grids: bool = True) -> list[dict[str, Any]]:
     """Train each of ``models`` (pix2pix, l1, cyclegan) from its preset for ``pix2pix_steps`` /
     ``cyclegan_steps`` steps; ``a``, ``b``: CycleGAN's two Fashion-MNIST classes; evaluate on
-    ``eval_samples`` held-out images. Writes ``translate.md`` / ``translate.json`` in ``out`` and
-    the sample grids in ``grids`` ("" for none)."""
+    ``eval_samples`` held-out images. Writes ``translate.md`` / ``translate.json``, a run directory
+    per model and, with ``grids``, a sample grid ``translate-<model>.png`` per model, all in ``out``
+    (nothing outside it)."""
     for m in models:
         if m not in PRESETS:
             raise ConfigError(f"bench translate: unknown model {m!r} (choose from {', '.join(PRESETS)})")
@@ -63,7 +69,8 @@ def translate(*, models: list[str] = ["pix2pix", "l1", "cyclegan"], pix2pix_step
            "load_avg_start": [round(v, 2) for v in os.getloadavg()], "date": time.strftime("%Y-%m-%d")}
     rows = []
     for model in models:
-        rows.append(_bench_model(model, _config(model, options), out_dir / model, Path(grids) if grids else None))
+        grid = grid_path(out_dir, model) if grids else None
+        rows.append(_bench_model(model, _config(model, options), out_dir / model, grid))
         print(_line(rows[-1]), flush=True)
     env["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
     report = {"options": options, "environment": env, "rows": rows}
@@ -89,7 +96,12 @@ def _config(model: str, o: dict[str, Any]) -> Any:
     return load_config(preset=PRESETS[model], overrides=sets)
 
 
-def _bench_model(model: str, cfg: Any, run_dir: Path, grids: Path | None) -> dict[str, Any]:
+def grid_path(out_dir: Path, model: str) -> Path:
+    """Where the sample grid of ``model`` goes: inside the bench's output folder."""
+    return out_dir / f"translate-{model}.png"
+
+
+def _bench_model(model: str, cfg: Any, run_dir: Path, grid: Path | None) -> dict[str, Any]:
     from gankit.plotting.grid import save_image_grid
     from gankit.training import Run
 
@@ -105,10 +117,9 @@ def _bench_model(model: str, cfg: Any, run_dir: Path, grids: Path | None) -> dic
                            "load_end": round(os.getloadavg()[0], 2), "data": run.data.name}
     row.update({k: v for k, v in run.metrics.items() if isinstance(v, (int, float, str))
                 and k not in ("step", "wall_time_s")})
-    if grids is not None:
-        grids.mkdir(parents=True, exist_ok=True)
+    if grid is not None:
         imgs, nrow = run.recipe.sample_grid(16, seed=cfg.eval.seed)
-        row["grid"] = str(save_image_grid(imgs, grids / f"translate-{model}.png", nrow=nrow))
+        row["grid"] = str(save_image_grid(imgs, grid, nrow=nrow))
     return row
 
 

@@ -13,7 +13,7 @@ BENCH_EPILOG = """\
 examples:
   gankit bench                                   # the benchmarks, one line each
   gankit bench modes --help                      # one benchmark's options, types and defaults
-  gankit bench modes --set methods=[gan,default] --set setups=[ring] --set seeds=2 --out runs/bench/try
+  gankit bench modes --set methods=[gan,base] --set setups=[ring] --set seeds=2 --out runs/bench/try
 """
 
 
@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     names = ", ".join(load_all().names())
     p = sub.add_parser("bench", help=f"benchmarks that print numbers ({names})", add_help=False,
                        description="Run a benchmark: it prints its table and writes markdown + JSON (and "
-                                   "figures) into --out. Options are --set KEY=VALUE, checked like config keys.",
+                                   "figures) into --out, nothing elsewhere. Options are --set KEY=VALUE, checked "
+                                   "like config keys. Benchmarks run for minutes to hours: `gankit bench NAME "
+                                   "--help` says how long.",
                        epilog=BENCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-h", "--help", action="store_true", help="show this help; with NAME, that benchmark's options")
     p.add_argument("name", nargs="?", metavar="NAME", help=f"benchmark: {names} (omit to list them)")
@@ -39,7 +41,8 @@ def bench_help(name: str) -> str:
     entry = reg.entry(name)  # unknown name: one line listing the benchmarks
     doc = inspect.getdoc(entry.factory) or entry.summary
     lines = [f"gankit bench {name}: {entry.summary}" + (f" ({entry.paper})" if entry.paper else ""), "",
-             doc, "", "options (--set KEY=VALUE; --out DIR sets out):"]
+             doc, "", f"run time: {entry.meta['runtime']}", "",
+             "options (--set KEY=VALUE; --out DIR sets out; nothing is written outside out):"]
     lines += [f"  {line}" for line in option_lines(entry, reg.context)]
     return "\n".join(lines)
 
