@@ -159,6 +159,10 @@ def _write_samples(run: Any, out: Path, n: int, cls: int | None, seed: int) -> N
 
         # every class in turn: one column per class; else as near a square as the count allows
         save_image_grid(x, out, nrow=grid_columns(n, run.recipe.num_classes if cls is None else 0))
+    elif x.shape[1] > 2:  # a pair plot of generated vs real points, not the first two coordinates alone
+        from gankit.plotting.runs import plot_points_pairs
+
+        plot_points_pairs(run, out, fake=x, labels=labels, title=f"{n} samples of {Path(str(run.dir)).name}")
     else:
         import matplotlib
 

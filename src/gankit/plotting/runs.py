@@ -28,9 +28,38 @@ def plot_run(run: Any) -> None:
         save_run_grid(run, run.dir / "samples.png")
     elif data.shape == (2,):
         plot_points_2d(run, run.dir / "samples.png")
-    elif data.shape == (1,):
+    elif data.shape == (1,) and hasattr(data, "log_prob"):
         plot_points_1d(run, run.dir / "samples.png")
+    elif len(data.shape) == 1:
+        plot_points_pairs(run, run.dir / "samples.png")
     plot_losses(run.history, run.dir / "losses.png")
+
+
+def real_points(run: Any, n: int) -> np.ndarray:
+    """``n`` real points (all of a smaller training split) for a picture, the data set's
+    training position untouched."""
+    from gankit.data.base import sample_aside
+
+    real, _ = sample_aside(run.data, n, torch.Generator().manual_seed(run.cfg.eval.seed + 1))
+    return real.double().cpu().numpy()
+
+
+def plot_points_pairs(run: Any, path: Path, n: int = 2000, fake: torch.Tensor | None = None,
+                      labels: torch.Tensor | None = None, title: str = "") -> Path:
+    """Generated against real points as a pair plot (:func:`gankit.plotting.pairs.pair_plot`):
+    ``fake`` (default: ``n`` samples of the run, every class in turn for a conditional run),
+    coloured by ``labels`` when the run is conditional, axes named by the data's columns."""
+    from gankit.plotting.pairs import pair_plot
+
+    k = run.recipe.num_classes
+    if fake is None:
+        labels = torch.arange(n) % k if k else None
+        fake = run.recipe.generate(n, labels, seed=run.cfg.eval.seed)
+    real = real_points(run, max(n, len(fake)))
+    names = getattr(run.data, "class_names", None) or []
+    title = title or f"{run.cfg.loss.name} on {run.data.name}, step {run.step}"
+    return pair_plot(real, fake.double().cpu().numpy(), path, columns=getattr(run.data, "columns", None), title=title,
+                     fake_labels=None if labels is None or not k else labels.cpu().numpy(), class_names=names)
 
 
 def _critic_grid(run: Any, pts: torch.Tensor) -> np.ndarray | None:
@@ -76,6 +105,10 @@ def plot_points_2d(run: Any, path: Path, n: int = 2500) -> None:
     ax.set_title(title)
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
+    columns = getattr(data, "columns", None)
+    if columns is not None and len(columns) == 2:
+        ax.set_xlabel(columns[0])
+        ax.set_ylabel(columns[1])
     ax.set_aspect("equal")
     ax.legend(loc="upper right", markerscale=4)
     fig.tight_layout()
