@@ -125,10 +125,11 @@ def _fake(recipe: Any, n: int, y: Tensor | None, gen: torch.Generator) -> Tensor
 def fit_critic(net: nn.Module, recipe: Any, steps: int, batch: int, lr: float, gen: torch.Generator) -> float:
     """``steps`` Adam steps of the logistic loss: real data (label 1) against the frozen
     sampling generator (label 0), fake labels those of the real batch for a conditional run.
-    Returns the last batch's loss (2 log 2 = 1.386 is a critic that cannot tell)."""
+    Returns the last batch's loss (2 log 2 = 1.386 is a critic that cannot tell). A progress
+    bar shows the fit, as training's does (``train.progress``; rank 0 only)."""
     data_state = copy.deepcopy(recipe.data.state_dict())  # the run's data order is not the critic's to move
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.999))
-    with _sampler_in_eval(recipe):
+    with _sampler_in_eval(recipe), _progress(recipe, steps) as bar:
         for _ in range(steps):
             real, y = recipe.batches.real(batch, gen)
             if recipe.transform is not None:
@@ -139,8 +140,21 @@ def fit_critic(net: nn.Module, recipe: Any, steps: int, batch: int, lr: float, g
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            bar.update(1)
     recipe.data.load_state_dict(data_state)
     return float(loss.detach()) if steps else float("nan")
+
+
+def _progress(recipe: Any, steps: int) -> Any:
+    """The critic fit's tqdm bar (disabled without ``train.progress`` and off rank 0): the
+    fit runs after the last training step and would otherwise look like a hang."""
+    from tqdm.auto import tqdm
+
+    from gankit.training import distributed
+
+    show = bool(recipe.cfg.train.progress) and distributed.info().is_main
+    return tqdm(total=steps, desc="rejection critic (drs)", unit="step", dynamic_ncols=True, mininterval=0.5,
+                disable=not show)
 
 
 @torch.no_grad()
