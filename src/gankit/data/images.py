@@ -16,9 +16,11 @@ Changing the size (``size`` option) follows ``fit``:
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
 import torch
@@ -31,12 +33,18 @@ from gankit.data.idx import read_images_and_labels
 from gankit.errors import DataError
 from gankit.registry import Bounds, Seed
 
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
 Fit = Literal["auto", "pad", "resize"]
 # Side of the images a data set may be padded or resized to (0: keep the stored size). Larger
 # images are beyond what gankit's networks and CPU training are meant for, and a typo such as
 # size=32000 would otherwise allocate N x 32000^2 floats before the first step.
 MAX_SIZE = 1024
 ImageSize = Annotated[int, Bounds(ge=0, le=MAX_SIZE)]
+# Pixels of one image file, read from its header before anything is decoded: a PNG of a few
+# hundred bytes can claim gigapixels. Below Pillow's own limit (89.5 M, where it only warns).
+MAX_PIXELS = 8192 * 8192
 MAX_STACKED = 1_000_000  # stacked images held in memory (3 x 28 x 28 float32 each: 9.4 GB at the bound)
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -205,10 +213,30 @@ def load_image(path: Path, size: int, channels: int) -> np.ndarray:
             raise DataError(f"image {path} is too large to load (a decompression bomb?): {e}") from None
 
 
+@contextlib.contextmanager
+def open_image(path: Path) -> Iterator[PILImage]:
+    """``PIL.Image.open(path)``, which reads only the header, refusing an image of more than
+    :data:`MAX_PIXELS` pixels with a :class:`DataError` before any pixel is decoded."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS, below it, decides
+        try:
+            im = Image.open(path)
+        except Image.DecompressionBombError as e:  # over twice Pillow's limit: refused in open()
+            raise DataError(f"image {path} is too large to load (a decompression bomb?): {e}") from None
+    with im:
+        w, h = im.size
+        if w * h > MAX_PIXELS:
+            raise DataError(f"image {path} is too large to load: {w} x {h} = {w * h:,} pixels, over gankit's "
+                            f"limit of {MAX_PIXELS:,} (8192 x 8192); shrink it or leave it out")
+        yield im
+
+
 def _load_image(path: Path, size: int, channels: int) -> np.ndarray:
     from PIL import Image
 
-    with Image.open(path) as im:
+    with open_image(path) as im:
         im = im.convert("L" if channels == 1 else "RGB")
         w, h = im.size
         scale = size / min(w, h)
@@ -222,33 +250,16 @@ def _load_image(path: Path, size: int, channels: int) -> np.ndarray:
 
 
 @DATASETS.register("folder", paper="")
-def folder(*, path: str, size: Annotated[int, Bounds(ge=1, le=MAX_SIZE)] = 32, channels: Literal[1, 3] = 3) -> TensorSource:
-    """A folder of images (anything Pillow reads), optionally one subfolder per class."""
-    root = Path(path).expanduser()
-    if not root.is_dir():
-        raise DataError(f"image folder {root} does not exist or is not a directory")
-    entries, classes, loose = _image_files(root)
-    images, labels, skipped = [], [], list(loose)
-    for file, label in entries:
-        try:
-            images.append(load_image(file, size, channels))
-            labels.append(label)
-        except DataError:
-            raise
-        except Exception:  # Pillow raises OSError, ValueError, SyntaxError, struct.error, ... on bad files
-            skipped.append(file)
-    if not images:
-        raise DataError(f"image folder {root} holds no readable images ({len(skipped)} file(s) skipped)")
-    if skipped:
-        examples = ", ".join(str(p.relative_to(root)) for p in skipped[:3])
-        warnings.warn(f"folder {root}: skipped {len(skipped)} unreadable or unlabelled file(s), "
-                      f"e.g. {examples}", stacklevel=2)
-    x = to_unit_range(np.stack(images).transpose(0, 3, 1, 2), 255.0)  # (N, C, size, size)
-    y = None
-    if classes:  # a class folder without one readable image is no class: relabel 0..K-1
-        used, codes = np.unique(np.array(labels), return_inverse=True)
-        classes, y = [classes[k] for k in used], _labels(codes)
-    return TensorSource(x, y, name=f"folder:{root}", num_classes=len(classes), class_names=classes or None)
+def folder(*, path: str, size: Annotated[int, Bounds(ge=1, le=MAX_SIZE)] = 32, channels: Literal[1, 3] = 3,
+           crop: Literal["crop", "pad"] = "crop", flip: bool = False, workers: Annotated[int, Bounds(ge=0, le=64)] = 0
+           ) -> TensorSource:
+    """A folder or .zip of images (anything Pillow reads), optionally one subfolder per class;
+    decoded once by ``workers`` processes (0: one a core) into a uint8 archive in the cache and
+    read a batch at a time (:mod:`gankit.data.archive`); ``crop``/``pad`` non-square images;
+    ``flip``: random left-right mirroring."""
+    from gankit.data.archive import folder_source
+
+    return folder_source(path, size=size, channels=channels, crop=crop, flip=flip, workers=workers)
 
 
 # --------------------------------------------------------------------------- .npz arrays
@@ -268,13 +279,14 @@ def _to_nchw(a: np.ndarray, layout: str, where: str) -> np.ndarray:
 def _npz_unit_range(a: np.ndarray, where: str) -> Tensor:
     """uint8 / integers in 0..255 -> ``2 x / 255 - 1``; floats in [0, 1] -> ``2 x - 1``;
     floats already in [-1, 1] (some value < 0) -> unchanged. Anything else -> DataError."""
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating) or a.dtype == np.bool_):
+        raise DataError(f"{where}: images must be numbers (integers in 0..255, floats in [0, 1] or [-1, 1]), "
+                        f"got dtype {a.dtype}")
     lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
     if np.issubdtype(a.dtype, np.integer) or a.dtype == np.bool_:
         if lo < 0 or hi > 255:
             raise DataError(f"{where}: integer images must lie in 0..255, found {lo:g}..{hi:g}")
         return to_unit_range(a, 255.0)
-    if not np.issubdtype(a.dtype, np.floating):
-        raise DataError(f"{where}: images of dtype {a.dtype} are not supported")
     if not np.isfinite(a).all() or lo < -1 or hi > 1:
         raise DataError(f"{where}: float images must lie in [0, 1] or [-1, 1], found [{lo:g}, {hi:g}]")
     x = torch.from_numpy(np.asarray(a, dtype=np.float32))

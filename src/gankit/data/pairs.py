@@ -46,6 +46,7 @@ from gankit.data.images import (
     MAX_SIZE,
     ImageSize,
     load_image,
+    open_image,
     to_unit_range,
 )
 from gankit.errors import DataError
@@ -260,9 +261,7 @@ def _load_all(files: list[Path], size: int, channels: int, where: Path) -> Tenso
 
 
 def _load_native(path: Path, channels: int) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as im:
+    with open_image(path) as im:  # refuses a decompression bomb from its header
         arr = np.asarray(im.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
     return arr.reshape(arr.shape[0], arr.shape[1], channels)
 

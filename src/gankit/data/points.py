@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -35,6 +36,13 @@ from gankit.registry import Fraction, Seed
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 SUFFIXES = (".npy", ".npz", *TEXT_SUFFIXES)
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Coordinates of a point. G's last layer and D's first hold width x d weights each, and a
+# checkpoint holds them about ten times over (G, EMA G, D, DRS's critic, Adam's two moments):
+# d = 1,000,000 would make a 5 GB checkpoint. Images belong to data=npz:PATH.
+MAX_DIM = 16_384
+# Numbers in a points file (N x d), checked from a .npy / .npz header before anything is
+# read: 2 GiB as float64, the precision the file is read in.
+MAX_VALUES = 1 << 28
 
 
 class PointsSource(TensorSource):
@@ -75,8 +83,29 @@ def _check_numeric(a: np.ndarray, where: str) -> None:
         raise DataError(f"{where}: points must be numbers (float or int), got dtype {a.dtype}")
 
 
+def _npy_shape(f: Any) -> tuple[int, ...] | None:
+    """The array shape in the header of the .npy file ``f`` (read from its start), or None when the
+    header cannot be read (the full load then names the problem)."""
+    try:
+        version = np.lib.format.read_magic(f)
+        read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        shape = read[version](f)[0]
+    except Exception:  # noqa: BLE001 - any damage: left to the load's own messages
+        return None
+    return tuple(int(n) for n in shape)
+
+
+def _check_values(shape: tuple[int, ...] | None, where: str) -> None:
+    """Refuse an array of more than :data:`MAX_VALUES` numbers before it is read."""
+    if shape is not None and math.prod(shape) > MAX_VALUES:
+        raise DataError(f"{where}: an array of shape {shape} holds {math.prod(shape):,} numbers; a points file "
+                        f"may hold at most {MAX_VALUES:,} (N x d); subsample the rows")
+
+
 def _load_npy(p: Path) -> np.ndarray:
     try:
+        with open(p, "rb") as f:
+            _check_values(_npy_shape(f), str(p))
         return np.load(p, allow_pickle=False)
     except ValueError as e:
         if "allow_pickle" in str(e):
@@ -95,6 +124,8 @@ def _load_npz(p: Path) -> dict[str, np.ndarray]:
             out = {}
             for k in f.files:
                 try:
+                    with f.zip.open(k + ".npy" if k + ".npy" in f.zip.namelist() else k) as member:
+                        _check_values(_npy_shape(member), f"{p}: array {k!r}")
                     out[k] = f[k]
                 except ValueError as e:
                     if "allow_pickle" in str(e):
@@ -303,6 +334,10 @@ def read_points_table(path: str, *, labels: str | int = "auto", key: str = "x") 
     n, d = x.shape
     if d == 0:
         raise DataError(f"{where}: points have no coordinates (shape {x.shape})")
+    if d > MAX_DIM:
+        raise DataError(f"{where}: points of {d:,} coordinates; gankit takes at most {MAX_DIM:,} (G's last layer "
+                        "and D's first hold width x d weights each, every checkpoint about ten copies of them); "
+                        "reduce the dimension (PCA, fewer columns), or give images as data=npz:PATH")
     if n < 2:
         raise DataError(f"{where}: {n} point{'s' if n != 1 else ''}; a data set needs at least 2")
     x = np.asarray(x, dtype=np.float64)
