@@ -456,7 +456,7 @@ BASE_PRESET = "base"
 # sets only what it changes. Switching a component's name (``loss: wgan``) drops the options
 # the layers below gave the old entry (:func:`merge`).
 LAYER_ORDER = ("base", "default | preset NAME", "file PATH", "--set")
-CODE_DEFAULT = "code default"
+CODE_DEFAULT = "built-in default"
 
 
 def preset_config(name: str = DEFAULT_PRESET) -> dict[str, Any]:
@@ -508,7 +508,7 @@ def load_config(file: str | Path | None = None, overrides: Iterable[str] = (),
 def resolve_config(file: str | Path | None = None, overrides: Iterable[str] = (),
                    preset: str | None = None) -> tuple[Config, dict[str, str]]:
     """The resolved config and, for every dotted key of ``cfg.to_dict()``, the layer that set
-    it (``default``, ``preset NAME``, ``file PATH``, ``--set``) or ``code default``."""
+    it (``default``, ``preset NAME``, ``file PATH``, ``--set``) or ``built-in default``."""
     raw: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for source, layer in config_layers(file, overrides, preset):

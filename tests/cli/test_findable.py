@@ -53,7 +53,7 @@ def test_layers_default_preset_file_set(tmp_path):
     assert cfg.optim_d.lr == 0.003 and src["optim_d.lr"] == f"file {f}"
     assert cfg.train.d_steps == 3 and src["train.d_steps"] == f"file {f}"
     assert cfg.train.steps == 40 and src["train.steps"] == "--set"
-    assert cfg.train.batch_size == 256 and src["train.batch_size"] == "code default"
+    assert cfg.train.batch_size == 256 and src["train.batch_size"] == "built-in default"
     # switching the prior's name dropped base's mog options (they belonged to mog)
     assert cfg.prior.name == "normal" and cfg.prior.options == {} and "prior.components" not in src
     # load_config is the same resolution
@@ -63,7 +63,7 @@ def test_layers_default_preset_file_set(tmp_path):
 def test_the_default_run_is_the_default_preset_on_base_and_other_presets_skip_it():
     cfg, src = resolve_config()
     assert cfg.prior.name == "categorical" and src["prior.name"] == "default"
-    assert "drs" in cfg.mitigations and src["mitigations.drs.steps"] == "code default"
+    assert "drs" in cfg.mitigations and src["mitigations.drs.steps"] == "built-in default"
     assert cfg.data.name == "ring" and src["data.name"] == "base"
     for preset in ("default", None):
         assert resolve_config(preset=preset)[0].to_dict() == cfg.to_dict()
@@ -87,7 +87,7 @@ def test_dry_run_prints_the_resolved_config_and_writes_nothing(tmp_path, capsys,
     code, out, err = run(capsys, "train", "--dry-run", "--preset", "wgan-gp", "--set", "train.steps=7")
     assert code == 0 and err == "" and list(tmp_path.iterdir()) == []
     lines = out.splitlines()
-    assert lines[0] == "# resolved config: base < preset wgan-gp < --set (then code defaults)"
+    assert lines[0] == "# resolved config: base < preset wgan-gp < --set (then built-in defaults)"
     printed = {}
     for line in lines[1:]:
         text, _, source = line.rpartition("# ")
@@ -129,12 +129,12 @@ def test_list_section_shows_every_key_type_default_meaning(kind, cls, prefix, ca
             list(o.default) if isinstance(o.default, tuple) else o.default, default_flow_style=True).strip()
         line = next(line for line in out.splitlines() if line.startswith(f"  {o.key}: "))
         assert line.startswith(f"  {o.key}: {o.type} = ") and o.help in out, o.key
-        assert yaml.safe_load(line.split(" = ", 1)[1].split(" (the default run")[0]) == yaml.safe_load(shown)
+        assert yaml.safe_load(line.split(" = ", 1)[1].split(" (the default preset")[0]) == yaml.safe_load(shown)
 
 
 def test_list_train_states_the_ranges_validation_uses(capsys):
     _, out, _ = run(capsys, "list", "train")
-    assert "  train.steps: int >= 1 = 3000 (the default run: 5000)" in out
+    assert "  train.steps: int >= 1 = 3000 (the default preset: 5000)" in out
     assert "  train.ema: float in [0, 1) = 0.0" in out
     with pytest.raises(ConfigError, match="train.ema must be in \\[0, 1\\)"):
         load_config(overrides=["train.ema=1"])
@@ -142,7 +142,7 @@ def test_list_train_states_the_ranges_validation_uses(capsys):
 
 def test_list_optim_shows_both_optimisers(capsys):
     _, out, _ = run(capsys, "list", "optim")
-    assert "  optim_g.lr / optim_d.lr: float > 0 = 0.0002 (the default run: optim_g 0.001, optim_d 0.002)" in out
+    assert "  optim_g.lr / optim_d.lr: float > 0 = 0.0002 (the default preset: optim_g 0.001, optim_d 0.002)" in out
 
 
 def test_list_does_not_cut_descriptions(capsys):

@@ -358,13 +358,13 @@ def _list_section(kind: str) -> None:
     cls, prefix, what = _sections()[kind]
     doc = " ".join((inspect.getdoc(cls) or what).split())
     print(f"{kind}: {doc}")
-    run = load_config().to_dict()  # the default run's values, where they differ
+    run = load_config().to_dict()  # the default preset's values, where they differ
     for o in section_options(cls, prefix if kind != "optim" else ""):
         keys = [o.key] if kind != "optim" else [f"optim_g.{o.key}", f"optim_d.{o.key}"]
         here = [_lookup(run, k) for k in keys]
         differs = [f"{k.split('.')[0]} {_show(v)}" if kind == "optim" else _show(v)
                    for k, v in zip(keys, here) if v is not _MISSING and v != _plain(o.default)]
-        extra = f" (the default run: {', '.join(differs)})" if differs and o.type != "section" else ""
+        extra = f" (the default preset: {', '.join(differs)})" if differs and o.type != "section" else ""
         if o.type == "section":
             print(f"  {o.key}: a section")
         else:
@@ -443,7 +443,8 @@ def option_lines(entry: Any, context: tuple[str, ...] = (), prefix: str = "") ->
 def _list_presets() -> None:
     from gankit.config import preset_info, preset_names
 
-    print("presets (gankit train --preset NAME; each is layered on the default: "
+    print("presets (gankit train --preset NAME; each is layered on `base`, and the default preset is what "
+          "gankit train trains without --preset; "
           "gankit train --dry-run --preset NAME shows what it sets):")
     for name in preset_names():
         info = preset_info(name)

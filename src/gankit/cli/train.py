@@ -13,8 +13,9 @@ from gankit.training.run import Run, _new_run_dir, absolute_data_paths, check_ne
 TRAIN_EPILOG = f"""\
 The config is layered, each layer overriding the ones before it:
   {' < '.join(LAYER_ORDER)}
-(the default preset is the tuned ring run; `gankit list presets` lists the presets, `gankit list`
-every key with its type, default and meaning; `gankit list train|optim|eval|aae` one section).
+(`base` is the preset every run starts from; without --preset, a GAN run adds the default preset;
+a value no layer sets is the built-in default. `gankit list presets` lists the presets, `gankit list`
+every key with its type, built-in default and meaning; `gankit list train|optim|eval|aae` one section).
 A layer that switches a component's name (loss: wgan) drops the options the layers below gave
 the old entry.
 
@@ -33,13 +34,13 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a GAN (default: non-saturating GAN on the 8-mode ring)",
+    p = sub.add_parser("train", help="train a GAN (without --preset: the default preset, on the 8-mode ring)",
                        description="Train a GAN. Every choice is a config key: --set loss=wgan --set penalty=gp ... "
                                    "Several processes: torchrun --nproc_per_node N -m gankit train ... "
                                    "(train.batch_size is then the global batch, split over the processes).",
                        epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", "-c", metavar="PATH", help="YAML/JSON config file, layered on the preset")
-    p.add_argument("--preset", metavar="NAME", help="a named preset shipped with gankit, layered on the default "
+    p.add_argument("--preset", metavar="NAME", help="a named preset shipped with gankit, layered on `base` instead of the default preset "
                                                     "(see `gankit list presets`)")
     p.add_argument("--set", "-s", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, the last layer (repeatable), e.g. --set train.steps=2000")
@@ -69,12 +70,12 @@ def _report(run: Run) -> None:
 def format_resolved(file: str | None, overrides: list[str], preset: str | None) -> str:
     """The resolved config, one ``key: value`` line per key (values as YAML/JSON reads them)
     and the layer that set it: ``default``, ``preset NAME``, ``file PATH``, ``--set`` or
-    ``code default`` (no layer sets it: the dataclass's or the registered factory's default)."""
+    ``built-in default`` (no layer sets it: the dataclass's or the registered factory's default)."""
     cfg, sources = resolve_config(file, overrides, preset)
     layers = [source for source, _ in config_layers(file, overrides, preset)]
     flat = _flat(cfg.to_dict())
     width = max(len(k) + len(_value(v)) for k, v in flat.items()) + 4
-    lines = [f"# resolved config: {' < '.join(layers)} (then code defaults)"]
+    lines = [f"# resolved config: {' < '.join(layers)} (then built-in defaults)"]
     for key, value in flat.items():
         text = f"{key}: {_value(value)}"
         lines.append(f"{text:<{width}}# {sources[key]}")
