@@ -179,24 +179,6 @@ def stacked(*, base: Literal["mnist", "fashion-mnist", "digits"] = "mnist", path
 
 # --------------------------------------------------------------------------- folder of images
 
-def _image_files(root: Path) -> tuple[list[tuple[Path, int]], list[str], list[Path]]:
-    """``([(file, label)], class_names, top_level_files_ignored)``; hidden files are skipped.
-
-    With subfolders, each immediate subfolder (sorted by name) is a class and its files are
-    collected recursively; otherwise every file under ``root`` is unlabelled (label -1)."""
-    def files(d: Path) -> list[Path]:
-        return sorted(p for p in d.rglob("*") if p.is_file()
-                      and not any(part.startswith(".") for part in p.relative_to(root).parts))
-
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
-                     and files(p))
-    if not classes:
-        return [(p, -1) for p in files(root)], [], []
-    out = [(p, k) for k, c in enumerate(classes) for p in files(root / c)]
-    loose = [p for p in root.iterdir() if p.is_file() and not p.name.startswith(".")]
-    return out, classes, loose
-
-
 def load_image(path: Path, size: int, channels: int) -> np.ndarray:
     """Pillow: convert to L/RGB, resize the shorter side to ``size`` (bicubic), centre-crop.
     Returns uint8 ``(size, size, channels)``; raises ``OSError``/``ValueError`` (or another of
@@ -250,33 +232,16 @@ def _load_image(path: Path, size: int, channels: int) -> np.ndarray:
 
 
 @DATASETS.register("folder", paper="")
-def folder(*, path: str, size: Annotated[int, Bounds(ge=1, le=MAX_SIZE)] = 32, channels: Literal[1, 3] = 3) -> TensorSource:
-    """A folder of images (anything Pillow reads), optionally one subfolder per class."""
-    root = Path(path).expanduser()
-    if not root.is_dir():
-        raise DataError(f"image folder {root} does not exist or is not a directory")
-    entries, classes, loose = _image_files(root)
-    images, labels, skipped = [], [], list(loose)
-    for file, label in entries:
-        try:
-            images.append(load_image(file, size, channels))
-            labels.append(label)
-        except DataError:
-            raise
-        except Exception:  # Pillow raises OSError, ValueError, SyntaxError, struct.error, ... on bad files
-            skipped.append(file)
-    if not images:
-        raise DataError(f"image folder {root} holds no readable images ({len(skipped)} file(s) skipped)")
-    if skipped:
-        examples = ", ".join(str(p.relative_to(root)) for p in skipped[:3])
-        warnings.warn(f"folder {root}: skipped {len(skipped)} unreadable or unlabelled file(s), "
-                      f"e.g. {examples}", stacklevel=2)
-    x = to_unit_range(np.stack(images).transpose(0, 3, 1, 2), 255.0)  # (N, C, size, size)
-    y = None
-    if classes:  # a class folder without one readable image is no class: relabel 0..K-1
-        used, codes = np.unique(np.array(labels), return_inverse=True)
-        classes, y = [classes[k] for k in used], _labels(codes)
-    return TensorSource(x, y, name=f"folder:{root}", num_classes=len(classes), class_names=classes or None)
+def folder(*, path: str, size: Annotated[int, Bounds(ge=1, le=MAX_SIZE)] = 32, channels: Literal[1, 3] = 3,
+           crop: Literal["crop", "pad"] = "crop", flip: bool = False, workers: Annotated[int, Bounds(ge=0, le=64)] = 0
+           ) -> TensorSource:
+    """A folder or .zip of images (anything Pillow reads), optionally one subfolder per class;
+    decoded once by ``workers`` processes (0: one a core) into a uint8 archive in the cache and
+    read a batch at a time (:mod:`gankit.data.archive`); ``crop``/``pad`` non-square images;
+    ``flip``: random left-right mirroring."""
+    from gankit.data.archive import folder_source
+
+    return folder_source(path, size=size, channels=channels, crop=crop, flip=flip, workers=workers)
 
 
 # --------------------------------------------------------------------------- .npz arrays
