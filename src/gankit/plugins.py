@@ -234,8 +234,10 @@ def open_recorded(specs: Any, hashes: Any, where: str | Path) -> list[str]:
     plug-in is loaded only if this command allows it (``--plugin`` naming it, or a
     ``--plugin`` file of the same content, or ``--trust-plugins``), only from its recorded
     absolute path, and only if its SHA-256 is the recorded one (a run without recorded
-    hashes, from before they were recorded, opens only with ``--plugin``). Anything else
-    is a :class:`PluginRefused` naming the plug-in; nothing is executed."""
+    hashes, from before they were recorded, opens only with ``--plugin``). In Python, a
+    plug-in already loaded in this process (:func:`load`, :func:`request`, a config built
+    with ``plugins``) counts as allowed: accepting it runs nothing new. Anything else is a
+    :class:`PluginRefused` naming the plug-in; nothing is executed."""
     if specs is None:
         return []
     if isinstance(specs, str):
@@ -255,7 +257,7 @@ def _open_one(spec: str, expected: Any, where: str | Path) -> str:
     if path:
         _read_file(Path(spec))  # a plug-in file that is gone is a plain one-line error, as before
     now = _DIGESTS.get(spec)
-    if spec in _REQUESTED:  # the user named it on this command line: already loaded, by them
+    if spec in _REQUESTED or spec in _LOADED:  # named on this command line, or loaded in this process already
         if expected is not None and now is not None and now != expected:
             raise _changed(spec, expected, now)
         return spec

@@ -165,6 +165,20 @@ def test_a_run_from_before_hashes_opens_with_the_plug_in_named(shipped):
     assert proc.returncode == 0, proc.stderr
 
 
+def test_a_recorded_module_name_needs_permission_too(shipped):
+    """``python -m gankit`` puts the current directory on sys.path: a module shipped in the run
+    directory, opened from inside it, would be importable by name."""
+    mod = shipped["run"] / "trust_mod.py"
+    mod.write_text(PLUGIN)
+    rewrite(shipped["run"], ["trust_mod"], {"trust_mod": sha256(mod)})
+    line = one_line_error(gankit("eval", ".", cwd=shipped["run"]))
+    assert "names plug-in trust_mod, which would run its code: not loaded" in line
+    assert not mod.with_suffix(".ran").exists()
+    proc = gankit("--trust-plugins", "eval", ".", cwd=shipped["run"])
+    assert proc.returncode == 0, proc.stderr
+    assert mod.with_suffix(".ran").exists()
+
+
 def test_the_run_records_the_hash_of_the_code_it_ran(trained):
     cfg = yaml.safe_load((trained["run"] / "config.yaml").read_text())
     assert cfg["plugin_hashes"] == {str(trained["plug"]): sha256(trained["plug"])}
