@@ -435,27 +435,36 @@ def fid(ctx: EvalContext, *, extractor: str = "auto", reference: str = "", allow
     reference = reference or ctx.cache.get("fid_reference") or ""
     opts: dict[str, Any] = {"allow_singular": allow_singular}
     ext = _extractor(ctx, extractor)
+    ref = None
     if reference:
         if not isinstance(ext, inc.InceptionV3):
             raise DataError(f"fid: a reference statistics file ({reference}) needs Inception features, "
                             f"not {ext.description}")
-        mu1, cov1, n_real, source = load_reference(reference, ext.protocol(), same=_PROTOCOL_KEYS)
-        opts["reference"] = {**source, "statistics_file": str(reference), "num_images": n_real}
+        ref = load_reference(reference, ext.protocol(), same=_PROTOCOL_KEYS)
+        opts["reference"] = {**ref[3], "statistics_file": str(reference), "num_images": ref[2]}
+    if isinstance(ext, inc.InceptionV3):   # checked before the (slow) extraction
+        _check_singular(ctx, ref[2] if ref else _real_count(ctx), fake_images(ctx)[0].shape[0], allow_singular)
+    if ref is not None:
+        mu1, cov1 = ref[0], ref[1]
         fake, _, desc = features(ctx, "fake", extractor)
         _note(ctx, desc, "fid")
         _card(ctx, ext, "fid", opts, num_generated=fake.shape[0])
     else:
         real, fake = _pair(ctx, extractor, "fid", opts)
-        n_real = real.shape[0]
         mu1, cov1 = FeatureStats().update(real).compute()
-    if isinstance(ext, inc.InceptionV3) and min(n_real, fake.shape[0]) < inc.FEATURE_DIM:
-        msg = (f"FID of {fake.shape[0]} generated against {n_real} real images: fewer than {inc.FEATURE_DIM} "
-               "Inception features make a singular covariance, an FID biased upwards and not comparable with FID-50k")
-        if not allow_singular:
-            raise DataError(f"{msg}; use >= {inc.FEATURE_DIM} images (eval.num_samples) or fid allow_singular=true")
-        _say_once(ctx, msg)
     mu2, cov2 = FeatureStats().update(fake).compute()
     return {"fid": frechet_distance(mu1, cov1, mu2, cov2)}
+
+
+def _check_singular(ctx: EvalContext, n_real: int, n_fake: int, allow: bool) -> None:
+    if min(n_real, n_fake) >= inc.FEATURE_DIM:
+        return
+    msg = (f"FID of {n_fake} generated against {n_real} real images: fewer than {inc.FEATURE_DIM} images for "
+           f"{inc.FEATURE_DIM} Inception features make a singular covariance, an FID biased upwards and not "
+           "comparable with FID-50k")
+    if not allow:
+        raise DataError(f"{msg}; use >= {inc.FEATURE_DIM} images (eval.num_samples) or fid allow_singular=true")
+    _say_once(ctx, msg)
 
 
 @METRICS.register("kid", paper="Binkowski et al. 2018")

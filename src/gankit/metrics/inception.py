@@ -209,7 +209,8 @@ class InceptionV3:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, resize: str = DEFAULT_RESIZE,
-                 device: torch.device | str = "cpu", batch_size: int = 64, progress: bool | None = None) -> None:
+                 device: torch.device | str = "cpu", batch_size: int = 64, progress: bool | None = None,
+                 channels_last: bool = False) -> None:
         if resize not in RESIZES:
             raise DataError(f"unknown Inception resize {resize!r} (choose one of {', '.join(RESIZES)})")
         found = find_weights(path)
@@ -224,14 +225,16 @@ class InceptionV3:
             except (RuntimeError, ValueError) as e:
                 raise DataError(f"{self.path}: cannot load the TorchScript network ({str(e).splitlines()[0]})") from None
         self.device = torch.device(device)
-        self.resize, self.batch_size, self.progress = resize, batch_size, progress
+        self.resize, self.batch_size, self.progress, self.channels_last = resize, batch_size, progress, channels_last
         self.description = f"inception-v3:2015-12-05 (sha1 {WEIGHTS_SHA1[:12]}, resize={resize})"
 
     def protocol(self) -> dict[str, Any]:
         return protocol(self.resize)
 
     def _forward(self, x: Tensor) -> Tensor:
-        inp = prepare(x, self.resize).to(self.device).contiguous(memory_format=torch.channels_last)
+        inp = prepare(x, self.resize).to(self.device)
+        if self.channels_last:   # other convolution kernels: features differ from fid-helper's by ~1e-6
+            inp = inp.contiguous(memory_format=torch.channels_last)
         return self.model(inp).float().cpu()   # (B, 2048)
 
     def batches(self, x: Tensor | Iterable[Tensor], total: int | None = None) -> Iterator[Tensor]:
