@@ -79,7 +79,9 @@ def _critic_grid(run: Any, pts: torch.Tensor) -> np.ndarray | None:
 
 def plot_points_2d(run: Any, path: Path, n: int = 2500) -> None:
     data = run.data
-    fake = run.recipe.generate(n, seed=run.cfg.eval.seed).numpy()
+    k = run.recipe.num_classes
+    labels = torch.arange(n) % k if k else None   # a conditional run: every class in turn
+    fake = run.recipe.generate(n, labels, seed=run.cfg.eval.seed).numpy()
     real, _ = data.sample(n, torch.Generator().manual_seed(run.cfg.eval.seed + 1))
     lo_d = float(data.means.min()) if hasattr(data, "means") else float(real.min())
     hi_d = float(data.means.max()) if hasattr(data, "means") else float(real.max())
@@ -97,7 +99,13 @@ def plot_points_2d(run: Any, path: Path, n: int = 2500) -> None:
         dens = data.log_prob(pts).exp().numpy().reshape(xx.shape)
         ax.contour(xx, yy, dens, levels=4, colors="k", linewidths=0.6)
     ax.scatter(real[:, 0], real[:, 1], s=2, c="k", alpha=0.3, label="data")
-    ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:orange", alpha=0.6, label="generated")
+    if labels is None:
+        ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:orange", alpha=0.6, label="generated")
+    else:
+        names = getattr(data, "class_names", None) or [str(c) for c in range(k)]
+        for c in range(min(k, 10)):   # a legend of ten classes is the most that reads
+            sel = (labels == c).numpy()
+            ax.scatter(fake[sel, 0], fake[sel, 1], s=2, alpha=0.6, label=f"generated: {names[c]}")
     m = run.metrics
     title = f"{run.cfg.loss.name} on {data.name}, step {run.step}"
     if "modes" in m:
