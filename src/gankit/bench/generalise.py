@@ -51,7 +51,7 @@ def _preset(name: str, extra: Mapping[str, Any] | None = None) -> Callable[[], d
 
 # Every method is a whole recipe that knows nothing of the data it will meet.
 METHODS: dict[str, Callable[[], dict[str, Any]]] = {
-    "default": _preset("default"),   # the default run: best's recipe + rejection sampling (drs)
+    "default": _preset("default"),   # the default preset: best's recipe + rejection sampling (drs)
     "best": _preset("best"),         # the default without drs
     "base": _preset("base"),         # the 8-component MoG latent tuned to the ring (the earlier default)
     # the three mitigations of issue 14, each added to `base` as registered

@@ -92,7 +92,7 @@ def _mog(modes: int) -> dict[str, Any]:
 
 METHODS: dict[str, Method] = {
     "default": lambda modes: _preset("default"),                        # `gankit train` as shipped
-    "base": lambda modes: _preset("base"),                              # the default until 2026-12-01
+    "base": lambda modes: _preset("base"),                              # the default preset until 2026-12-01
     "gan": _plus({}),
     "ema": _plus({"train": {"ema": 0.999}}),
     "mog-prior": lambda modes: _plus(_mog(modes))(modes),

@@ -1,12 +1,12 @@
-"""``gankit bench objectives``: every objective of gankit on the default ring, over seeds.
+"""``gankit bench objectives``: every objective of gankit on the ring of `base`, over seeds.
 
 One row per objective: each entry of :data:`gankit.losses.LOSSES` with its settings in
 :data:`SETTINGS`, ``fgan`` once per registered f-divergence and ``wgan`` once per Lipschitz
 constraint (weight clipping; gradient penalty with the paper's weight 10 and the authors'
 toy-script weight 0.1), so a newly registered loss or divergence gets
 a row (and a training test, ``tests/training/test_objectives_train.py``) without an edit here.
-Every run is gankit's default run (the ``default`` preset that ``gankit train`` runs: the ring,
-the MLPs, the mixture latent, the optimiser, the length) plus the objective's overrides, trained by
+Every run is the ``base`` preset (``gankit train --preset base``: the ring, the MLPs, the
+mixture latent, the optimiser, the length) plus the objective's overrides, trained by
 :func:`gankit.training.train`. Metrics (2,500 samples): modes captured, % high-quality
 samples, reverse KL of the mode histogram to uniform, the energy distance to real data beside
 its real-vs-real baseline, the training loop's wall and CPU time. A run whose loss becomes
@@ -34,7 +34,7 @@ from gankit.bench.report import (
 )
 from gankit.errors import ConfigError
 
-# Settings per loss (overrides of the default run). A loss absent here runs with its settings;
+# Settings per loss (overrides of `base`). A loss absent here runs with its settings;
 # the WGAN rows are the preset files below.
 SETTINGS: dict[str, dict[str, Any]] = {
     # WGAN-GP's schedule (n_critic 5, Adam 1e-4, betas (0.5, 0.9)) with a gradient penalty on the
@@ -93,7 +93,7 @@ def describe(overrides: Mapping[str, Any], prefix: str = "") -> str:
 
 def run_config(objective: str, seed: int, *, steps: int | None = None,
                overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Nested config of one run: the base preset (the default run until 2026-12-01, the
+    """Nested config of one run: the base preset (the default preset until 2026-12-01, the
     setting the table was measured in) < objective < seed/evaluation < steps < overrides, so a
     row is ``gankit train --preset base --set loss=...`` as a user types it."""
     from gankit.config import BASE_PRESET, merge, parse_overrides, preset_config
@@ -166,7 +166,7 @@ def markdown(summary: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> s
         return pm(s, "reverse_kl", ".3f") + (f" ({n} × ∞)" if n else "")
 
     lines = ["# gankit bench objectives", "", f"Command: `{meta['command']}`", "", f"Machine: {meta['machine']}", "",
-             f"Base config (the default preset, `gankit train` as shipped): {meta['base']}", "",
+             f"Base config (the `base` preset, `gankit train --preset base`): {meta['base']}", "",
              "Mean ± standard error over the seeds that did not diverge; *worst*: the fewest modes of a seed; "
              "reverse KL over the seeds with high-quality samples (k × ∞: seeds with none); "
              "energy distance (×10⁻³) to real data beside the real-vs-real baseline; time: the training loop's "
@@ -187,7 +187,7 @@ def markdown(summary: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> s
 
 
 def _base(c: Mapping[str, Any]) -> str:
-    """The shared part of a resolved config, in one line (the default preset at run time)."""
+    """The shared part of a resolved config, in one line (`base` at run time)."""
     d, g, dn, t, og = c["data"], c["generator"], c["discriminator"], c["train"], c["optim_g"]
     return (f"data={d['name']} ({', '.join(f'{k} {v}' for k, v in d.items() if k != 'name')}), "
             f"latent_dim={c['latent_dim']}, prior={c['prior']['name']}, G={g['name']} {g.get('width')}x{g.get('depth')}, "
@@ -202,14 +202,14 @@ RUNTIME = ('115 trainings at the defaults (23 objectives x 5 seeds): 95 of them 
            'CPU-minutes per run: 2-3 h in all (estimated)')
 
 
-@BENCHMARKS.register("objectives", summary="every loss / f-divergence / WGAN constraint / MMD on the default ring: "
+@BENCHMARKS.register("objectives", summary="every loss / f-divergence / WGAN constraint / MMD on the ring of base: "
                                            "modes, HQ, reverse KL, energy, time",
                      paper="Nowozin et al. 2016; Arjovsky et al. 2017; Gulrajani et al. 2017; Li et al. 2015, 2017",
                      runtime=RUNTIME)
 def objectives_bench(*, objectives: list[str] | None = None, seeds: int | list[int] = 5, steps: int | None = None,
                      workers: int = 2, threads: int = 1, overrides: list[str] = (),
                      out: str = "runs/bench/objectives") -> list[dict[str, Any]]:
-    """Modes, % HQ, reverse KL, energy distance and wall time of every objective on the default ring.
+    """Modes, % HQ, reverse KL, energy distance and wall time of every objective on the ring of ``base``.
 
     ``objectives``: row names (default: all, see :func:`objective_table`); ``seeds``: a count (seeds
     0..n-1) or a list; ``steps``: training steps for every run (default: gankit's default);
