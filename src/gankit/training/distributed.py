@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -99,6 +100,9 @@ def setup(device: str | torch.device = "auto") -> DistInfo:
         torch.cuda.set_device(local)
     dist.init_process_group(backend, init_method="env://")
     _OWNED = True
+    if dist.get_rank() == 0:  # the one line that tells a user the job is data-parallel
+        print(f"gankit: {world} processes ({backend}); train.batch_size is the global batch, split over them",
+              file=sys.stderr, flush=True)
     return info()
 
 
