@@ -69,7 +69,8 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 
 def parse_options(name: str, pairs: list[str]) -> tuple[str, dict]:
-    """``folder:PATH`` shorthand and ``KEY=VALUE`` pairs (values parsed as YAML)."""
+    """``folder:PATH`` shorthand and ``KEY=VALUE`` pairs (values parsed as YAML); a key may
+    be spelled as ``gankit train`` spells it (``data.labels=kind``) or without ``data.``."""
     from gankit.config import parse_value
 
     options = {}
@@ -79,7 +80,7 @@ def parse_options(name: str, pairs: list[str]) -> tuple[str, dict]:
         key, sep, text = pair.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {pair!r} is not of the form KEY=VALUE")
-        options[key.strip()] = parse_value(text)
+        options[key.strip().removeprefix("data.")] = parse_value(text)  # data.labels=kind, as train spells it
     return name, options
 
 
