@@ -52,6 +52,19 @@ def combo_name(cap: str, threads: int) -> str:
     return f"{cap}/{threads}t"
 
 
+def cpu_model() -> str:
+    """The CPU's model name as lscpu shows it (/proc/cpuinfo on Linux), for the table's heading."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown CPU"
+
+
 def run_combo(cap: str, threads: int, out: Path, pytest_args: list[str]) -> dict:
     out.unlink(missing_ok=True)
     caps = {"ATEN_CPU_CAPABILITY": cap, **LIBRARY_CAPS[cap], "OMP_NUM_THREADS": str(threads)}
@@ -68,7 +81,7 @@ def run_combo(cap: str, threads: int, out: Path, pytest_args: list[str]) -> dict
         print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
     failed = [ln.split(" ", 1)[1].split(" - ")[0] for ln in proc.stdout.splitlines() if ln.startswith("FAILED ")]
     return {"combo": combo_name(cap, threads), "exit": proc.returncode, "seconds": seconds, "summary": " ".join(tail),
-            "failed": failed}
+            "failed": failed, "cpu": cpu_model()}
 
 
 def margin(value: float, r: dict) -> tuple[float, bool, float]:
@@ -189,10 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     print(table(records, names))
     if runs:
         print()
-        print("| combination | `pytest -m training` | wall time | failed |")
-        print("|---|---|---|---|")
+        print("| combination | CPU | `pytest -m training` | wall time | failed |")
+        print("|---|---|---|---|---|")
         for r in runs:
-            print(f"| {r['combo']} | {r['summary']} | {r['seconds']:.0f} s | {', '.join(r['failed']) or '–'} |")
+            print(f"| {r['combo']} | {r.get('cpu', '–')} | {r['summary']} | {r['seconds']:.0f} s | "
+                  f"{', '.join(r['failed']) or '–'} |")
     return 0 if all(r["exit"] == 0 for r in runs) else 1
 
 
