@@ -13,7 +13,7 @@ from gankit.bench import load_all
 from gankit.cli.main import main
 from gankit.errors import ConfigError
 
-DURATION = re.compile(r"\d[\d,.]*\s*(s|min|h)\b")
+DURATION = re.compile(r"\d[\d,.]*\s*(s|seconds?|min|minutes?|h|hours?)\b")
 
 
 def _help(name: str) -> str:
