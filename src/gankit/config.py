@@ -72,8 +72,19 @@ class TrainConfig:
         "alternating", "alternating: D then G; simultaneous: every phase's gradient at the same parameters")
     lr_decay: Literal["none", "linear", "cosine"] = _opt(
         "none", "learning-rate factor over train.steps (linear/cosine decay to 0)")
+    lr_final: Annotated[float, Bounds(ge=0, le=1)] = _opt(
+        0.0, "learning rate at the end of train.lr_decay's schedule, a fraction of optim lr (R3GAN: 0.25)")
+    beta2_final: Fraction | None = _opt(
+        None, "Adam's beta2 at the end, moved from optim beta2 along train.lr_decay's shape (R3GAN: 0.99 -> 0.999)")
+    penalty_final: NonNegative | None = _opt(
+        None, "the penalty's strength (gamma, weight) at the end, a fraction of its start, along "
+              "train.lr_decay's shape (R3GAN: 0.1)")
     ema: Fraction = _opt(0.0, "EMA decay of G's weights (0 = off), e.g. 0.999; evaluation and samples use the EMA")
     ema_start: NonNegativeInt = _opt(0, "step from which the EMA tracks G")
+    ema_half_life: NonNegative = _opt(
+        0.0, "EMA of G by its half-life in images instead of train.ema's decay (0 = off; StyleGAN2, R3GAN: 10,000)")
+    ema_rampup: NonNegative = _opt(
+        0.0, "with train.ema_half_life: at most this fraction of the images seen so far (0 = off; StyleGAN2: 0.05)")
     log_every: Count = _opt(50, "metrics.jsonl rows and progress-bar refresh, every N steps")
     eval_every: NonNegativeInt = _opt(0, "periodic metrics during training every N steps (0 = only at the end)")
     checkpoint_every: NonNegativeInt = _opt(
@@ -384,6 +395,13 @@ def check_config(cfg: Config) -> None:
         raise ConfigError(f"train.extend must hold increasing end steps after train.steps={t.steps}, got {t.extend}")
     if t.update == "simultaneous" and (t.d_steps != 1 or t.g_steps != 1):
         raise ConfigError("train.update=simultaneous needs train.d_steps=1 and train.g_steps=1")
+    ramped = [k for k in ("beta2_final", "penalty_final") if getattr(t, k) is not None] + (["lr_final"] if t.lr_final else [])
+    if ramped and t.lr_decay == "none":
+        raise ConfigError(f"train.{ramped[0]} follows train.lr_decay's schedule: set train.lr_decay=cosine (or linear)")
+    if t.ema_half_life and t.ema:
+        raise ConfigError("train.ema (a decay per step) and train.ema_half_life (in images) exclude each other")
+    if t.ema_rampup and not t.ema_half_life:
+        raise ConfigError("train.ema_rampup needs train.ema_half_life")
     if cfg.name is not None:
         check_run_name(cfg.name)
     if cfg.eval.metrics is not None:

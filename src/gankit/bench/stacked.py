@@ -35,6 +35,15 @@ METHODS: dict[str, dict[str, Any]] = {
     # more latent centres than the 1000 modes (measured: about as many modes as 256, docs/bench-stacked.md)
     "bourgan4096": {"mitigations": {"bourgan": {"samples": 4096}}},
     "vbn": {"generator": {"virtual_bn": 64}},               # Salimans et al. 2016
+    # R3GAN's objective (Huang et al. 2024) on the same DCGAN networks and steps: RpGAN with R1 + R2
+    # (one gamma), beside the non-saturating loss with the same penalties. D without batch norm, so
+    # the penalties are per sample; Adam with beta1 = 0 as R3GAN trains.
+    "rpgan-r1r2": {"loss": {"name": "rpgan"}, "penalty": {"name": "r1r2", "gamma": 0.05},
+                   "discriminator": {"norm": "none"}, "optim_g": {"betas": [0.0, 0.99]},
+                   "optim_d": {"betas": [0.0, 0.99]}},
+    "ns-r1r2": {"loss": {"name": "ns"}, "penalty": {"name": "r1r2", "gamma": 0.05},
+                "discriminator": {"norm": "none"}, "optim_g": {"betas": [0.0, 0.99]},
+                "optim_d": {"betas": [0.0, 0.99]}},
 }
 
 

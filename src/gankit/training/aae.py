@@ -191,7 +191,7 @@ class AAERecipe(Recipe):
 def _check(cfg: Config) -> None:
     if cfg.conditional:
         raise ConfigError("model=aae does not use conditional=true; aae.supervised=true lets labels pick prior components")
-    if cfg.train.ema > 0:
+    if cfg.train.ema > 0 or cfg.train.ema_half_life > 0:
         raise ConfigError("train.ema is not supported for model=aae")
     if cfg.mitigations:
         raise ConfigError(f"mitigations ({', '.join(cfg.mitigations)}) apply to model=gan, not model=aae")

@@ -24,7 +24,7 @@ from gankit.networks.base import ParallelCritics
 from gankit.training.transform import Standardize
 from gankit.training import distributed, fastpath
 from gankit.training.recipe import RECIPES, Recipe
-from gankit.training.loop import EMA, Logs, Phase, make_optimizer
+from gankit.training.loop import EMA, Logs, Phase, ema_decay, lr_factor, make_optimizer, ramp
 from gankit.training.mitigations import MITIGATIONS, Mitigation
 from gankit.training.precision import precision_for
 
@@ -95,8 +95,14 @@ class GANRecipe(Recipe):
         for m in self.mitigations:
             self.G = m.wrap_generator(self.G, self).to(device)
             self.prior = m.wrap_prior(self.prior, self)
-        self.G_ema = copy.deepcopy(self.G).eval() if cfg.train.ema > 0 else None
-        self.ema = EMA(self.G, self.G_ema, cfg.train.ema, cfg.train.ema_start) if self.G_ema is not None else None
+        t = cfg.train
+        self.G_ema = copy.deepcopy(self.G).eval() if t.ema > 0 or t.ema_half_life > 0 else None
+        decay_at = ((lambda step: ema_decay(t.ema_half_life, t.ema_rampup, t.batch_size, step * t.batch_size))
+                    if t.ema_half_life > 0 else None)
+        self.ema = EMA(self.G, self.G_ema, t.ema, t.ema_start, decay_at) if self.G_ema is not None else None
+        # the penalty's strength along the lr schedule's shape, from 1 to train.penalty_final
+        decay = lr_factor(t.lr_decay, t.steps, t.extend)
+        self.penalty_scale = ramp(decay, 1.0, t.penalty_final) if t.penalty_final is not None else None
         for m in self.mitigations:
             m.build(self)
         self.dist = distributed.info()
@@ -183,6 +189,8 @@ class GANRecipe(Recipe):
         pen = self.penalty
         if pen.loss is not None and self.trainer.step % pen.every == 0:
             p = pen.loss(critic, real, fake)
+            if self.penalty_scale is not None:
+                p = p * self.penalty_scale(self.trainer.step)
             loss = loss + p
             logs["penalty"] = p.detach()
         if self.objective.probability_outputs:

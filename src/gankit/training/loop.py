@@ -75,7 +75,8 @@ class Trainer:
     """Runs phases; owns the step counter and nothing else."""
 
     def __init__(self, phases: Sequence[Phase], *, update: str = "alternating",
-                 grad_scaler: Any | None = None, lr_factor: Callable[[int], float] | None = None) -> None:
+                 grad_scaler: Any | None = None, lr_factor: Callable[[int], float] | None = None,
+                 beta2_final: float | None = None, decay: Callable[[int], float] | None = None) -> None:
         if update not in ("alternating", "simultaneous"):
             raise ValueError(f"unknown update scheme {update!r}")
         self.phases = list(phases)
@@ -86,6 +87,10 @@ class Trainer:
         # A pure function of the step (no scheduler state to checkpoint): lr = base_lr * factor(step).
         self.lr_factor = lr_factor
         self._base_lr = [[g["lr"] for g in ph.optimizer.param_groups] for ph in self.phases]
+        # Adam's beta2 moves from each group's own value to beta2_final along ``decay`` (1 -> 0).
+        self._beta2 = None if beta2_final is None or decay is None else [
+            [ramp(decay, g["betas"][1], beta2_final) if "betas" in g else None for g in ph.optimizer.param_groups]
+            for ph in self.phases]
         # The largest |loss| of each phase since the last check, kept on the device (NaN
         # propagates through torch.maximum); read by check_finite() at the logging cadence
         # and before every checkpoint, never inside a step.
@@ -151,6 +156,11 @@ class Trainer:
             for ph, base in zip(self.phases, self._base_lr):
                 for g, lr in zip(ph.optimizer.param_groups, base):
                     g["lr"] = lr * f
+        if self._beta2 is not None:
+            for ph, ramps in zip(self.phases, self._beta2):
+                for g, r in zip(ph.optimizer.param_groups, ramps):
+                    if r is not None:
+                        g["betas"] = (g["betas"][0], r(self.step))
         due = [ph for ph in self.phases if self.step % ph.every == 0]
         if self.update == "alternating":
             for ph in due:
@@ -192,6 +202,22 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
 
 
+def ramp(decay: Callable[[int], float] | None, start: float, end: float) -> Callable[[int], float]:
+    """A value moving from ``start`` to ``end`` along a decay schedule ``decay`` (1 -> 0, e.g.
+    :func:`lr_factor`'s): ``end + (start - end) decay(s)``; ``start`` throughout without one."""
+    if decay is None:
+        return lambda s: start
+    return lambda s: end + (start - end) * decay(s)
+
+
+def ema_decay(half_life: float, rampup: float, batch: int, images_seen: int) -> float:
+    """Per-update EMA decay for a half-life of ``half_life`` images (StyleGAN2's ``ema_kimg``):
+    ``0.5 ** (batch / h)`` with ``h = min(half_life, rampup * images_seen)`` when ``rampup`` > 0, so
+    the average forgets the random initialisation early in training."""
+    h = min(half_life, rampup * images_seen) if rampup > 0 else half_life
+    return 0.5 ** (batch / max(h, 1e-8))
+
+
 def lr_factor(kind: str, total: int, extensions: Sequence[int] = ()) -> Callable[[int], float] | None:
     """Learning-rate multiplier at a step: constant, linear decay to 0, or cosine decay to 0.
 
@@ -218,6 +244,13 @@ def lr_factor(kind: str, total: int, extensions: Sequence[int] = ()) -> Callable
     return factor
 
 
+def lr_schedule(kind: str, total: int, extensions: Sequence[int] = (), final: float = 0.0
+                ) -> Callable[[int], float] | None:
+    """:func:`lr_factor`'s decay, ending at ``final`` (a fraction of the base rate) instead of 0."""
+    decay = lr_factor(kind, total, extensions)
+    return ramp(decay, 1.0, final) if decay is not None and final else decay
+
+
 def make_optimizer(params: Any, name: str, lr: float, betas: tuple[float, float] = (0.5, 0.999),
                    momentum: float = 0.0, weight_decay: float = 0.0, *, fused: bool = False) -> torch.optim.Optimizer:
     """Adam (Kingma & Ba 2015), SGD or RMSprop by name. ``fused``: one kernel for the whole
@@ -239,15 +272,17 @@ class EMA:
     Buffers (batch-norm statistics) are copied, not averaged.
     """
 
-    def __init__(self, model: nn.Module, ema_model: nn.Module, decay: float, start: int = 0) -> None:
+    def __init__(self, model: nn.Module, ema_model: nn.Module, decay: float, start: int = 0,
+                 decay_at: Callable[[int], float] | None = None) -> None:
         self.model, self.ema_model, self.decay, self.start = model, ema_model, decay, start
+        self.decay_at = decay_at   # a decay per step (a half-life in images), instead of ``decay``
         self.updates = 0
         for p in self.ema_model.parameters():
             p.requires_grad_(False)
 
     @torch.no_grad()
     def update(self, step: int) -> None:
-        d = 0.0 if step < self.start else self.decay
+        d = 0.0 if step < self.start else (self.decay if self.decay_at is None else self.decay_at(step))
         for pe, p in zip(self.ema_model.parameters(), self.model.parameters()):
             pe.lerp_(p.detach(), 1.0 - d)
         for be, b in zip(self.ema_model.buffers(), self.model.buffers()):

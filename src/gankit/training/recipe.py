@@ -15,7 +15,7 @@ from torch import nn
 
 from gankit.data.base import DataSource
 from gankit.registry import Registry
-from gankit.training.loop import Phase, Trainer, lr_factor
+from gankit.training.loop import Phase, Trainer, lr_factor, lr_schedule
 
 # The recipes (``model=`` in a config): name -> class built with the run's context. A recipe's
 # keyword-only constructor arguments are its options (``model.cycle=10``), validated like
@@ -70,7 +70,8 @@ class Recipe:
         """The one loop over ``phases`` with the config's update rule and lr schedule."""
         t = cfg.train
         return Trainer(phases, update=t.update, grad_scaler=grad_scaler,
-                       lr_factor=lr_factor(t.lr_decay, t.steps, t.extend))
+                       lr_factor=lr_schedule(t.lr_decay, t.steps, t.extend, t.lr_final),
+                       beta2_final=t.beta2_final, decay=lr_factor(t.lr_decay, t.steps, t.extend))
 
     def state_dict(self) -> dict[str, Any]:
         return {"modules": {k: m.state_dict() for k, m in self.modules().items()},

@@ -104,7 +104,7 @@ def _check(cfg: Config, model: str) -> None:
         raise ConfigError(f"model={model} does not use conditional=true (its input image is the condition)")
     if cfg.mitigations:
         raise ConfigError(f"mitigations ({', '.join(cfg.mitigations)}) apply to model=gan, not model={model}")
-    if cfg.train.ema > 0:
+    if cfg.train.ema > 0 or cfg.train.ema_half_life > 0:
         raise ConfigError(f"train.ema is not supported for model={model}")
     t = cfg.train
     unsupported = [k for k, on in (("precision", t.precision != "fp32"), ("compile", t.compile),
