@@ -110,9 +110,24 @@ def check_state(state: Mapping[str, Any], recipe: Any, where: str = "checkpoint"
             _need(tuple(sv.shape) == tuple(v.shape), where,
                   f"network {name!r}: {k!r} has shape {tuple(sv.shape)} where the config's architecture has "
                   f"{tuple(v.shape)}")
+        _check_finite(saved, name, where)
     phases = [ph.name for ph in recipe.trainer.phases]
     for ph in phases:
         _need(ph in tr["optimizers"], where, f"optimiser of phase {ph!r} is missing")
+
+
+_ROLE = {"G": "generator", "G_ema": "generator", "D": "discriminator"}
+
+
+def _check_finite(weights: Mapping[str, Any], name: str, where: str) -> None:
+    """Refuse NaN or Inf in a network's saved weights: gankit never writes a diverged state (the
+    last good checkpoint is kept), so such a file was damaged or edited, and samples from it
+    would be NaN."""
+    for k, v in weights.items():
+        if isinstance(v, torch.Tensor) and (v.is_floating_point() or v.is_complex()) and not torch.isfinite(v).all():
+            what = "NaN" if torch.isnan(v).any() else "Inf"
+            raise CheckpointError(f"{where}: {_ROLE.get(name, 'network')} weights are not finite: network {name!r}, "
+                                  f"{k!r} holds {what}")
 
 
 def rng_state() -> dict[str, Any]:
