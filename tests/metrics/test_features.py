@@ -32,18 +32,21 @@ def digits():
 def trained(digits, tmp_path_factory):
     root = tmp_path_factory.mktemp("features")
     x, y, xt, yt = digits
-    start = time.perf_counter()
+    # CPU time of this process (all its threads), not wall time: on a machine shared with other
+    # jobs the wall time measures the queue for the cores (46 s at a load of 12 on 2 cores).
+    start = time.process_time()
     ext = load_or_train_classifier(x, y, 10, name="digits", test=(xt, yt), root=root, progress=False)
-    return ext, root, time.perf_counter() - start
+    return ext, root, time.process_time() - start
 
 
 @pytest.mark.training
 def test_digits_classifier_accuracy_and_training_time(trained, digits, record):
     ext, _, seconds = trained
     _, _, xt, yt = digits
-    # measured 99.3% in ~5 s on an idle core; the time bound leaves room for a loaded machine
+    # measured 99.3% in ~5 s on an idle core (16 s on the generic kernels); the bound says the
+    # first use of a data set costs seconds of CPU, not minutes
     assert record("classifier test accuracy", ext.test_accuracy, "0.95 <= x <= 1.0")
-    assert record("training seconds", seconds, "< 60")
+    assert record("training CPU seconds", seconds, "< 60")
     _, logits = ext.features_and_logits(xt)
     assert float((logits.argmax(1) == yt).double().mean()) == pytest.approx(ext.test_accuracy, abs=1e-12)
     assert ext.description == f"gankit-classifier:digits:v1 (test acc {100 * ext.test_accuracy:.1f}%)"
