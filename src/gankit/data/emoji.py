@@ -19,7 +19,7 @@ Labels (``labels=group``): the nine groups of Unicode's ``emoji-test.txt`` (UTS 
 does not list (emoji newer than it: 230 with unicode-data 15.0 and the font above) are left
 out of the labelled set, which then holds 3,647 images.
 
-Rendering takes a few seconds, so the images are cached as uint8 ``.npz`` under
+Rendering takes a few seconds, so the images are cached as a compressed uint8 ``.npz`` under
 ``$GANKIT_CACHE_DIR/emoji`` (default ``~/.cache/gankit/emoji``), keyed by the font file's
 SHA-256, the size and the background.
 """
@@ -176,7 +176,7 @@ def load_rendered(font_path: Path, size: int, background: str) -> tuple[np.ndarr
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, x=x, sequences=np.array(names))
+                np.savez_compressed(f, x=x, sequences=np.array(names))
             os.replace(tmp, path)
         finally:
             Path(tmp).unlink(missing_ok=True)
