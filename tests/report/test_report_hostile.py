@@ -147,7 +147,8 @@ def test_hostile_strings_are_shown_as_text(hostile_run):
 
 def test_the_page_has_a_csp_that_allows_only_its_own_script(hostile_run):
     tags = parse(hostile_run["page"])
-    metas = [a for t, a in tags.tags if t == "meta" and (a.get("http-equiv") or "").lower() == "content-security-policy"]
+    metas = [a for t, a in tags.tags
+             if t == "meta" and (a.get("http-equiv") or "").lower() == "content-security-policy"]
     assert len(metas) == 1 and metas[0]["content"] == CSP
     policy = dict((d.split()[0], d.split()[1:]) for d in CSP.split(";") if d.strip())
     assert policy["default-src"] == ["'none'"] and policy["img-src"] == ["data:"] and policy["base-uri"] == ["'none'"]
