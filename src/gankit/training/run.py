@@ -23,7 +23,7 @@ import torch
 import yaml
 
 from gankit import jsonio
-from gankit.config import Config, build_config, load_config
+from gankit.config import Config, build_config, load_config, recorded_config
 from gankit.data import DATASETS, DataSource
 from gankit.data.points import unused_labels_note
 from gankit.errors import CheckpointError, ConfigError
@@ -574,8 +574,8 @@ def load_run(run_dir: str | Path) -> Run:
         raise CheckpointError(f"run directory not found: {run_dir}")
     path = run_dir / "checkpoint.pt"
     state = load_checkpoint(path)
-    try:
-        cfg = build_config(state["config"])
+    try:  # the run's plug-ins only as far as the user allows: a run directory is data, never code
+        cfg = build_config(recorded_config(state["config"], where=run_dir))
     except ConfigError as e:
         raise CheckpointError(f"{path} holds an invalid config: {e}") from None
     run = Run(cfg, run_dir)
