@@ -11,8 +11,8 @@ Which glyphs: one image per distinct bitmap the font maps a codepoint or a seque
 and keycaps; read with fontTools, which matplotlib already depends on), in the font's glyph
 order. Left out are glyphs only reachable from a lone component that is not an emoji by
 itself: ASCII (keycap bases), U+20E3, the 26 regional indicators, the skin-tone and hair
-components, private-use codepoints, and the unknown-flag glyph of an empty tag sequence. fonts-noto-color-emoji 2.042 (Debian 12) gives 3,877
-images.
+components, private-use codepoints, and the unknown-flag glyph of an empty tag sequence.
+fonts-noto-color-emoji 2.042 (Debian 12) gives 3,877 images.
 
 Labels (``labels=group``): the nine groups of Unicode's ``emoji-test.txt`` (UTS #51; Debian's
 ``unicode-data``), matched on any sequence of the glyph with U+FE0F ignored. Glyphs that file
@@ -53,9 +53,9 @@ Sequence = tuple[int, ...]
 
 class EmojiSource(TensorSource):
     """A :class:`TensorSource` that also knows each image's codepoint sequences:
-    ``sequences[i]`` lists them as hex, e.g. ``"2764 FE0F|2764"`` (aliases split by ``|``)."""
+    ``sequences[i]`` lists them as hex, e.g. ``"1F1FA 1F1F2|1F1FA 1F1F8"`` (aliases split by ``|``)."""
 
-    def __init__(self, x: Any, y: Any, *, sequences: list[str], **kwargs: Any) -> None:
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, *, sequences: list[str], **kwargs: Any) -> None:
         super().__init__(x, y, **kwargs)
         self.sequences = sequences
 
@@ -239,12 +239,15 @@ def emoji(*, path: str | None = None, size: Literal[8, 16, 32, 64, 128] = 32,
     the glyphs' transparency; ``labels``: ``group`` for Unicode's 9 emoji groups (3,647 images,
     needs unicode-data); ``path``: a CBDT colour font other than the system's Noto Color Emoji."""
     font_path = find_font(path)
+    emoji_test = find_emoji_test() if labels == "group" else None
     raw, names = load_rendered(font_path, size, background)
     y = None
     class_names: list[str] | None = None
-    if labels == "group":
-        labelled, class_names = group_labels(names, find_emoji_test())
+    if emoji_test is not None:
+        labelled, class_names = group_labels(names, emoji_test)
         keep = labelled >= 0
+        if not keep.any():
+            raise DataError(f"emoji labels=group: {emoji_test} lists none of the glyphs of {font_path}")
         raw, names, y = raw[keep], [n for n, k in zip(names, keep) if k], labelled[keep]
     x = to_unit_range(raw.transpose(0, 3, 1, 2), 255.0)                # (N, 3, size, size)
     return EmojiSource(x, None if y is None else torch.from_numpy(y), sequences=names, name="emoji",
