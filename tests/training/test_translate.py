@@ -187,7 +187,8 @@ def test_cli_sample_eval_on_a_translation_run(tmp_path: Path, capsys: pytest.Cap
     (["eval.metrics=[l1]"], "metric 'l1' needs model=pix2pix on paired data"),
     pytest.param(["model=cyclegan", "data=fashion-domains", "data.num=10", "train.batch_size=16"],
                  "exceeds the 10 images", marks=pytest.mark.needs_fashion_mnist),  # the check counts the images
-    (["model=pix2pix", "data=pair-task", "data.base=digits", "data.size=8", "eval.metrics=[cycle]"],
+    (["model=pix2pix", "data=pair-task", "data.base=digits", "data.size=8", "model.d_layers=1",
+      "eval.metrics=[cycle]"],
      "metric 'cycle' needs model=cyclegan on two image domains"),
 ])
 def test_bad_translation_configs_exit_2_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -206,7 +207,8 @@ def test_translated_classes_on_a_folder_is_refused_before_training(tmp_path: Pat
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     root = domains_folder(tmp_path / "d")
     args = ["train", "--set", "model=cyclegan", "--set", f"data=domains:{root}", "--set", "data.channels=1",
-            "--set", "train.batch_size=4", "--set", "eval.metrics=[cycle,translated_classes]",
+            "--set", "train.batch_size=4", "--set", "model.d_layers=1",  # 8 px images: a 1-layer PatchGAN
+            "--set", "eval.metrics=[cycle,translated_classes]",
             "--set", f"out_dir={tmp_path / 'runs'}"]
     assert main(args) == 2
     assert "needs domains that are classes of a labelled set" in capsys.readouterr().err
