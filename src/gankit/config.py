@@ -480,7 +480,7 @@ BASE_PRESET = "base"
 # The layers of a run's config, lowest first; each merges into the ones below it, so a layer
 # sets only what it changes. Switching a component's name (``loss: wgan``) drops the options
 # the layers below gave the old entry (:func:`merge`).
-LAYER_ORDER = ("base", "default | preset NAME", "file PATH", "--set")
+LAYER_ORDER = ("base", "default | image default | preset NAME", "file PATH", "--set")
 CODE_DEFAULT = "built-in default"
 
 
@@ -506,10 +506,66 @@ def config_layers(file: str | Path | None = None, overrides: Iterable[str] = (),
         upper.append(("--set", sets))
     layers = [("base", load_preset(BASE_PRESET))]
     # the default preset is the default *GAN* run (its prior, penalty, EMA and rejection
-    # sampling are the gan recipe's): a run that names another model starts from base alone
+    # sampling are the gan recipe's): a run that names another model starts from base alone;
+    # a GAN run on images without a preset gets the image default instead (gankit.image_default)
     if preset in (None, DEFAULT_PRESET) and _model_name(upper) == "gan":
-        layers.append(("default", load_preset(DEFAULT_PRESET)))
+        image = image_default_layers(upper) if preset is None else None
+        if image is None:
+            layers.append(("default", load_preset(DEFAULT_PRESET)))
+        else:
+            below, size = image
+            return layers + [(IMAGE_DEFAULT, below)] + upper + ([(IMAGE_DEFAULT, {"data": size})] if size else [])
     return layers + upper
+
+
+IMAGE_DEFAULT = "image default"
+
+
+def image_default_layers(upper: list[tuple[str, dict[str, Any]]]
+                         ) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+    """The image default's layer below the user's and, when the user sets no ``data.size``, the
+    size it chose (a layer above theirs: naming the data set drops options set below it); None
+    unless the layers name an image data set."""
+    from gankit import image_default
+
+    data: dict[str, Any] = {}
+    for _, layer in upper:
+        if "data" in layer:
+            data = merge({"data": data}, {"data": layer["data"]})["data"]
+    data = dict(data) if isinstance(data, Mapping) else _section_as_mapping("data", data)
+    if not data:
+        return None
+    facts = image_default.data_facts(data)
+    if facts is None or facts[0] != "images":
+        return None
+    chosen = image_default.layer(facts)
+    size = chosen.pop("data", None)
+    from gankit.data import DATASETS
+
+    name = str(data.get("name", "")).split(":", 1)[0]
+    if size is None or "size" in data or "size" not in DATASETS.entry(name).options():
+        size = None
+    return chosen, size
+
+
+def image_default_line(file: str | Path | None = None, overrides: Iterable[str] = (),
+                       preset: str | None = None) -> str | None:
+    """The one line that says what the image default chose, or None when it does not apply."""
+    from gankit import image_default
+
+    layers = config_layers(file, overrides, preset)
+    if not any(source == IMAGE_DEFAULT for source, _ in layers):
+        return None
+    raw: dict[str, Any] = {}
+    for _, layer in layers:
+        raw = merge(raw, layer)
+    data = dict(raw["data"]) if isinstance(raw["data"], Mapping) else _section_as_mapping("data", raw["data"])
+    facts = image_default.data_facts({k: v for k, v in data.items() if k != "size"})
+    if facts is None:
+        return None
+    chosen = image_default.layer(facts)
+    chosen["data"] = {"size": data.get("size", chosen.get("data", {}).get("size", facts[2]))}
+    return image_default.describe(facts, chosen)
 
 
 def _model_name(layers: list[tuple[str, dict[str, Any]]]) -> str:

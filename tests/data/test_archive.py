@@ -20,7 +20,7 @@ from gankit.errors import DataError
 
 @pytest.fixture(autouse=True)
 def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GANKIT_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path / "cache"
 
 
@@ -89,9 +89,9 @@ def test_a_zip_reads_as_the_folder_and_workers_as_one_process(tmp_path, monkeypa
                 z.write(p, p.relative_to(root).as_posix())
         z.writestr("README.txt", "not an image")             # no image suffix: not listed
     one = build(root, size=8)
-    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "other"))
+    monkeypatch.setenv("GANKIT_CACHE_DIR", str(tmp_path / "other"))
     two = build(root, size=8, workers=2)                      # two spawned decoding processes
-    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "third"))
+    monkeypatch.setenv("GANKIT_CACHE_DIR", str(tmp_path / "third"))
     zipped = build(zpath, size=8)
     for src in (two, zipped):
         assert np.array_equal(np.asarray(src.x.array), np.asarray(one.x.array))
@@ -106,7 +106,7 @@ def test_the_archive_is_reused_and_rebuilt_when_a_file_changes(tmp_path, monkeyp
     again = build(root, size=8)
     assert np.array_equal(np.asarray(again.x.array), np.asarray(first.x.array))
     monkeypatch.undo()
-    monkeypatch.setenv("GANKIT_CACHE", str(cache))
+    monkeypatch.setenv("GANKIT_CACHE_DIR", str(cache))
     Image.fromarray(np.zeros((12, 12, 3), dtype=np.uint8)).save(root / "c0" / "000.png")
     changed = build(root, size=8)
     assert np.allclose(changed.x[0].numpy(), -1.0) and not np.array_equal(np.asarray(changed.x.array),

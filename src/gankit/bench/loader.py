@@ -59,7 +59,7 @@ def _peak_mb() -> tuple[float, float]:
 
 
 def _decode(folder: str, size: int, workers: int, cache: str, queue: Any) -> None:
-    os.environ["GANKIT_CACHE"] = cache
+    os.environ["GANKIT_CACHE_DIR"] = cache
     from gankit.data.archive import prepare
 
     t = time.perf_counter()
@@ -68,7 +68,7 @@ def _decode(folder: str, size: int, workers: int, cache: str, queue: Any) -> Non
 
 
 def _read(folder: str, size: int, batch: int, batches: int, cache: str, queue: Any) -> None:
-    os.environ["GANKIT_CACHE"] = cache
+    os.environ["GANKIT_CACHE_DIR"] = cache
     import torch
 
     from gankit.data.archive import folder_source
@@ -84,7 +84,7 @@ def _read(folder: str, size: int, batch: int, batches: int, cache: str, queue: A
 
 
 def _train(folder: str, size: int, steps: int, cache: str, queue: Any) -> None:
-    os.environ["GANKIT_CACHE"] = cache
+    os.environ["GANKIT_CACHE_DIR"] = cache
     import tempfile
 
     from gankit.training import train

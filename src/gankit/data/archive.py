@@ -2,7 +2,7 @@
 
 A folder (or a ``.zip``) of images is decoded by worker processes, resized and cropped (or
 padded) to ``size x size``, and written as one uint8 ``.npy`` array ``(N, C, S, S)`` in the cache
-(``$GANKIT_CACHE``, else ``~/.cache/gankit``), keyed by the files' names, sizes and modification
+(``$GANKIT_CACHE_DIR``, else ``~/.cache/gankit``), keyed by the files' names, sizes and modification
 times and by the options: later runs memory-map it and start at once. Training reads only the
 rows of each batch (uint8, a quarter of float32) and converts them to float32 in ``[-1, 1]``,
 so a 70,000-image 256x256 folder needs its 14 GB on disk, not 55 GB of memory. A prepared
@@ -48,8 +48,8 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 
 def cache_dir() -> Path:
-    """Where prepared archives live: ``$GANKIT_CACHE`` or ``~/.cache/gankit``."""
-    root = os.environ.get("GANKIT_CACHE")
+    """Where prepared archives live: ``$GANKIT_CACHE_DIR`` or ``~/.cache/gankit``."""
+    root = os.environ.get("GANKIT_CACHE_DIR")
     return Path(root).expanduser() if root else Path.home() / ".cache" / "gankit"
 
 
