@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import math
 import os
@@ -18,7 +19,7 @@ from gankit import jsonio
 from gankit.config import EvalSamples
 from gankit.errors import ConfigError
 from gankit.registry import Count, Seed, coerce
-from gankit.training.run import load_run
+from gankit.training.run import load_run, writing
 from gankit.validate import check_eval, check_output_file
 
 
@@ -60,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="InfoGAN runs: the categorical code of every sample, or all: one row of n/K per value")
     s.add_argument("--vary", type=int, metavar="J",
                    help="InfoGAN runs: continuous code J runs from -1 to 1 along each row, the rest fixed")
+    s.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     s.set_defaults(func=run_sample)
 
     e = sub.add_parser("eval", help="recompute a run's metrics from its checkpoint", epilog=EVAL_EPILOG,
@@ -111,6 +113,15 @@ def run_sample(args: argparse.Namespace) -> int:
     n = coerce(args.n, Count, "-n")
     seed = coerce(args.seed, Seed, "--seed")
     out = check_output_file(args.out, "--out", (".npy", ".npz", ".png"))
+    if out.exists() and not args.force:
+        raise ConfigError(f"--out {out} exists; pass --force to overwrite it, or choose another file")
+    # a file written into a run directory (RUN/samples.png, say) waits for no run writing there
+    inside = Path(args.run_dir).resolve() in out.resolve().parents
+    with writing(args.run_dir) if inside else contextlib.nullcontext():
+        return _sample(args, out, n, seed)
+
+
+def _sample(args: argparse.Namespace, out: Path, n: int, seed: int) -> int:
     run = load_run(args.run_dir)
     args.cls = class_label(args.cls, run.data, run.recipe.num_classes)
     if args.code is not None or args.vary is not None:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from gankit import jsonio
-from gankit.config import LAYER_ORDER, config_layers, load_config, resolve_config
+from gankit.config import LAYER_ORDER, config_layers, image_default_line, load_config, resolve_config
 from gankit.training import distributed
-from gankit.training.run import Run, _new_run_dir, absolute_data_paths, check_new_run_dir, resume
+from gankit.training.run import Run, resume, train
 
 TRAIN_EPILOG = f"""\
 The config is layered, each layer overriding the ones before it:
   {' < '.join(LAYER_ORDER)}
-(`base` is the preset every run starts from; without --preset, a GAN run adds the default preset;
+(`base` is the preset every run starts from; without --preset, a GAN run adds the default preset,
+or on image data the image default, derived from the data (it says what it chose);
 a value no layer sets is the built-in default. `gankit list presets` lists the presets, `gankit list`
 every key with its type, built-in default and meaning; `gankit list train|optim|eval|aae` one section).
 A layer that switches a component's name (loss: wgan) drops the options the layers below gave
@@ -55,6 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        epilog=RESUME_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("run_dir", metavar="RUN_DIR", help="a run directory holding checkpoint.pt")
     r.add_argument("--steps", type=int, help="new total number of steps (default: the config's)")
+    r.add_argument("--max-hours", type=float, metavar="H",
+                   help="allow a run this long at the speed of its first steps (sets train.max_hours; 0 = no limit)")
     r.set_defaults(func=run_resume)
 
 
@@ -63,7 +67,7 @@ def _report(run: Run) -> None:
         return
     print(f"run directory: {run.dir}")
     print(jsonio.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in run.metrics.items()}, indent=2))
-    files = sorted(p.name for p in run.dir.iterdir() if p.is_file())
+    files = sorted(p.name for p in run.dir.iterdir() if p.is_file() and not p.name.startswith("."))
     print("files: " + ", ".join(files))
 
 
@@ -76,6 +80,9 @@ def format_resolved(file: str | None, overrides: list[str], preset: str | None) 
     flat = _flat(cfg.to_dict())
     width = max(len(k) + len(_value(v)) for k, v in flat.items()) + 4
     lines = [f"# resolved config: {' < '.join(layers)} (then built-in defaults)"]
+    line = image_default_line(file, overrides, preset)
+    if line:
+        lines.append(f"# {line}")
     for key, value in flat.items():
         text = f"{key}: {_value(value)}"
         lines.append(f"{text:<{width}}# {sources[key]}")
@@ -101,15 +108,11 @@ def run_train(args: argparse.Namespace) -> int:
         print(format_resolved(args.config, args.overrides, args.preset))
         return 0
     cfg = load_config(args.config, args.overrides, preset=args.preset)
-    from pathlib import Path
-
-    distributed.setup(cfg.device)  # under torchrun: join the job before naming the run
+    line = image_default_line(args.config, args.overrides, args.preset)
+    if line and distributed.info().rank == 0:
+        print(line, file=sys.stderr)
     try:
-        run_dir = Path(args.out) if args.out else Path(distributed.broadcast_object(str(_new_run_dir(cfg))))
-        check_new_run_dir(run_dir)
-        absolute_data_paths(cfg)
-        run = Run(cfg, run_dir)
-        _report(run.fit())
+        _report(train(cfg, run_dir=args.out))
     finally:
         distributed.cleanup()
     return 0
@@ -117,7 +120,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_resume(args: argparse.Namespace) -> int:
     try:
-        _report(resume(args.run_dir, args.steps))
+        _report(resume(args.run_dir, args.steps, max_hours=args.max_hours))
     finally:
         distributed.cleanup()
     return 0

@@ -20,6 +20,8 @@ An *item* is one image, or, for point data, a batch of points shown as one scatt
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -33,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gankit import lockfile
 from gankit import jsonio
 from gankit.errors import ConfigError
 
@@ -228,10 +231,17 @@ class Session:
     items: Items
     log: AnswerLog
     exposure_ms: int | None
+    lock: Path | None = None  # held while the session is open: one process answers and scores it
 
     @property
     def done(self) -> bool:
         return self.log.next_item is None
+
+    def close(self) -> None:
+        """Give the session back (also done when the process ends)."""
+        if self.lock is not None:
+            lockfile.release(self.lock)
+            self.lock = None
 
 
 def judge_dir(run_dir: Path) -> Path:
@@ -245,6 +255,29 @@ def open_session(run: Any, run_dir: Path, *, name: str, n: int, seed: int, expos
         raise ConfigError(f"--session must be letters, digits, '.', '_' or '-' (at most 64), got {name!r}")
     d = judge_dir(run_dir)
     items_path, log_path = d / f"{name}.items.npz", d / f"{name}.jsonl"
+    # One process per session: two servers on one session would record conflicting answers.
+    created = not d.exists()
+    d.mkdir(parents=True, exist_ok=True)
+    lock = d / f".{name}.lock"
+    try:
+        lockfile.acquire(lock, f"judge session {name!r} of {run_dir}")
+        try:
+            session = _open(run, name, items_path, log_path, n=n, seed=seed, exposure_ms=exposure_ms, points=points)
+        except BaseException:
+            lockfile.release(lock)
+            raise
+    except BaseException:
+        if created:  # a refused session leaves the run as it was
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise
+    session.lock = lock
+    atexit.register(session.close)
+    return session
+
+
+def _open(run: Any, name: str, items_path: Path, log_path: Path, *, n: int, seed: int, exposure_ms: int | None,
+          points: int) -> Session:
     if items_path.exists():
         items = Items.load(items_path)
     else:

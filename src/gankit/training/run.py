@@ -9,13 +9,13 @@ position and the config.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,9 @@ from gankit.data.points import unused_labels_note
 from gankit.errors import CheckpointError, ConfigError
 from gankit.metrics import METRICS, EvalContext
 from gankit.registry import Registry
-from gankit.training import distributed
+from gankit.training import distributed, rundir
 from gankit.training.checkpoint import check_state, load_checkpoint, rng_state, save_atomic, set_rng_state
-from gankit.training.loop import Diverged, lr_factor, read_logs
+from gankit.training.loop import Diverged, lr_schedule, read_logs
 from gankit.training.recipe import RECIPES, load_recipes as _register_recipes
 
 
@@ -140,101 +140,155 @@ class Run:
         ``metrics.jsonl`` row is flushed as it is written. A loss that becomes non-finite or
         explodes stops the run with :class:`~gankit.training.loop.Diverged`; the last
         checkpoint on disk is then the last good state (none is written after divergence).
+
+        What a signal guarantees (:class:`_StopSignals`): during an evaluation it stops at
+        once and the state of the step before it is saved; during a training step the first
+        signal stops at the end of that step (saved there), a second stops at once, keeping
+        the last checkpoint on disk (a step cannot be cut mid-way and saved).
+
+        The directory is this process's alone while it trains (:mod:`gankit.training.rundir`:
+        a lock naming the process, and the run's marker, written first). After the first
+        steps the run's length at their speed is estimated; over ``train.max_hours`` the run
+        stops with :class:`RunTooLong` before it has spent more than those few steps.
         """
         total = steps if steps is not None else planned_end(self.cfg)
+        fresh = self._saved_step is None
+        with contextlib.ExitStack() as stack:
+            if self.is_main:
+                self._open_dir(stack, fresh)
+            try:
+                return self._fit(total, callbacks)
+            except RunTooLong:
+                if self.is_main and fresh and self._saved_step is None:
+                    stack.callback(rundir.discard_fresh, self.dir)  # after the lock's file is gone
+                elif self.is_main:
+                    _trim_log(self.dir / "metrics.jsonl", self._saved_step or 0)
+                raise
+
+    def _open_dir(self, stack: contextlib.ExitStack, fresh: bool) -> None:
+        """Lock the run directory, check it may be written, mark it, then write its config
+        (whole or not at all)."""
+        created = not self.dir.exists()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if created:
+            stack.callback(_remove_if_empty, self.dir)  # a first write that failed leaves nothing
+        stack.enter_context(rundir.hold(self.dir))
+        rundir.claim(self.dir, fresh=fresh)
+        rundir.write_atomic(self.dir / "config.yaml", yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
+        rundir.remove_leftovers(self.dir)  # left by a process killed mid-write
+        _trim_log(self.dir / "metrics.jsonl", self.step)
+
+    def _fit(self, total: int, callbacks: Iterable[Callable[[Run, dict[str, float]], None]]) -> Run:
         t = self.cfg.train
-        if self.is_main:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            (self.dir / "config.yaml").write_text(yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
-            for stale in self.dir.glob(".checkpoint.pt.*.tmp"):  # left by a process killed mid-write
-                stale.unlink(missing_ok=True)
-            _trim_log(self.dir / "metrics.jsonl", self.step)
         if self.is_main and t.progress:
             _note(f"{self.threads} torch thread{'s' if self.threads > 1 else ''} ({self.threads_reason})")
         if self.is_main and (labels_note := unused_labels_note(self.data, self.cfg.conditional)):
             _note(labels_note)
-        bar = _progress(self, total)
-        writer = _tensorboard(self) if t.tensorboard and self.is_main else None
         trainer = self.recipe.trainer
         start = time.perf_counter() - self.wall_time
         by_time = t.checkpoint_seconds > 0 and not distributed.initialized()  # ranks must agree: steps only there
         last_save = time.monotonic()
-        stop = _StopSignals()
+        pace = _Pace(self, total)
         with contextlib.ExitStack() as stack:
-            stack.enter_context(stop)
+            stop = stack.enter_context(_StopSignals(abortable=not distributed.initialized()))
+            bar = _progress(self, total)
+            if bar is not None:
+                stack.callback(bar.close)
+            writer = _tensorboard(self) if t.tensorboard and self.is_main else None
+            if writer is not None:
+                stack.callback(writer.close)
             # line-buffered: every row reaches the file as it is written (a killed run keeps its log)
             jsonl = stack.enter_context(open(self.dir / "metrics.jsonl", "a", buffering=1)) if self.is_main else None
-            while trainer.step < total:
-                raw = trainer.train_step()
-                step = trainer.step
-                logged = step % t.log_every == 0 or step == total
-                logs: dict[str, float] = {}
-                if logged:
-                    self._check_finite()
-                    logs = distributed.mean_logs(read_logs(raw))
-                    row = {"step": step, **{k: round(v, 6) for k, v in logs.items()}}
-                    self.history.append(row)
-                    if jsonl is not None:
-                        jsonl.write(jsonio.dumps(row) + "\n")
-                    if writer is not None:
-                        for k, v in logs.items():
-                            writer.add_scalar(f"train/{k}", v, step)
+            in_step = False
+            try:
+                while trainer.step < total:
+                    in_step = True
+                    raw = pace.timed(trainer.train_step)
+                    in_step = False
+                    step = trainer.step
+                    if pace.measure(step):
+                        stop.note = pace.stop_note()
+                        if pace.said:
+                            _note(pace.said, bar)
+                    logged = step % t.log_every == 0 or step == total
+                    logs: dict[str, float] = {}
+                    if logged:
+                        self._check_finite()
+                        logs = distributed.mean_logs(read_logs(raw))
+                        row = {"step": step, **{k: round(v, 6) for k, v in logs.items()}}
+                        self.history.append(row)
+                        if jsonl is not None:
+                            jsonl.write(jsonio.dumps(row) + "\n")
+                        if writer is not None:
+                            for k, v in logs.items():
+                                writer.add_scalar(f"train/{k}", v, step)
+                        if bar is not None:
+                            bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k in ("d_loss", "g_loss", "D(x)", "D(G(z))", "recon_mse")}, refresh=False)
                     if bar is not None:
-                        bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k in ("d_loss", "g_loss", "D(x)", "D(G(z))", "recon_mse")}, refresh=False)
+                        bar.update(1)
+                    if callbacks:
+                        seen = logs if logged else read_logs(raw)
+                        for cb in callbacks:
+                            cb(self, seen)
+                    if t.eval_every and step % t.eval_every == 0 and step < total:
+                        with stop.abortable():
+                            m = self.evaluate_in_training()
+                        if jsonl is not None:
+                            jsonl.write(jsonio.dumps({"step": step, "eval": m}) + "\n")
+                        if writer is not None:
+                            for k, v in m.items():
+                                if isinstance(v, (int, float)):
+                                    writer.add_scalar(f"eval/{k}", v, step)
+                    if t.sample_every and step % t.sample_every == 0 and self.is_main:
+                        self.save_samples(writer)
+                    interrupted = stop.signum is not None if not distributed.initialized() else (
+                        logged and distributed.any_rank(stop.signum is not None))
+                    due = (t.checkpoint_every and step % t.checkpoint_every == 0) or \
+                        (by_time and time.monotonic() - last_save >= t.checkpoint_seconds)
+                    if step < total and (due or interrupted):
+                        self.wall_time = time.perf_counter() - start
+                        self.save_checkpoint()
+                        last_save = time.monotonic()
+                    if interrupted:
+                        raise RunInterrupted(self.dir, step, stop.signum or signal.SIGINT)
                 if bar is not None:
-                    bar.update(1)
-                if callbacks:
-                    seen = logs if logged else read_logs(raw)
-                    for cb in callbacks:
-                        cb(self, seen)
-                if t.eval_every and step % t.eval_every == 0 and step < total:
-                    m = self.evaluate_in_training()
-                    if jsonl is not None:
-                        jsonl.write(jsonio.dumps({"step": step, "eval": m}) + "\n")
-                    if writer is not None:
-                        for k, v in m.items():
-                            if isinstance(v, (int, float)):
-                                writer.add_scalar(f"eval/{k}", v, step)
-                if t.sample_every and step % t.sample_every == 0 and self.is_main:
-                    self.save_samples(writer)
-                interrupted = stop.signum is not None if not distributed.initialized() else (
-                    logged and distributed.any_rank(stop.signum is not None))
-                due = (t.checkpoint_every and step % t.checkpoint_every == 0) or \
-                    (by_time and time.monotonic() - last_save >= t.checkpoint_seconds)
-                if step < total and (due or interrupted):
+                    bar.close()
+                if trainer.step >= planned_end(self.cfg) and self.recipe.finishing():
+                    # work after the planned last step (e.g. DRS's critic): the trained state is saved first
                     self.wall_time = time.perf_counter() - start
                     self.save_checkpoint()
-                    last_save = time.monotonic()
-                if interrupted:
-                    if bar is not None:
-                        bar.close()
-                    raise RunInterrupted(self.dir, step, stop.signum or signal.SIGINT)
-        if bar is not None:
-            bar.close()
-        if trainer.step >= planned_end(self.cfg) and self.recipe.finishing():
-            # work after the planned last step (e.g. DRS's critic): the trained state is saved first
-            self.wall_time = time.perf_counter() - start
-            self.save_checkpoint()
-            self.recipe.finish()
-        self.wall_time = time.perf_counter() - start
-        self.save_checkpoint()
-        self.metrics = self.evaluate_in_training()
-        self.metrics["step"] = trainer.step
-        self.metrics["wall_time_s"] = round(self.wall_time, 3)
-        self.metrics["threads"] = self.threads
-        self.metrics["data_kind"] = self.data.kind
+                    self.recipe.finish()
+                self.wall_time = time.perf_counter() - start
+                self.save_checkpoint()
+                with stop.abortable():
+                    self.metrics = self.evaluate_in_training()
+                self.metrics["step"] = trainer.step
+                self.metrics["wall_time_s"] = round(self.wall_time, 3)
+                self.metrics["threads"] = self.threads
+                self.metrics["data_kind"] = self.data.kind
+                if writer is not None:
+                    for k, v in self.metrics.items():
+                        if isinstance(v, (int, float)):
+                            writer.add_scalar(f"eval/{k}", v, trainer.step)
+            except _Abort as abort:
+                raise self._stopped(abort.signum, in_step, start) from None
         if self.is_main:
-            (self.dir / "metrics.json").write_text(jsonio.dumps(self.metrics, indent=2) + "\n")
+            rundir.write_atomic(self.dir / "metrics.json", jsonio.dumps(self.metrics, indent=2) + "\n")
             self.plot()
             from gankit.report import write_report
 
             write_report(self.dir, class_names=getattr(self.data, "class_names", None))
-        if writer is not None:
-            for k, v in self.metrics.items():
-                if isinstance(v, (int, float)):
-                    writer.add_scalar(f"eval/{k}", v, trainer.step)
-            writer.close()
         return self
+
+    def _stopped(self, signum: int, in_step: bool, start: float) -> RunInterrupted:
+        """A signal that stopped the run at once: mid-step, the step is abandoned and the last
+        checkpoint is what remains; mid-evaluation, the state before it is saved."""
+        if in_step:
+            return RunInterrupted(self.dir, self._saved_step, signum, abandoned=self.step + 1)
+        if self._saved_step != self.step:
+            self.wall_time = time.perf_counter() - start
+            self.save_checkpoint()
+        return RunInterrupted(self.dir, self.step, signum)
 
     def _check_finite(self) -> None:
         try:
@@ -336,27 +390,73 @@ def planned_end(cfg: Config) -> int:
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """SIGINT/SIGTERM stopped a run; its checkpoint at ``step`` is on disk."""
+    """SIGINT/SIGTERM stopped a run; its checkpoint at ``step`` is on disk (``None``: no
+    checkpoint had been written). ``abandoned``: the step that was cut short and not saved."""
 
-    def __init__(self, run_dir: Path, step: int, signum: int) -> None:
-        self.run_dir, self.step, self.signum = run_dir, step, int(signum)
-        super().__init__(f"interrupted at step {step}; checkpoint saved in {run_dir / 'checkpoint.pt'}; "
-                         f"continue with: gankit resume {run_dir}")
+    def __init__(self, run_dir: Path, step: int | None, signum: int, *, abandoned: int | None = None) -> None:
+        self.run_dir, self.step, self.signum, self.abandoned = run_dir, step, int(signum), abandoned
+        if step is None:
+            text = (f"stopped during step {abandoned}; no checkpoint had been written, so nothing was kept: "
+                    f"start the run again")
+        elif abandoned is not None:
+            text = (f"stopped at once during step {abandoned}, which is lost; the checkpoint of step {step} is kept "
+                    f"in {run_dir / 'checkpoint.pt'}; continue with: gankit resume {run_dir}")
+        else:
+            text = (f"interrupted at step {step}; checkpoint saved in {run_dir / 'checkpoint.pt'}; "
+                    f"continue with: gankit resume {run_dir}")
+        super().__init__(text)
+
+
+class RunTooLong(ConfigError):
+    """The first steps' speed says the run would train for longer than ``train.max_hours``."""
+
+
+class _Abort(BaseException):
+    """A signal that stops the run at once (raised from the signal handler)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 class _StopSignals:
     """While training, SIGINT and SIGTERM ask the loop to stop after the current step (it
-    then checkpoints and raises :class:`RunInterrupted`); a second SIGINT stops at once."""
+    then checkpoints and raises :class:`RunInterrupted`). A second signal stops at once, and
+    so does the first inside :meth:`abortable` (an evaluation: the training state is the
+    step's before it, so it can be saved). Python runs the handler between bytecodes, so
+    "at once" is as soon as the torch operation in progress returns."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, *, abortable: bool = True) -> None:
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.can_abort = abortable
         self.signum: int | None = None
+        self.note: str | None = None  # said on the first signal (a slow step: how long it may take)
+        self._abortable = self._aborted = False
         self._old: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.signum = signum
+        first = self.signum is None
+        if first:
+            self.signum = signum
+        if (self._abortable or not first) and not self._aborted:
+            self._abortable, self._aborted = False, True  # once: the checkpoint that follows is not cut
+            raise _Abort(self.signum or signum)
+        if self.note:
+            print(f"\ngankit: {self.note}", file=sys.stderr, flush=True)
+
+    @contextlib.contextmanager
+    def abortable(self) -> Iterator[None]:
+        """A stretch of work that a signal may cut short (the caller saves the state before it)."""
+        if not (self.enabled and self.can_abort):
+            yield
+            return
+        if self.signum is not None:
+            raise _Abort(self.signum)
+        self._abortable = True
+        try:
+            yield
+        finally:
+            self._abortable = False
 
     def __enter__(self) -> _StopSignals:
         if self.enabled:
@@ -368,6 +468,88 @@ class _StopSignals:
         for sig, old in self._old.items():
             signal.signal(sig, old)
         self._old.clear()
+
+
+class _Pace:
+    """Times the first training steps after the first (which warms up: allocations, kernel
+    choice, compilation) and says how long the run will take at that speed: one line on
+    stderr, and :class:`RunTooLong` over ``train.max_hours``. It measures up to
+    :attr:`STEPS` steps or :attr:`SECONDS` of them, whichever ends first, so a run of
+    two-minute steps is judged after its second step."""
+
+    STEPS = 5
+    SECONDS = 5.0
+    SLOW_STEP_S = 2.0  # from here on a first Ctrl-C says how long the step in progress may take
+
+    def __init__(self, run: Run, total: int) -> None:
+        self.run, self.total = run, total
+        self.first = run.step + 1   # the warm-up step, not timed
+        self.spent = 0.0
+        self.steps = 0
+        self.per_step: float | None = None
+        self.said: str | None = None  # the estimate, for the caller to print beside its progress bar
+        self._cuda = run.device.type == "cuda"
+
+    def timed(self, step_fn: Callable[[], Any]) -> Any:
+        """Run one step, timing it while measuring (the device synchronised around it)."""
+        if self.per_step is not None or self.run.step < self.first:
+            return step_fn()
+        self._sync()
+        t0 = time.perf_counter()
+        out = step_fn()
+        self._sync()
+        self.spent += time.perf_counter() - t0
+        self.steps += 1
+        return out
+
+    def _sync(self) -> None:
+        if self._cuda:
+            torch.cuda.synchronize(self.run.device)
+
+    def measure(self, step: int) -> bool:
+        """After a step: True once, when the speed is known (then said and checked)."""
+        # under torchrun every rank decides at the same step (a count, not a time) on rank 0's speed
+        enough = self.steps >= self.STEPS or (self.spent >= self.SECONDS and not distributed.initialized())
+        if self.per_step is not None or not self.steps or not (enough or step >= self.total):
+            return False
+        self.per_step = distributed.broadcast_object(self.spent / self.steps)
+        left = self.total - step
+        seconds = left * self.per_step
+        t = self.run.cfg.train
+        steps = f"steps {step - self.steps + 1}-{step}" if self.steps > 1 else f"step {step}"
+        what = (f"{_duration(self.per_step)} a step ({steps}): the {left:,} steps to go take about "
+                f"{_duration(seconds)} at this speed")
+        if t.max_hours and seconds > t.max_hours * 3600:
+            raise RunTooLong(f"this run would train too long: {what}, over train.max_hours={t.max_hours:g}; allow it with --set train.max_hours="
+                             f"{math.ceil(seconds / 3600 * 1.2)} (gankit resume: --max-hours; 0 = no limit), "
+                             "or shorten the run (train.steps, train.batch_size, smaller networks)")
+        if self.run.is_main and t.progress and left:
+            evals = f"; evaluations every {t.eval_every} steps come on top" if t.eval_every else ""
+            self.said = what + evals
+        return True
+
+    def stop_note(self) -> str | None:
+        if self.per_step is None or self.per_step < self.SLOW_STEP_S:
+            return None
+        return (f"stopping after the step in progress (about {_duration(self.per_step)} a step) and saving it; "
+                "a second Ctrl-C stops at once and keeps the last checkpoint")
+
+
+def _duration(seconds: float) -> str:
+    """``0.012 s``, ``2.5 s``, ``14 min``, ``3 h 20 min``, ``6.2 days``."""
+    if seconds < 10:
+        return f"{seconds:.2g} s" if seconds < 1 else f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
+    if seconds < 48 * 3600:
+        h, m = divmod(round(seconds / 60), 60)
+        return f"{h} h {m} min"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _remove_if_empty(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.rmdir()
 
 
 def _trim_log(path: Path, step: int) -> None:
@@ -390,8 +572,11 @@ def _trim_log(path: Path, step: int) -> None:
         os.replace(tmp, path)
 
 
-def _note(text: str) -> None:
-    print(f"gankit: {text}", file=sys.stderr, flush=True)
+def _note(text: str, bar: Any = None) -> None:
+    if bar is not None:  # above the progress bar, which is redrawn below it
+        bar.write(f"gankit: {text}", file=sys.stderr)
+    else:
+        print(f"gankit: {text}", file=sys.stderr, flush=True)
 
 
 def choose_threads(cfg: Config, data: DataSource, recipe: Any, device: torch.device, world: int = 1) -> tuple[int, str]:
@@ -455,31 +640,9 @@ def others_busy_cores(window: float = 0.2) -> float:
 
 
 def check_new_run_dir(path: Path) -> None:
-    """A new run needs a directory that is absent or empty, in a place it can write."""
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"--out {path} exists and is not a directory")
-    if path.is_dir():
-        if (path / "checkpoint.pt").exists():
-            raise ConfigError(f"{path} already holds a run; use `gankit resume {path}` or another --out")
-        # A run killed before its first checkpoint left only these: it starts over.
-        leftovers = [p.name for p in path.iterdir() if p.name not in ("config.yaml", "metrics.jsonl")
-                     and not (p.name.startswith(".checkpoint.pt.") and p.name.endswith(".tmp"))]
-        if leftovers:
-            raise ConfigError(f"--out {path} is a non-empty directory that holds no gankit run "
-                              f"({leftovers[0]!r} and {len(leftovers) - 1} more); choose a new or empty directory"
-                              if len(leftovers) > 1 else
-                              f"--out {path} is a non-empty directory that holds no gankit run ({leftovers[0]!r}); "
-                              "choose a new or empty directory")
-    parent = path
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ConfigError(f"--out {path}: {parent} is not a directory")
-    try:  # a real probe: permission bits say nothing to root, nor about read-only mounts
-        os.rmdir(tempfile.mkdtemp(prefix=".gankit-probe-", dir=parent))
-    except OSError as e:
-        raise ConfigError(f"--out {path}: cannot write in {parent} ({e.strerror or type(e).__name__})") from None
-
+    """A new run needs a directory that is absent, empty, or a gankit run stopped before its
+    first checkpoint (:func:`gankit.training.rundir.check_new`)."""
+    rundir.check_new(path)
 
 
 def _progress(run: Run, total: int) -> Any:
@@ -583,7 +746,7 @@ def load_run(run_dir: str | Path) -> Run:
     return run
 
 
-def resume(run_dir: str | Path, steps: int | None = None, **fit_kwargs: Any) -> Run:
+def resume(run_dir: str | Path, steps: int | None = None, *, max_hours: float | None = None, **fit_kwargs: Any) -> Run:
     """Continue a run exactly where it stopped.
 
     ``steps`` is the step to train to (default: the run's planned end). Up to the planned
@@ -591,8 +754,29 @@ def resume(run_dir: str | Path, steps: int | None = None, **fit_kwargs: Any) -> 
     gives bit-identically what the uninterrupted run gives. Past the planned end, the run is
     *extended*: the extension is appended to ``train.extend`` (recorded in the run's config
     and checkpoint) and the schedule restarts from the base learning rate over it
-    (see :func:`gankit.training.loop.lr_factor`); :func:`describe_schedule` says so."""
-    run = load_run(run_dir)
+    (see :func:`gankit.training.loop.lr_factor`); :func:`describe_schedule` says so.
+    ``max_hours`` replaces the run's ``train.max_hours`` (and is recorded with it)."""
+    if max_hours is not None and not (math.isfinite(max_hours) and max_hours >= 0):
+        raise ConfigError(f"--max-hours must be a number of hours >= 0 (0 = no limit), got {max_hours}")
+    with writing(run_dir):  # before the checkpoint is read: a second resume must not start from it
+        run = load_run(run_dir)
+        if max_hours is not None:
+            run.cfg.train.max_hours = float(max_hours)
+        return _resume(run, steps, **fit_kwargs)
+
+
+def writing(run_dir: str | Path) -> contextlib.AbstractContextManager[None]:
+    """Hold ``run_dir``'s lock for an existing run that is about to be written (rank 0 of a
+    torchrun job only; the other ranks write nothing). A directory that is no run is left
+    alone: reading it then says what is missing."""
+    run_dir = Path(run_dir)
+    rank0 = distributed.info().is_main if distributed.initialized() else os.environ.get("RANK", "0") == "0"
+    if rank0 and (run_dir / "checkpoint.pt").is_file():
+        return rundir.hold(run_dir)
+    return contextlib.nullcontext()
+
+
+def _resume(run: Run, steps: int | None, **fit_kwargs: Any) -> Run:
     if steps is not None:
         if steps < run.step:
             raise ConfigError(f"--steps {steps} is below the run's current step {run.step}")
@@ -601,7 +785,7 @@ def resume(run_dir: str | Path, steps: int | None = None, **fit_kwargs: Any) -> 
         t = run.cfg.train
         if steps > planned_end(run.cfg):
             t.extend = [*t.extend, steps]
-            run.recipe.trainer.lr_factor = lr_factor(t.lr_decay, t.steps, t.extend)
+            run.recipe.trainer.lr_factor = lr_schedule(t.lr_decay, t.steps, t.extend, t.lr_final)
             if run.is_main and t.progress:
                 _note(describe_schedule(run.cfg))
     return run.fit(steps, **fit_kwargs)
