@@ -22,7 +22,7 @@ def test_training_lowers_jsd_on_1d_mixture(tmp_path, record):
     # must fold to reach both modes, and each fold piles mass against an edge; the folds move
     # from step to step, so one run's final JSD landed anywhere in 0.10-0.37 with the
     # floating-point trajectory (on an AMD EPYC's generic kernels seed 0 ended on one mode with
-    # a third of its mass between the modes). With z in R^4: 0.035-0.083 over seeds 0-9 and CPU
+    # a third of its mass between the modes). With z in R^4: 0.035-0.097 over seeds 0-9 and CPU
     # kernels (docs/test-margins.md). The claim, on the median of three seeds, so that one
     # unlucky trajectory cannot decide it: training reaches half the JSD of a G collapsed onto
     # one mode (0.108), itself a sixth of the untrained JSD.
