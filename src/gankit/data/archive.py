@@ -58,10 +58,35 @@ class Uint8Images:
     ``[-1, 1]`` when indexed: ``x[idx]`` converts only the rows asked for."""
 
     dtype = torch.float32
+    device = torch.device("cpu")
+    _version = 0            # never changes in place (read by gankit.metrics.features' memo)
 
     def __init__(self, array: np.ndarray) -> None:
         self.array = array
         self.shape = torch.Size(array.shape)
+
+    # What the metrics ask of a data set's ``x`` besides indexing: these keep the images uint8
+    # (a fingerprint hashes the uint8 bytes) or read them all as float32 (``to``).
+    def detach(self) -> Uint8Images:
+        return self
+
+    def cpu(self) -> Uint8Images:
+        return self
+
+    def contiguous(self) -> Uint8Images:
+        return self
+
+    def numpy(self) -> np.ndarray:
+        return np.asarray(self.array)
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        return self[slice(None)].to(*args, **kwargs)
+
+    def size(self, dim: int | None = None) -> Any:
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self) -> int:
+        return len(self.shape)
 
     def __len__(self) -> int:
         return int(self.shape[0])
