@@ -648,6 +648,12 @@ class Option:
     help: str
 
 
+def _one_range(bounds: list[Bounds]) -> Bounds:
+    """A hint's several Bounds (a lower and an upper one) as one, so it reads ``in [1, 1048576]``."""
+    sides = ("ge", "gt", "le", "lt")
+    return Bounds(**{k: next((getattr(b, k) for b in bounds if getattr(b, k) is not None), None) for k in sides})
+
+
 def describe_hint(hint: Any) -> str:
     """``int >= 1`` for ``Count``, ``'adam' | 'sgd' | 'rmsprop'``, ``list[str] | None``: how
     ``gankit list`` spells a hint, range included."""
@@ -655,8 +661,8 @@ def describe_hint(hint: Any) -> str:
 
     text = _name(hint)
     if typing.get_origin(hint) is Annotated:
-        bounds = [m.describe() for m in hint.__metadata__ if isinstance(m, Bounds)]
-        text = " ".join([text, *bounds])
+        bounds = [m for m in hint.__metadata__ if isinstance(m, Bounds)]
+        text = f"{text} {_one_range(bounds).describe()}" if bounds else text
     elif typing.get_origin(hint) in (tuple, list) and typing.get_args(hint):
         inner = {describe_hint(a) for a in typing.get_args(hint) if a is not Ellipsis}
         ranges = {t.split(" ", 1)[1] for t in inner if " " in t and not t.startswith("'")}
