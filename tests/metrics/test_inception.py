@@ -280,3 +280,17 @@ def test_statistics_of_another_protocol_are_refused(tmp_path, cache):
     np.savez(foreign, mu=np.zeros(2048), sigma=np.eye(2048))
     with pytest.raises(DataError, match="not a gankit reference statistics file"):
         load_reference(foreign, inc.protocol("clean"))
+
+
+@needs_weights
+def test_data_stats_cli_computes_once_and_checks_the_protocol(tmp_path, cache, capsys):
+    out = tmp_path / "digits.npz"
+    args = ["data", "stats", "digits", "--num", "3", "--inception", str(WEIGHTS)]
+    assert main([*args, "--out", str(out)]) == 0
+    assert "Inception statistics of 3 images (resize=clean), computed in" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "reused" in capsys.readouterr().out
+    mu, sigma, n, source = load_reference(out, inc.protocol("clean"), same=("resize",))
+    assert n == 3 and source["subset"] == "3 drawn without replacement, seed 0"
+    with pytest.raises(DataError, match="resize='clean' \\(this evaluation: 'legacy'\\)"):
+        load_reference(out, inc.protocol("legacy"), same=("resize",))
