@@ -258,7 +258,7 @@ CASES = [
     ("folder-missing", S("data=folder:{base}/nowhere"), "nowhere does not exist"),
     ("folder-size-zero", S("data=folder:{flat}", "data.size=0"), "data.size must be in [1, 1024], got 0"),
     ("folder-channels-two", S("data=folder:{flat}", "data.channels=2"), "data.channels: expected one of 1, 3"),
-    ("npz-batch-too-large", S("data=npz:{small}"), "train.batch_size=1024 exceeds the 10 examples"),
+    ("npz-batch-too-large", S("data=npz:{small}"), "train.batch_size=64 exceeds the 10 examples"),  # the image default
     ("npz-nan-pixels", S("data=npz:{nanz}"), "float images must lie in [0, 1] or [-1, 1]"),
     ("npz-missing", S("data=npz:{base}/none.npz"), "none.npz does not exist"),
     ("stacked-num-huge", S("data=stacked", "data.base=digits", "data.num=10000000"),

@@ -181,11 +181,15 @@ def _decode_chunk(root: str, names: Sequence[str], size: int, channels: int, cro
         for name in names:
             try:
                 if archive is not None:
-                    out.append(decode(io.BytesIO(archive.read(name)), size, channels, crop))
+                    member = io.BytesIO(archive.read(name))
+                    try:
+                        out.append(decode(member, size, channels, crop))
+                    except DataError as e:   # name the member, not the in-memory file
+                        raise DataError(str(e).replace(str(member), f"{root}:{name}")) from None
                 else:
                     out.append(decode(Path(root) / name, size, channels, crop))
-            except DataError as e:
-                raise DataError(f"{root}: {name}: {str(e).split(': ', 1)[-1]}") from None
+            except DataError:
+                raise
             except Exception:  # Pillow raises OSError, ValueError, SyntaxError, ... on bad files
                 out.append(None)
     finally:
