@@ -294,3 +294,22 @@ def test_data_stats_cli_computes_once_and_checks_the_protocol(tmp_path, cache, c
     assert n == 3 and source["subset"] == "3 drawn without replacement, seed 0"
     with pytest.raises(DataError, match="resize='clean' \\(this evaluation: 'legacy'\\)"):
         load_reference(out, inc.protocol("legacy"), same=("resize",))
+
+
+@needs_weights
+def test_extraction_reads_one_batch_at_a_time(cache):
+    class Rows:
+        """Images that hand out rows only when sliced (as a data set's uint8 memory map does)."""
+
+        def __init__(self, x: torch.Tensor) -> None:
+            self.x, self.shape, self.asked = x, x.shape, []
+
+        def __getitem__(self, idx: slice) -> torch.Tensor:
+            self.asked.append((idx.start, idx.stop))
+            return self.x[idx]
+
+    x = images(3, 4)
+    rows = Rows(x)
+    ext = inc.InceptionV3(WEIGHTS, batch_size=2)
+    torch.testing.assert_close(ext.features(rows), ext.features(x), rtol=0, atol=0)
+    assert rows.asked == [(0, 2), (2, 4)]

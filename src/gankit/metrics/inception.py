@@ -164,10 +164,12 @@ def resize(v: Tensor, mode: str, size: int = IMAGE_SIZE) -> Tensor:
     raise DataError(f"unknown Inception resize {mode!r} (choose one of {', '.join(RESIZES)})")
 
 
-def check_images(x: Tensor) -> None:
-    """:class:`DataError` unless ``x`` is ``(N, 1 or 3, H, W)``."""
-    if x.ndim != 4 or x.shape[1] not in (1, 3):
-        what = f"{x.shape[1]}-channel images" if x.ndim == 4 else f"shape {tuple(x.shape)}"
+def check_images(x: Any) -> None:
+    """:class:`DataError` unless ``x`` (a tensor, or any array of images with a ``shape``) is
+    ``(N, 1 or 3, H, W)``."""
+    shape = tuple(x.shape)
+    if len(shape) != 4 or shape[1] not in (1, 3):
+        what = f"{shape[1]}-channel images" if len(shape) == 4 else f"shape {shape}"
         raise DataError(f"Inception features need RGB or grayscale images (N, 1 or 3, H, W), got {what}")
 
 
@@ -252,11 +254,12 @@ class InceptionV3:
         inp = prepare(x, self.resize).to(self.device).contiguous(memory_format=fmt)
         return self.model(inp).float().cpu()   # (B, 2048)
 
-    def batches(self, x: Tensor | Iterable[Tensor], total: int | None = None) -> Iterator[Tensor]:
-        """Features ``(B, 2048)`` of successive batches of ``x`` (a tensor or an iterable of batches)."""
+    def batches(self, x: Any, total: int | None = None) -> Iterator[Tensor]:
+        """Features ``(B, 2048)`` of successive batches of ``x``: a tensor, anything that slices
+        like one (a data set's uint8 images, read a batch at a time), or an iterable of batches."""
         from tqdm.auto import tqdm
 
-        if isinstance(x, Tensor):
+        if isinstance(x, Tensor) or (hasattr(x, "shape") and hasattr(x, "__getitem__")):
             check_images(x)
             total, whole = x.shape[0], x
             x = (whole[i:i + self.batch_size] for i in range(0, whole.shape[0], self.batch_size))
