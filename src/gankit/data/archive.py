@@ -94,7 +94,9 @@ class Uint8Images:
     def __getitem__(self, idx: Any) -> Tensor:
         if isinstance(idx, Tensor):
             idx = idx.cpu().numpy()
-        rows = np.ascontiguousarray(self.array[idx])                  # a copy of the rows read
+        rows = self.array[idx]
+        if isinstance(rows, np.memmap) or not rows.flags.writeable or not rows.flags.c_contiguous:
+            rows = np.array(rows)                                     # a copy of the rows read, in memory
         return torch.from_numpy(rows).to(torch.float32).mul_(2.0 / 255.0).sub_(1.0)
 
     def double(self) -> Tensor:
