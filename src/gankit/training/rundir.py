@@ -87,8 +87,8 @@ def check_new(path: Path) -> None:
         others = [n for n in foreign_entries(path) if n != MARKER]
         if others and not is_marked(path):
             more = f" and {len(others) - 1} more" if len(others) > 1 else ""
-            raise RunDirError(f"--out {path} is a non-empty directory that holds no gankit run ({others[0]!r}{more}; "
-                              f"no {MARKER} marker); choose a new or empty directory")
+            raise RunDirError(f"--out {path} is a non-empty directory that holds no gankit run ({others[0]!r}{more}); "
+                              f"choose a new or empty directory (gankit marks its runs with {MARKER})")
     parent = path
     while not parent.exists():
         parent = parent.parent
