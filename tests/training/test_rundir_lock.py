@@ -234,7 +234,7 @@ def test_sample_never_overwrites_without_force(ring_run, tmp_path, capsys):
 
 
 # -- long runs -------------------------------------------------------------------------------
-ESTIMATE = re.compile(r"gankit: ([\d.]+) s a step \(steps 2-6\): the 194 steps to go take about (\d+(?:\.\d)?) "
+ESTIMATE = re.compile(r"gankit: ([\d.]+) s a step \(steps 2-6\): the 194 steps to go take about ([\d.]+) "
                       r"(s|min) at this speed$", re.M)
 
 
