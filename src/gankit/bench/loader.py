@@ -22,8 +22,8 @@ from typing import Any
 from gankit.bench import BENCHMARKS
 from gankit.bench.report import machine_line
 
-RUNTIME = ("about 6 minutes at the defaults on 2 cores (50,000 JPEGs at 64x64 and 256x256: writing them takes "
-           "most of it); set images=5000 for a 1-minute check")
+RUNTIME = ("not yet measured at the defaults (50,000 JPEGs at 64x64 and 256x256: writing and decoding them, "
+           "estimated 10-20 min on 2 cores); images=600 sizes=[64] took under a minute at load 12")
 
 
 def _write_jpegs(folder: str, start: int, stop: int, size: int) -> None:
