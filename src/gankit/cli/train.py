@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from gankit import jsonio
 from gankit.config import LAYER_ORDER, config_layers, image_default_line, load_config, resolve_config
@@ -109,10 +108,8 @@ def run_train(args: argparse.Namespace) -> int:
         return 0
     cfg = load_config(args.config, args.overrides, preset=args.preset)
     line = image_default_line(args.config, args.overrides, args.preset)
-    if line and distributed.info().rank == 0:
-        print(line, file=sys.stderr)
     try:
-        _report(train(cfg, run_dir=args.out))
+        _report(train(cfg, run_dir=args.out, notes=[line] if line else []))
     finally:
         distributed.cleanup()
     return 0

@@ -131,7 +131,8 @@ class Run:
         self._saved_step = self.step
 
     # -- training -------------------------------------------------------------------------
-    def fit(self, steps: int | None = None, *, callbacks: Iterable[Callable[[Run, dict[str, float]], None]] = ()) -> Run:
+    def fit(self, steps: int | None = None, *, callbacks: Iterable[Callable[[Run, dict[str, float]], None]] = (),
+            notes: Iterable[str] = ()) -> Run:
         """Train until ``steps`` total training steps (default: the run's planned end).
 
         Nothing is lost: a checkpoint is written every ``train.checkpoint_every`` steps and
@@ -157,6 +158,7 @@ class Run:
             if self.is_main:
                 self._open_dir(stack, fresh)
             try:
+                self._notes = list(notes)   # lines said once training starts (the image default's choice)
                 return self._fit(total, callbacks)
             except RunTooLong:
                 if self.is_main and fresh and self._saved_step is None:
@@ -184,6 +186,8 @@ class Run:
             _note(f"{self.threads} torch thread{'s' if self.threads > 1 else ''} ({self.threads_reason})")
         if self.is_main and (labels_note := unused_labels_note(self.data, self.cfg.conditional)):
             _note(labels_note)
+        for line in getattr(self, "_notes", ()) if self.is_main else ():
+            _note(line)
         trainer = self.recipe.trainer
         start = time.perf_counter() - self.wall_time
         by_time = t.checkpoint_seconds > 0 and not distributed.initialized()  # ranks must agree: steps only there
