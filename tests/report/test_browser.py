@@ -128,7 +128,8 @@ def test_twenty_questions_by_keyboard_killed_and_resumed(browser: object, cond_r
     human = re.search(r"^human \(hype-inf\)\s+HYPE∞\s+20\s+([\d.]+)", out, re.M)
     assert human and float(human.group(1)) == pytest.approx(100 * error, abs=0.05), out
     assert re.search(r"^discriminator\s+HYPE∞ \(the session's items\)\s+20\s", out, re.M)
-    assert re.search(r"^classifier\s+held-out samples", out, re.M)
+    # scored on data the run never trained on: digits' test split, its size beside it
+    assert re.search(r"^classifier\s+test split \(\d+ real \+ \d+ generated\)", out, re.M), out
     score = json.loads((cond_run / "judge" / "score.json").read_text())
     (row,) = [r for r in score["rows"] if r["judge"] == "human (hype-inf)"]
     assert row["error"] == pytest.approx(error) and sum(c["items"] for c in row["per_class"].values()) == 20
