@@ -31,12 +31,13 @@ MAX_SLIDER_IMAGES = 40  # sample grids embedded per run: evenly spaced over trai
 _POINT_DATA = ("ring", "grid", "mixture1d", "mixture", "points", "moons", "circles", "swissroll", "spiral")
 _PROB_KEYS = ("D(x)", "D(G(z))", "D(z)", "D(E(x))")
 _FACT_KEYS = ("step", "wall_time_s", "threads", "feature_extractor")
+_CARD_KEY = "feature_protocol"   # the Inception protocol card: its own table, not a metric row
 _ABOUT = {
     "modes": "modes covered (a mode counts with >= 1 % of its expected samples within 3 sigma)",
     "hq_percent": "% of samples within 3 sigma of a mode",
     "reverse_kl": "KL(generated mode histogram || uniform)",
     "energy": "energy distance to real data (its real-vs-real value is the baseline)",
-    "fid": "Frechet distance of classifier features (lower is better)",
+    "fid": "Frechet distance of the features named by feature_extractor (lower is better)",
     "kid": "kernel inception distance x 1000",
     "precision": "share of generated samples inside the real manifold",
     "recall": "share of real samples inside the generated manifold",
@@ -116,7 +117,7 @@ def metric_keys(runs: Sequence[RunFiles]) -> list[str]:
     keys: list[str] = []
     for r in runs:
         for k in r.metrics:
-            if k in keys or k in _FACT_KEYS or CLASS_KEY.match(k):
+            if k in keys or k in _FACT_KEYS or k == _CARD_KEY or CLASS_KEY.match(k):
                 continue
             if (k.endswith("_baseline") or k.endswith("_std")) and k.rsplit("_", 1)[0] in r.metrics:
                 continue
@@ -152,6 +153,33 @@ def metrics_table(runs: Sequence[RunFiles]) -> str:
     return (f'<table><tr><th class="k">metric</th>{head}</tr>{"".join(rows)}{"".join(facts)}</table>'
             '<p class="note">A metric with a <code>_baseline</code> in metrics.json shows it in brackets: the '
             'same metric between two samples of real data, the value a perfect generator would get.</p>')
+
+
+def _card_rows(card: dict[str, Any]) -> list[tuple[str, str]]:
+    """The protocol card's lines a reader needs beside an FID (every value escaped)."""
+    ref = card.get("reference")
+    ref_text = (f"{ref.get('data', '?')}, {ref.get('split', '?')} split, {ref.get('images', '?')}"
+                if isinstance(ref, dict) else str(ref) if ref is not None else None)
+    counts = [f"{card[k]} {k.split('_', 1)[1]}" for k in ("num_real", "num_generated") if k in card]
+    rows = [("extractor", card.get("extractor")), ("resize to 299", card.get("resize_method") or card.get("resize")),
+            ("images (FID-N)", ", ".join(counts) or None), ("reference", ref_text),
+            ("statistics", card.get("statistics")),
+            ("weights SHA-1", str(card["weights_sha1"])[:12] if card.get("weights_sha1") else None)]
+    return [(k, escape(str(v))) for k, v in rows if v is not None]
+
+
+def protocol_table(runs: Sequence[RunFiles]) -> str:
+    """Image runs measured on Inception features: the protocol their numbers hold under."""
+    cards = [(r, r.metrics.get(_CARD_KEY)) for r in runs]
+    cards = [(r, c) for r, c in cards if isinstance(c, dict) and c]
+    if not cards:
+        return ""
+    out = []
+    for r, card in cards:
+        rows = "".join(f'<tr><td class="k">{escape(k)}</td><td class="k">{v}</td></tr>' for k, v in _card_rows(card))
+        out.append(f"<h3>Feature protocol: {escape(r.name)}</h3><table>{rows}</table>")
+    return ("".join(out) + '<p class="note">FID is biased in N: compare numbers of the same protocol and the '
+            'same N only.</p>')
 
 
 def per_class_table(runs: Sequence[RunFiles]) -> str:
@@ -390,7 +418,7 @@ def render(runs: Sequence[RunFiles]) -> str:
                                   f"{escape(r.name)} ({escape(r.title)}) &nbsp;" for i, r in enumerate(runs)) + "</p>"
     sub = escape(runs[0].title) if not many else f"{len(runs)} runs compared"
     body = [f"<h1>{escape(title)}</h1><p class=\"sub\">{sub} · {escape(', '.join(str(r.dir) for r in runs))}</p>",
-            legend, '<div class="side"><div><h2>Final metrics</h2>', metrics_table(runs), "</div>",
+            legend, '<div class="side"><div><h2>Final metrics</h2>', metrics_table(runs), protocol_table(runs), "</div>",
             f"<div>{per_class_table(runs)}</div></div>", "<h2>Samples</h2>", pictures(runs),
             "<h2>Training curves</h2><div class=\"charts\">", training_charts(runs), "</div>",
             eval_charts(runs), judge_section(runs), "<h2>Config</h2>", config_section(runs)]
