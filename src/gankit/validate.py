@@ -42,7 +42,7 @@ def check_eval(cfg: Config, data: DataSource, recipe: Any, metrics: Iterable[str
     if ev.inception is not None and not Path(ev.inception).expanduser().is_file():
         raise ConfigError(f"eval.inception: TorchScript Inception file {ev.inception} not found")
     names = list(metrics) if metrics is not None else (
-        ev.metrics or getattr(recipe, "default_metrics", None) or default_metrics(data, ev.inception))
+        ev.metrics or getattr(recipe, "default_metrics", None) or default_metrics(data, ev.inception, ev.num_samples))
     for name in names:
         METRICS.entry(name)  # unknown name -> the choices
         need = METRIC_NEEDS.get(name)
@@ -79,9 +79,13 @@ def _two_sample(cfg: Config, data: DataSource, recipe: Any, name: str) -> str | 
 def _image_features(cfg: Config, data: DataSource, recipe: Any, name: str) -> str | None:
     if data.kind != "images":
         return f"needs image data, not {data.name!r} ({data.kind})"
-    if (name == "classes" or cfg.eval.inception is None) and not _labelled(data):
+    from gankit.training.run import inception_usable
+
+    if (name == "classes" or not inception_usable(data, cfg.eval.inception, cfg.eval.num_samples)) \
+            and not _labelled(data):
         how = "drop it from eval.metrics" if name == "classes" else \
-            "give eval.inception=PATH (a TorchScript Inception file) or drop it from eval.metrics"
+            ("use Inception features: pip install \"gankit[inception]\" and eval.num_samples >= 2048 "
+             "(as many images), or drop it from eval.metrics")
         return (f"needs class labels to train gankit's feature classifier, and data set {data.name!r} "
                 f"has none (a folder needs one subfolder per class); {how}")
     from gankit.metrics import METRICS

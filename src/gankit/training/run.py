@@ -47,10 +47,23 @@ def pick_device(name: str) -> torch.device:
     return dev
 
 
-def default_metrics(data: DataSource, inception: str | None = None) -> list[str]:
+def inception_usable(data: DataSource, inception: str | None, num_samples: int | None) -> bool:
+    """Whether image metrics can use Inception features: weights given or installed
+    (``gankit[inception]``) and at least 2048 images on each side (FID's covariance)."""
+    from gankit.metrics import inception as inc
+
+    if inception is not None:
+        return True
+    found = inc.find_weights(None)
+    n = num_samples if num_samples is not None else 0
+    n = min(n, len(data)) if hasattr(data, "__len__") else n
+    return found is not None and found.is_file() and n >= inc.FEATURE_DIM
+
+
+def default_metrics(data: DataSource, inception: str | None = None, num_samples: int | None = None) -> list[str]:
     if data.kind == "images":
         # Without labels there is no classifier to extract features: only Inception features remain.
-        if not data.num_classes and inception is None:
+        if not data.num_classes and not inception_usable(data, inception, num_samples):
             return []
         names = ("fid", "kid", "pr", "classes") if data.num_classes else ("fid", "kid", "pr")
         return [m for m in names if m in METRICS]
@@ -321,7 +334,7 @@ class Run:
 
     def evaluate(self, metrics: Iterable[str] | None = None) -> dict[str, Any]:
         names = list(metrics) if metrics is not None else (self.cfg.eval.metrics or getattr(
-            self.recipe, "default_metrics", None) or default_metrics(self.data, self.cfg.eval.inception))
+            self.recipe, "default_metrics", None) or default_metrics(self.data, self.cfg.eval.inception, self.cfg.eval.num_samples))
         ctx = self.eval_context()
         out: dict[str, Any] = {}
         bar = None

