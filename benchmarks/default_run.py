@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from gankit.bench.speed import _cpu_name
+from gankit.bench.report import cpu_name
 
 
 def time_default_run(busy: bool) -> dict[str, float]:
@@ -133,7 +133,7 @@ def main() -> None:
     ap.add_argument("--skip-runs", action="store_true", help="only the step comparison")
     args = ap.parse_args()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"machine: {_cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, load {load:.2f} at start\n")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, load {load:.2f} at start\n")
     if not args.skip_runs:
         print("| `gankit train` (default preset) | threads | command wall time | training time | modes | HQ % |")
         print("|---|---|---|---|---|---|")

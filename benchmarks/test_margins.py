@@ -34,6 +34,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from gankit.bench.report import cpu_name
+
 ROOT = Path(__file__).resolve().parent.parent
 CAPABILITIES = ("default", "avx2", "avx512")
 # ATEN_CPU_CAPABILITY only picks ATen's own vectorised kernels; the matrix products go to MKL and
@@ -52,19 +54,6 @@ def combo_name(cap: str, threads: int) -> str:
     return f"{cap}/{threads}t"
 
 
-def cpu_model() -> str:
-    """The CPU's model name as lscpu shows it (/proc/cpuinfo on Linux), for the table's heading."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or "unknown CPU"
-
-
 def run_combo(cap: str, threads: int, out: Path, pytest_args: list[str]) -> dict:
     out.unlink(missing_ok=True)
     caps = {"ATEN_CPU_CAPABILITY": cap, **LIBRARY_CAPS[cap], "OMP_NUM_THREADS": str(threads)}
@@ -81,7 +70,7 @@ def run_combo(cap: str, threads: int, out: Path, pytest_args: list[str]) -> dict
         print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
     failed = [ln.split(" ", 1)[1].split(" - ")[0] for ln in proc.stdout.splitlines() if ln.startswith("FAILED ")]
     return {"combo": combo_name(cap, threads), "exit": proc.returncode, "seconds": seconds, "summary": " ".join(tail),
-            "failed": failed, "cpu": cpu_model()}
+            "failed": failed, "cpu": cpu_name()}
 
 
 def margin(value: float, r: dict) -> tuple[float, bool, float]:

@@ -50,6 +50,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="module")
+def module_cache_dir(tmp_path_factory):
+    """A fresh ``$GANKIT_CACHE_DIR`` for one test module, so that its tests share what they
+    cache (a rendered data set, Inception features) and nothing outside it is touched."""
+    with pytest.MonkeyPatch.context() as mp:
+        root = tmp_path_factory.mktemp("gankit-cache")
+        mp.setenv("GANKIT_CACHE_DIR", str(root))
+        yield root
+
+
 def _threads() -> int:
     """The number of torch threads the tests run on: OMP_NUM_THREADS (default 1)."""
     return int(os.environ.get("OMP_NUM_THREADS", "1"))

@@ -8,7 +8,6 @@ created or changed (every file's size, mtime and hash, and every directory, befo
 from __future__ import annotations
 
 import errno
-import hashlib
 import http.client
 import os
 import shutil
@@ -28,6 +27,8 @@ from PIL import Image
 from gankit import jsonio
 from gankit.cli.main import main
 from gankit.errors import DataError
+
+from tests.cli.test_hostile import run_cli, snapshot
 
 TOY = ["--set", "train.steps=5", "--set", "eval.num_samples=200", "--set", "train.progress=false"]
 GUARD = ["--set", "train.steps=2", "--set", "train.progress=false", "--set", "eval.num_samples=50",
@@ -78,26 +79,6 @@ def world(tmp_path_factory, module_cache_dir) -> dict[str, str]:
     paths = {"base": base, "ring": ring, "data": data, "cfgint": base / "runs" / "cfgint",
              "nan": base / "runs" / "nan"}
     return {k: str(v) for k, v in paths.items()}
-
-
-def snapshot(*roots: Path) -> dict[str, tuple]:
-    """Every directory and file under ``roots``: files by (size, mtime_ns, sha256)."""
-    out: dict[str, tuple] = {}
-    for root in roots:
-        for dirpath, _, files in os.walk(root):
-            out[dirpath] = ("dir",)
-            for f in files:
-                p = Path(dirpath, f)
-                st = p.stat()
-                out[str(p)] = (st.st_size, st.st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
-    return out
-
-
-def run_cli(argv: list[str]) -> int:
-    try:
-        return main(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
 
 
 def one_line(err: str) -> str:

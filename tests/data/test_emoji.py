@@ -30,11 +30,8 @@ DEBIAN12_FONT_SHA256 = "e5899ed38b8ed83e08bd3ac5de09791e9d19d288333a796de1d35ad1
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        root = tmp_path_factory.mktemp("gankit-cache")
-        mp.setenv("GANKIT_CACHE_DIR", str(root))
-        yield root
+def cache(module_cache_dir):
+    return module_cache_dir
 
 
 @pytest.fixture(scope="module")

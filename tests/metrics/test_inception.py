@@ -64,11 +64,8 @@ def real_and_fake() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        d = tmp_path_factory.mktemp("cache")
-        mp.setenv("GANKIT_CACHE_DIR", str(d))
-        yield d
+def cache(module_cache_dir):
+    return module_cache_dir
 
 
 @pytest.fixture(scope="module", params=["clean", "legacy"])

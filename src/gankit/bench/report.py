@@ -31,6 +31,17 @@ def command_line(bench: str, lists: Mapping[str, Sequence[str] | None], seeds: S
     return " ".join(parts)
 
 
+def cpu_name() -> str:
+    """The CPU's model name as lscpu shows it (/proc/cpuinfo on Linux), else Python's guess."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def machine_line(workers: int, threads: int) -> str:
     """Cores, CPU, torch version, the parallelism of the runs and the load at the end."""
     import torch

@@ -22,7 +22,6 @@ times the data path: a batch gathered from the device-resident tensor against a
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +32,7 @@ import torch
 
 from gankit import jsonio
 from gankit.bench import BENCHMARKS
+from gankit.bench.report import cpu_name
 from gankit.errors import ConfigError
 
 MODELS = ("mlp-ring", "dcgan-32", "dcgan-64")
@@ -209,7 +209,7 @@ def speed_bench(*, models: list[str] = MODELS, precisions: list[str] = ("fp32", 
     from gankit.training.precision import DTYPES
 
     meta: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads(), "device": device,
-                            "cpu": _cpu_name(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                            "cpu": cpu_name(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                             "load_before": _load(), "steps": steps, "warmup": warmup}
     # fp32's peak always: without native bf16 units the fp32 FMA rate is the real ceiling
     measured = sorted(set(precisions) | {"fp32"}, key=list(DTYPES).index)
@@ -282,12 +282,3 @@ def _load() -> str:
     except OSError:
         return "n/a"
 
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"

@@ -189,8 +189,9 @@ def tensor_fingerprint(t: Tensor | None) -> str:
     return h.hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's bytes, read 1 MB at a time (weights files are about 100 MB)."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
@@ -248,7 +249,7 @@ def _load(folder: Path, channels: int, num_classes: int, image_size: int, width:
         return None
     try:
         meta = json.loads(meta_path.read_text())
-        if file_sha256(weights) != meta["sha256"]:
+        if file_digest(weights) != meta["sha256"]:
             warnings.warn(f"{weights}: sha256 does not match meta.json; retraining the feature classifier",
                           stacklevel=3)
             return None
@@ -277,7 +278,7 @@ def _train_and_save(folder: Path, x: Tensor, y: Tensor, num_classes: int, test: 
     _atomic_write(weights, lambda p: torch.save(state, p))
     meta = {"name": name, "arch_version": ARCH_VERSION, "test_accuracy": acc, "num_train": int(x.shape[0]),
             "num_test": int(test[0].shape[0]), "held_out_from_train": held_out,
-            "recipe": dataclasses.asdict(recipe), "sha256": file_sha256(weights)}
+            "recipe": dataclasses.asdict(recipe), "sha256": file_digest(weights)}
     # meta.json is written last: its presence, with a matching checksum, marks a finished entry
     _atomic_write(folder / "meta.json", lambda p: Path(p).write_text(json.dumps(meta, indent=2) + "\n"))
     return ClassifierExtractor(net, name=name, test_accuracy=acc, num_classes=num_classes,

