@@ -32,10 +32,23 @@ from gankit.errors import GankitError
 MEDIUM = 30_000
 
 
+_FACTS: dict[str, tuple[str, int, int, int] | None] = {}
+
+
 def data_facts(data: Mapping[str, Any]) -> tuple[str, int, int, int] | None:
     """``(kind, images, side, channels)`` of the data a raw ``data`` section names, or None when
     it cannot be told without reading it all (the caller then keeps the default preset).
-    A folder is counted and one image header read; other data sets are built."""
+    A folder is counted and one image header read; other data sets are built. Remembered per
+    section for the process: resolving a config and saying what it chose ask more than once."""
+    import json
+
+    key = json.dumps(dict(data), sort_keys=True, default=str)
+    if key not in _FACTS:
+        _FACTS[key] = _data_facts(data)
+    return _FACTS[key]
+
+
+def _data_facts(data: Mapping[str, Any]) -> tuple[str, int, int, int] | None:
     from gankit.data import DATASETS
 
     name = str(data.get("name", ""))
