@@ -88,7 +88,7 @@ def test_a_config_changed_in_python_is_checked_again():
     with pytest.raises(ConfigError, match="train.steps must be >= 1, got 0"):
         check_config(cfg)
     cfg = load_config()
-    cfg.generator.options["width"] = -3
+    cfg.model["generator"].options["width"] = -3
     with pytest.raises(ConfigError, match="generator.width must be >= 1, got -3"):
         check_config(cfg)
 
@@ -97,8 +97,8 @@ def test_short_forms_in_files_take_dotted_overrides(tmp_path):
     f = tmp_path / "c.yaml"
     f.write_text("loss: fgan\nmitigations: [pack]\n")
     cfg = load_config(f, ["loss.divergence=kl", "mitigations.pack.m=4"])
-    assert cfg.loss.name == "fgan" and cfg.loss.options["divergence"] == "kl"
-    assert cfg.mitigations == {"pack": {"m": 4}}
+    assert cfg.model["loss"].name == "fgan" and cfg.model["loss"].options["divergence"] == "kl"
+    assert cfg.model["mitigations"] == {"pack": {"m": 4}}
     f.write_text("train: 5\n")
     with pytest.raises(ConfigError, match="train must be a mapping, got 5"):
         load_config(f, ["train.steps=5"])

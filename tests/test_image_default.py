@@ -29,24 +29,24 @@ def test_augmentation_follows_the_number_of_images(n, aug):
 
 def test_image_data_gets_the_image_default_and_points_the_default_preset():
     cfg = load_config(overrides=["data=digits"])
-    assert (cfg.loss.name, cfg.penalty.name, cfg.generator.name, cfg.discriminator.name) == \
+    assert (cfg.model["loss"].name, cfg.model["penalty"].name, cfg.model["generator"].name, cfg.model["discriminator"].name) == \
         ("ns", "none", "dcgan", "dcgan")
-    assert cfg.mitigations["augment"]["adaptive"] is True                # 1,438 images: ADA
+    assert cfg.model["mitigations"]["augment"]["adaptive"] is True                # 1,438 images: ADA
     assert [s for s, _ in config_layers(overrides=["data=digits"])] == ["base", "image default", "--set"]
     ring = load_config(overrides=["data=ring"])
-    assert ring.prior.name == "categorical" and "drs" in ring.mitigations   # the default preset
+    assert ring.model["prior"].name == "categorical" and "drs" in ring.model["mitigations"]   # the default preset
     assert image_default_line(overrides=["data=ring"]) is None
     preset = load_config(overrides=["data=digits"], preset="dcgan-digits")
-    assert "augment" not in preset.mitigations                            # a named preset wins
+    assert "augment" not in preset.model["mitigations"]                            # a named preset wins
     mine = load_config(overrides=["data=digits", "loss=rpgan", "penalty=r1r2", "train.steps=10"])
-    assert mine.loss.name == "rpgan" and mine.train.steps == 10 and mine.penalty.name == "r1r2"
+    assert mine.model["loss"].name == "rpgan" and mine.train.steps == 10 and mine.model["penalty"].name == "r1r2"
 
 
 def test_a_folder_is_sized_from_one_header_and_the_user_size_wins(tmp_path):
     for i in range(3):
         Image.fromarray(np.zeros((40, 50, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
     cfg = load_config(overrides=[f"data=folder:{tmp_path}"])
-    assert cfg.data.options["size"] == 32 and cfg.mitigations["augment"]["adaptive"] is True
+    assert cfg.data.options["size"] == 32 and cfg.model["mitigations"]["augment"]["adaptive"] is True
     assert load_config(overrides=[f"data=folder:{tmp_path}", "data.size=16"]).data.options["size"] == 16
     line = image_default_line(overrides=[f"data=folder:{tmp_path}"])
     assert line.startswith("image default: 3 images of side 40 -> 32x32") and "ADA" in line

@@ -27,18 +27,8 @@ from typing import Annotated, Any, Literal
 import yaml
 
 from gankit.errors import ConfigError
-from gankit.registry import Bounds, Count, Fraction, NonNegative, NonNegativeInt, Positive, Registry, Seed, coerce
-
-
-@dataclasses.dataclass
-class Component:
-    """A registry name and the options passed to its factory."""
-
-    name: str
-    options: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, **self.options}
+from gankit.registry import (Bounds, Component, Count, Fraction, NonNegative, NonNegativeInt, Positive, Registry, Seed,
+                             coerce, plain)
 
 
 def _opt(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = dataclasses.MISSING) -> Any:
@@ -64,7 +54,6 @@ class OptimConfig:
 # 80 GB in the first step) or never finish (1e10 critic steps a step): far past any real run.
 Batch = Annotated[int, Bounds(ge=1), Bounds(le=1 << 20)]  # two Bounds: each message names its own side
 Repeats = Annotated[int, Bounds(ge=1), Bounds(le=1000)]
-LatentDim = Annotated[int, Bounds(ge=1), Bounds(le=1 << 16)]
 
 
 @dataclasses.dataclass
@@ -137,14 +126,6 @@ class EvalConfig:
 
 
 @dataclasses.dataclass
-class AAEConfig:
-    """Adversarial autoencoder options (``model=aae``; Makhzani et al. 2015)."""
-
-    adversarial: bool = _opt(True, "the regularisation phase (false = a plain autoencoder)")
-    supervised: bool = _opt(False, "each label picks its prior component (Makhzani et al. 2015)")
-
-
-@dataclasses.dataclass
 class Config:
     """A whole run. Component sections are a registry name plus that entry's options."""
 
@@ -154,35 +135,32 @@ class Config:
     device: str = _opt("auto", "auto (CUDA when present), cpu, cuda, cuda:N")
     out_dir: str = _opt("runs", "where new run directories go")
     model: Component = _opt(factory=lambda: Component("gan"),
-                            help="the recipe: gan, aae, ... with its options (gankit list models)")
-    conditional: bool = _opt(False, "condition G and D on the data set's labels (Mirza & Osindero 2014)")
-    latent_dim: LatentDim = _opt(2, "dimension of z")
+                            help="the recipe (gan, aae, pix2pix, ...) and its own options: its networks, latent, "
+                                 "loss, penalty, mitigations (gankit list models)")
     data: Component = _opt(factory=lambda: Component("ring"), help="the data set (gankit list datasets)")
-    generator: Component = _opt(factory=lambda: Component("mlp"), help="G, or the AAE's decoder (gankit list generators)")
-    discriminator: Component = _opt(factory=lambda: Component("mlp"),
-                                    help="D (on data; on codes for model=aae) (gankit list discriminators)")
-    prior: Component = _opt(factory=lambda: Component("normal"), help="the latent distribution (gankit list priors)")
-    encoder: Component = _opt(factory=lambda: Component("mlp"), help="model=aae: x -> z (gankit list encoders)")
-    loss: Component = _opt(factory=lambda: Component("ns"), help="the adversarial objective (gankit list losses)")
-    penalty: Component = _opt(factory=lambda: Component("none"), help="a critic regulariser (gankit list penalties)")
-    mitigations: dict[str, dict[str, Any]] = _opt(
-        factory=dict, help="mode-collapse mitigations, name -> options (gankit list mitigations)")
     train: TrainConfig = _opt(factory=TrainConfig, help="the training loop (gankit list train)")
     optim_g: OptimConfig = _opt(factory=OptimConfig, help="G's optimiser (gankit list optim)")
     optim_d: OptimConfig = _opt(factory=OptimConfig, help="D's optimiser (gankit list optim)")
     eval: EvalConfig = _opt(factory=EvalConfig, help="the evaluation (gankit list eval)")
-    aae: AAEConfig = _opt(factory=AAEConfig, help="adversarial autoencoder options (gankit list aae)")
     plugins: list[str] = _opt(factory=list, help="plug-in modules or .py files (gankit --plugin) loaded before the "
                                                  "config is validated; a run records them to reopen")
     plugin_hashes: dict[str, str] = _opt(factory=dict, help="the SHA-256 of each plug-in's source, recorded by "
                                                             "gankit (a reopened run loads only matching plug-ins)")
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        # A key that moved into the recipe's options (cfg.loss = ...) must not become a new,
+        # silently unused attribute.
+        if key not in _CONFIG_FIELDS:
+            where = f"; it is a recipe option now: cfg.model.options[{key!r}]" if key in RECIPE_KEYS else ""
+            raise AttributeError(f"Config has no key {key!r}{where}")
+        super().__setattr__(key, value)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             if isinstance(v, Component):
-                out[f.name] = v.to_dict()
+                out[f.name] = v.to_dict()  # a recipe's components nested inside its own
             elif dataclasses.is_dataclass(v):
                 out[f.name] = {k: (list(x) if isinstance(x, tuple) else x) for k, x in dataclasses.asdict(v).items()}
             else:
@@ -190,16 +168,75 @@ class Config:
         return out
 
 
+_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(Config))
+
+
 def component_registries() -> dict[str, Registry[Any]]:
-    """The registry that validates each component section."""
+    """The registry that validates each top-level component section: the recipe (``model``,
+    whose own options hold its networks, loss and the rest) and the data set."""
     from gankit.data import DATASETS
-    from gankit.losses import LOSSES
-    from gankit.losses.penalties import PENALTIES
-    from gankit.networks import DISCRIMINATORS, ENCODERS, GENERATORS, PRIORS
     from gankit.training.recipe import load_recipes
 
-    return {"model": load_recipes(), "data": DATASETS, "generator": GENERATORS, "discriminator": DISCRIMINATORS,
-            "prior": PRIORS, "loss": LOSSES, "penalty": PENALTIES, "encoder": ENCODERS}
+    return {"model": load_recipes(), "data": DATASETS}
+
+
+# Keys that once sat at the top level of a config and belong to the recipe: each layer (and
+# every config.yaml written before they moved) is read with them moved into ``model``
+# (:func:`lift`), so ``--set loss=wgan`` still spells ``model.loss=wgan``. ``aae:`` held the
+# AAE's own two options.
+RECIPE_KEYS = ("conditional", "latent_dim", "generator", "discriminator", "prior", "encoder", "loss", "penalty",
+               "mitigations")
+DEFAULT_NAMES = {"model": "gan", "data": "ring"}
+
+
+def lift(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``raw`` with the recipe's keys written at the top level (``loss: wgan``, ``aae:
+    {supervised: true}``) moved into ``model`` (``model.loss``, ``model.supervised``); what
+    ``model`` itself says wins over them."""
+    out = dict(raw)
+    moved = {k: out.pop(k) for k in RECIPE_KEYS if k in out}
+    aae = out.pop("aae", None)
+    if aae is not None:
+        if not isinstance(aae, Mapping):
+            raise ConfigError(f"aae must be a mapping, got {aae!r}")
+        moved.update(aae)
+    if not moved:
+        return out
+    model = out.get("model")
+    model = {"name": model} if isinstance(model, str) else {} if model is None else model
+    if not isinstance(model, Mapping):
+        raise ConfigError(f"model must be a name or a mapping with 'name', got {model!r}")
+    out["model"] = _deep_merge(moved, model)
+    return out
+
+
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(dict(base))
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def recorded_keys(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A config written by an earlier gankit (``config.yaml``, a checkpoint) in today's form:
+    lifted (:func:`lift`), and without the recipe-level keys its recipe does not take (every
+    key was recorded then, ``encoder`` and ``aae`` in a GAN run's too)."""
+    old = any(k in raw for k in (*RECIPE_KEYS, "aae"))
+    out = lift(raw)
+    if old and isinstance(out.get("model"), Mapping):
+        model = dict(out["model"])
+        name = str(model.get("name", DEFAULT_NAMES["model"]))
+        registry = component_registries()["model"]
+        if name in registry:
+            takes = registry.entry(name).options(registry.context)
+            for k in (*RECIPE_KEYS, "adversarial", "supervised"):
+                if k in model and k not in takes:
+                    del model[k]
+        out["model"] = model
+    return out
 
 
 def parse_value(text: str) -> Any:
@@ -271,18 +308,36 @@ def merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     expanded first, so ``--set loss.divergence=kl`` adds to them; a section that is no
     mapping at all (``train: 5``) is an error rather than silently replaced by the override.
     """
-    out = copy.deepcopy(base)
+    return _merge(base, override, top=True)
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any], *, top: bool = False) -> dict[str, Any]:
+    out = copy.deepcopy(dict(base))
     for k, v in override.items():
         if isinstance(v, Mapping) and k in out and not isinstance(out[k], dict):
-            out[k] = _section_as_mapping(k, out[k])
+            out[k] = _section_as_mapping(k, out[k]) if top else _short_form(k, out[k])
         if isinstance(v, Mapping) and isinstance(out.get(k), dict):
-            # Switching a component's name drops the old entry's options: they belong to it.
-            if "name" in v and v["name"] != out[k].get("name") and k in component_registries():
+            # Switching a component's name drops the old entry's options: they belong to it
+            # (the recipe's too: switching model=gan to aae drops the GAN's networks and loss).
+            old = out[k].get("name", DEFAULT_NAMES.get(k) if top else None)
+            if "name" in v and old is not None and v["name"] != old:
                 out[k] = {}
-            out[k] = merge(out[k], v)
+            out[k] = _merge(out[k], v)
         else:
             out[k] = copy.deepcopy(v)
     return out
+
+
+def _short_form(key: str, value: Any) -> Any:
+    """A component written as its name (``prior: normal``) or mitigations as a list of names,
+    as the mapping an override merges into."""
+    if isinstance(value, str):
+        return {value: {}} if key == "mitigations" else {"name": value}
+    if key == "mitigations" and isinstance(value, list) and all(isinstance(n, str) for n in value):
+        return {n: {} for n in value}
+    if value is None:
+        return {}
+    return value
 
 
 def _section_as_mapping(key: str, value: Any) -> Any:
@@ -293,19 +348,13 @@ def _section_as_mapping(key: str, value: Any) -> Any:
         if isinstance(value, str):
             return {"name": value}
         raise ConfigError(f"{key} must be a name or a mapping with 'name', got {value!r}")
-    if key == "mitigations":
-        names = [value] if isinstance(value, str) else value
-        if isinstance(names, list) and all(isinstance(n, str) for n in names):
-            return {n: {} for n in names}
-        raise ConfigError(f"mitigations must be a mapping name -> options, got {value!r}")
     if key in _SECTIONS:
         raise ConfigError(f"{key} must be a mapping, got {value!r}")
     return value
 
 
 # Top-level keys whose value is a mapping of options (components, mitigations, dataclass sections).
-_SECTIONS = ("model", "data", "generator", "discriminator", "prior", "encoder", "loss", "penalty", "mitigations",
-             "train", "optim_g", "optim_d", "eval", "aae")
+_SECTIONS = ("model", "data", "train", "optim_g", "optim_d", "eval")
 
 
 def build_config(raw: Mapping[str, Any] | None = None, *, resolve: bool = True) -> Config:
@@ -313,6 +362,7 @@ def build_config(raw: Mapping[str, Any] | None = None, *, resolve: bool = True) 
     raw = dict(raw or {})
     # Plug-ins first: the rest of the config may name components only they register.
     found = _plugins(raw.get("plugins"))
+    raw = lift(raw)
     if "plugins" in raw:
         raw["plugins"] = found
     cfg = Config()
@@ -323,8 +373,6 @@ def build_config(raw: Mapping[str, Any] | None = None, *, resolve: bool = True) 
             raise ConfigError(f"unknown config key {key!r} (keys: {', '.join(fields)})")
         if key in registries:
             setattr(cfg, key, _component(key, value, getattr(cfg, key), registries[key], resolve))
-        elif key == "mitigations":
-            cfg.mitigations = _mitigations(value)
         elif dataclasses.is_dataclass(getattr(cfg, key)):
             setattr(cfg, key, _section(key, value, type(getattr(cfg, key))))
         else:
@@ -363,24 +411,6 @@ def _section(key: str, value: Any, cls: type) -> Any:
             raise ConfigError(f"unknown config key {key}.{k} (keys: {', '.join(hints)})")
         kwargs[k] = coerce(v, hints[k], f"{key}.{k}")
     return cls(**kwargs)
-
-
-def _mitigations(value: Any) -> dict[str, dict[str, Any]]:
-    from gankit.training.mitigations import MITIGATIONS
-
-    if isinstance(value, str):
-        value = [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        value = {v: {} for v in value}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"mitigations must be a mapping name -> options, got {value!r}")
-    out = {}
-    for name, opts in value.items():
-        opts = {} if opts in (None, True) else opts
-        if not isinstance(opts, Mapping):
-            raise ConfigError(f"mitigations.{name} must be a mapping of options, got {opts!r}")
-        out[name] = MITIGATIONS.resolve(name, opts, where=f"mitigations.{name}")
-    return out
 
 
 def check_config(cfg: Config) -> None:
@@ -441,7 +471,7 @@ def recorded_config(raw: Any, *, where: str | Path) -> dict[str, Any]:
     plugins.load_entry_points()
     if "plugins" in raw:
         raw["plugins"] = plugins.open_recorded(raw["plugins"], raw.get("plugin_hashes"), where)
-    return raw
+    return recorded_keys(raw)
 
 
 def _check_values(cfg: Config) -> None:
@@ -457,8 +487,6 @@ def _check_values(cfg: Config) -> None:
             if not isinstance(value, Component):
                 raise ConfigError(f"{f.name} must be a Component, got {value!r}")
             value.options = registries[f.name].resolve(value.name, value.options, where=f.name)
-        elif f.name == "mitigations":
-            cfg.mitigations = _mitigations(value)
         elif dataclasses.is_dataclass(value):
             for k, hint in typing.get_type_hints(type(value), include_extras=True).items():
                 setattr(value, k, coerce(getattr(value, k), hint, f"{f.name}.{k}"))
@@ -487,15 +515,20 @@ CODE_DEFAULT = "built-in default"
 def preset_config(name: str = DEFAULT_PRESET) -> dict[str, Any]:
     """The raw config of preset ``name`` as a run gets it: ``base`` with the preset on top
     (``default``: the default run)."""
-    base = load_preset(BASE_PRESET)
-    return base if name == BASE_PRESET else merge(base, load_preset(name))
+    base = lift(load_preset(BASE_PRESET))
+    return base if name == BASE_PRESET else merge(base, lift(load_preset(name)))
 
 
 def config_layers(file: str | Path | None = None, overrides: Iterable[str] = (),
                   preset: str | None = None) -> list[tuple[str, dict[str, Any]]]:
     """``[(source, raw mapping), ...]`` in :data:`LAYER_ORDER`: the base preset, the default
     preset (for a model=gan run) or the named one (``--preset``), the config file
-    (``--config``), the ``--set`` overrides."""
+    (``--config``), the ``--set`` overrides; each with the recipe's keys in ``model``
+    (:func:`lift`)."""
+    return [(source, lift(layer)) for source, layer in _layers(file, overrides, preset)]
+
+
+def _layers(file: str | Path | None, overrides: Iterable[str], preset: str | None) -> list[tuple[str, dict[str, Any]]]:
     upper: list[tuple[str, dict[str, Any]]] = []
     if preset is not None and preset not in (DEFAULT_PRESET, BASE_PRESET):
         upper.append((f"preset {preset}", load_preset(preset)))
@@ -610,8 +643,14 @@ def resolve_config(file: str | Path | None = None, overrides: Iterable[str] = ()
         section = key.split(".", 1)[0]
         fallback = (sources.get(f"{section}.name", CODE_DEFAULT) if section in shorthand and key == f"{section}.path"
                     else CODE_DEFAULT)
-        out[key] = sources.get(key, fallback)
+        out[key] = sources.get(key) or _short_form_source(key, sources) or fallback
     return cfg, out
+
+
+def _short_form_source(key: str, sources: Mapping[str, str]) -> str | None:
+    """The layer that set a component's name through its short form (``loss: ns`` sets
+    ``model.loss.name``); its options are then the built-in defaults."""
+    return sources.get(key[:-len(".name")]) if key.endswith(".name") else None
 
 
 def _flatten(raw: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -16,6 +16,7 @@ checkpoints and Python callers of :meth:`Registry.build`.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 import math
@@ -86,6 +87,60 @@ Positive = Annotated[float, Bounds(gt=0)]         # scales, standard deviations,
 NonNegative = Annotated[float, Bounds(ge=0)]      # weights of penalties, weight decay, noise
 Fraction = Annotated[float, Bounds(ge=0, lt=1)]   # Adam's betas, EMA decay, momentum, dropout
 Seed = Annotated[int, Bounds(ge=0, le=SEED_MAX)]
+LatentDim = Annotated[int, Bounds(ge=1), Bounds(le=1 << 16)]  # two Bounds: each message names its own side
+
+
+@dataclasses.dataclass
+class Component:
+    """A registry name and the options passed to its factory (a config section such as
+    ``data``, ``model`` or, inside a recipe's options, ``generator``)."""
+
+    name: str
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **{k: plain(v) for k, v in self.options.items()}}
+
+    def __getitem__(self, key: str) -> Any:
+        return self.options[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.options.get(key, default)
+
+
+def plain(value: Any) -> Any:
+    """``value`` as YAML/JSON writes it: components as mappings, tuples as lists."""
+    if isinstance(value, Component):
+        return value.to_dict()
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Of:
+    """Marks an option whose value is a component of another registry, named by its kind:
+    ``generator: Annotated[Component, Of("generator")]`` takes ``mlp``, ``{name: mlp, width: 64}``
+    or ``dcgan``, each validated against that registry; ``many`` takes a mapping of names to
+    options (``mitigations: {pack: {m: 2}, drs: {}}``)."""
+
+    kind: str
+    many: bool = False
+
+
+# Every registry by its kind, so an option marked ``Of(kind)`` finds the registry that
+# validates it without importing the package that defines it.
+_BY_KIND: dict[str, Registry[Any]] = {}
+
+
+def registry_of(kind: str) -> Registry[Any]:
+    """The registry of ``kind`` (``"generator"``, ``"loss"``, ``"model"``, ...)."""
+    try:
+        return _BY_KIND[kind]
+    except KeyError:
+        raise ConfigError(f"no registry of {kind!r} is loaded") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,13 +152,15 @@ class Entry(Generic[T]):
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def options(self, context: tuple[str, ...] = ()) -> dict[str, inspect.Parameter]:
-        """User-settable keyword options of the factory (context arguments excluded)."""
-        sig = inspect.signature(self.factory)
-        return {
-            n: p
-            for n, p in sig.parameters.items()
-            if n not in context and n != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-        }
+        """User-settable keyword options of the factory (context arguments excluded). A class
+        whose ``__init__`` passes ``**options`` on to its base's takes the base's options too."""
+        out: dict[str, inspect.Parameter] = {}
+        for target in _signature_chain(self.factory):
+            for n, p in inspect.signature(target).parameters.items():
+                if n not in context and n != "self" and n not in out \
+                        and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
+                    out[n] = p
+        return out
 
     def defaults(self, context: tuple[str, ...] = ()) -> dict[str, Any]:
         return {
@@ -121,6 +178,7 @@ class Registry(Generic[T]):
         # Arguments the framework supplies itself (e.g. ``data_shape``); never user options.
         self.context = context
         self._entries: dict[str, Entry[T]] = {}
+        _BY_KIND.setdefault(kind, self)
 
     def register(self, name: str, *, summary: str = "", paper: str = "", **meta: Any) -> Callable[[T], T]:
         """Decorator adding ``factory`` under ``name``; ``meta`` holds kind-specific facts
@@ -163,12 +221,18 @@ class Registry(Generic[T]):
         entry = self.entry(name)
         params = entry.options(self.context)
         where = where or self.kind
-        out = entry.defaults(self.context)
+        out = copy.deepcopy(entry.defaults(self.context))
         for key, value in options.items():
             if key not in params:
                 allowed = ", ".join(params) or "none"
                 raise ConfigError(f"unknown option {where}.{key} for {self.kind} {name!r} (options: {allowed})")
+            default = out.get(key)
+            if isinstance(default, Component) and isinstance(value, Mapping) and "name" not in value:
+                value = {**default.to_dict(), **value}  # 'generator.width=64' keeps the default's name
             out[key] = coerce(value, _hint(entry.factory, key), f"{where}.{key}")
+        for key in params.keys() - options.keys():  # a component's defaults are resolved like a user's
+            if key in out and _of(_hint(entry.factory, key)) is not None:
+                out[key] = coerce(out[key], _hint(entry.factory, key), f"{where}.{key}")
         missing = [k for k, p in params.items() if k not in out]
         if missing:
             raise ConfigError(f"{self.kind} {name!r} needs option(s): {', '.join(f'{where}.{m}' for m in missing)}")
@@ -191,12 +255,85 @@ class Registry(Generic[T]):
             raise ConfigError(f"{self.kind} {name!r} ({shown}) does not fit in memory: {how}") from None
 
 
+def _signature_chain(factory: Any) -> list[Any]:
+    """The callables whose parameters are the factory's options: a function; a class's
+    ``__init__``, then its bases' while each passes ``**kwargs`` on."""
+    if not inspect.isclass(factory):
+        return [factory]
+    chain = []
+    for klass in factory.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        chain.append(init)
+        if not any(p.kind is p.VAR_KEYWORD for p in inspect.signature(init).parameters.values()):
+            break
+    return chain
+
+
 def _hint(factory: Any, key: str) -> Any:
-    target = factory.__init__ if inspect.isclass(factory) else factory
+    for target in _signature_chain(factory):
+        hints = _hints(target)
+        if key in hints:
+            return hints[key]
+    return Any
+
+
+def _hints(target: Any) -> dict[str, Any]:
+    """``target``'s resolved annotations; one that cannot be resolved (a name imported only
+    for type checkers, such as a recipe's ``cfg: Config``) is left out, not the others."""
     try:
-        return typing.get_type_hints(target, include_extras=True).get(key, Any)
-    except Exception:  # unresolvable forward reference: skip type checking
-        return Any
+        return typing.get_type_hints(target, include_extras=True)
+    except Exception:
+        pass
+    out = {}
+    namespace = getattr(target, "__globals__", {})
+    for name, ann in getattr(target, "__annotations__", {}).items():
+        try:
+            out[name] = eval(ann, namespace) if isinstance(ann, str) else ann  # noqa: S307 (source annotations)
+        except Exception:
+            continue
+    return out
+
+
+def _of(hint: Any) -> Of | None:
+    if typing.get_origin(hint) is Annotated:
+        return next((m for m in hint.__metadata__ if isinstance(m, Of)), None)
+    return None
+
+
+def component(value: Any, of: Of, where: str) -> Any:
+    """``value`` as a resolved component of registry ``of.kind``: a name (``mlp``, or
+    ``folder:PATH`` for ``name=folder, path=PATH``), a mapping with ``name``, or a
+    :class:`Component`; with ``of.many``, a mapping of names to options (or a list of names)."""
+    registry = registry_of(of.kind)
+    if of.many:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            value = {v: {} for v in value}
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where} must be a mapping name -> options, got {value!r}")
+        out = {}
+        for name, opts in value.items():
+            opts = {} if opts in (None, True) else opts
+            if not isinstance(opts, Mapping):
+                raise ConfigError(f"{where}.{name} must be a mapping of options, got {opts!r}")
+            out[name] = registry.resolve(name, opts, where=f"{where}.{name}")
+        return out
+    if isinstance(value, Component):
+        value = value.to_dict()
+    if isinstance(value, str):
+        value = {"name": value}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} must be a name or a mapping with 'name', got {value!r}")
+    opts = dict(value)
+    name = opts.pop("name", None)
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}.name must be a string, got {name!r}")
+    if ":" in name and name.split(":", 1)[0] in registry:  # 'folder:PATH' -> name=folder, path=PATH
+        name, opts["path"] = name.split(":", 1)
+    return Component(name, registry.resolve(name, opts, where=where))
 
 
 def coerce(value: Any, hint: Any, where: str, *, inf: bool = False) -> Any:
@@ -211,6 +348,9 @@ def coerce(value: Any, hint: Any, where: str, *, inf: bool = False) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin is Annotated:
+        of = _of(hint)
+        if of is not None:
+            return component(value, of, where)
         bounds = [m for m in hint.__metadata__ if isinstance(m, Bounds)]
         value = coerce(value, args[0], where, inf=inf or any(b.inf for b in bounds))
         for b in bounds:

@@ -27,18 +27,18 @@ def test_every_setup_is_the_code_s_and_not_the_default_run():
         for method, sets in methods.items():
             cfg = load_config(overrides=sets, preset="base")
             # nothing of the default run's recipe: no penalty, EMA, rejection or categorical code
-            assert cfg.penalty.name == "none" and cfg.train.ema == 0 and cfg.prior.name == "normal", (setup, method)
-            assert "drs" not in cfg.mitigations
+            assert cfg.model["penalty"].name == "none" and cfg.train.ema == 0 and cfg.model["prior"].name == "normal", (setup, method)
+            assert "drs" not in cfg.model["mitigations"]
             if setup == "bourgan-grid":   # a554b554/BourGAN's notebook
                 assert (cfg.train.batch_size, cfg.train.steps, cfg.optim_g.lr) == (128, 5000, 1e-3)
-                assert cfg.data.options["sigma"] == 0.1 and cfg.generator.options["act"] == "leaky_relu"
-                assert ("bourgan" in cfg.mitigations) == (method == "bourgan")
-                assert cfg.latent_dim == (55 if method == "bourgan" else 25)
+                assert cfg.data.options["sigma"] == 0.1 and cfg.model["generator"].options["act"] == "leaky_relu"
+                assert ("bourgan" in cfg.model["mitigations"]) == (method == "bourgan")
+                assert cfg.model["latent_dim"] == (55 if method == "bourgan" else 25)
             else:                          # tund/D2GAN's 2-D code
-                assert (cfg.train.batch_size, cfg.train.steps, cfg.latent_dim) == (512, 25000, 256)
+                assert (cfg.train.batch_size, cfg.train.steps, cfg.model["latent_dim"]) == (512, 25000, 256)
                 assert cfg.data.options["sigma"] == pytest.approx(math.sqrt(0.02), abs=1e-4)
-                assert cfg.loss.name == ("d2gan" if method == "d2gan" else "ns")
-                assert cfg.generator.options["init_std"] == cfg.discriminator.options["init_std"] == 0.01
+                assert cfg.model["loss"].name == ("d2gan" if method == "d2gan" else "ns")
+                assert cfg.model["generator"].options["init_std"] == cfg.model["discriminator"].options["init_std"] == 0.01
 
 
 def test_each_run_trains_and_reports_the_bench_metrics(tmp_path):

@@ -15,7 +15,7 @@ import yaml
 from PIL import Image
 
 from gankit.cli.main import build_parser, main
-from gankit.config import (AAEConfig, Config, EvalConfig, OptimConfig, TrainConfig, build_config, load_config,
+from gankit.config import (Config, EvalConfig, OptimConfig, TrainConfig, build_config, load_config,
                            load_preset, merge, preset_info, preset_names, resolve_config, section_options)
 from gankit.errors import ConfigError
 
@@ -47,29 +47,29 @@ def test_layers_default_preset_file_set(tmp_path):
     cfg, src = resolve_config(str(f), ["train.steps=40"], preset="wgan-gp")
     # each layer overrides the ones below it, key by key
     assert cfg.data.name == "ring" and src["data.name"] == "base"
-    assert cfg.generator.options["width"] == 128 and src["generator.width"] == "base"
-    assert cfg.loss.name == "wgan" and src["loss.name"] == "preset wgan-gp"
+    assert cfg.model["generator"].options["width"] == 128 and src["model.generator.width"] == "base"
+    assert cfg.model["loss"].name == "wgan" and src["model.loss.name"] == "preset wgan-gp"
     assert cfg.optim_g.lr == 1e-4 and src["optim_g.lr"] == "preset wgan-gp"
     assert cfg.optim_d.lr == 0.003 and src["optim_d.lr"] == f"file {f}"
     assert cfg.train.d_steps == 3 and src["train.d_steps"] == f"file {f}"
     assert cfg.train.steps == 40 and src["train.steps"] == "--set"
     assert cfg.train.batch_size == 256 and src["train.batch_size"] == "built-in default"
     # switching the prior's name dropped base's mog options (they belonged to mog)
-    assert cfg.prior.name == "normal" and cfg.prior.options == {} and "prior.components" not in src
+    assert cfg.model["prior"].name == "normal" and cfg.model["prior"].options == {} and "model.prior.components" not in src
     # load_config is the same resolution
     assert load_config(str(f), ["train.steps=40"], preset="wgan-gp").to_dict() == cfg.to_dict()
 
 
 def test_the_default_run_is_the_default_preset_on_base_and_other_presets_skip_it():
     cfg, src = resolve_config()
-    assert cfg.prior.name == "categorical" and src["prior.name"] == "default"
-    assert "drs" in cfg.mitigations and src["mitigations.drs.steps"] == "built-in default"
+    assert cfg.model["prior"].name == "categorical" and src["model.prior.name"] == "default"
+    assert "drs" in cfg.model["mitigations"] and src["model.mitigations.drs.steps"] == "built-in default"
     assert cfg.data.name == "ring" and src["data.name"] == "base"
     for preset in ("default", None):
         assert resolve_config(preset=preset)[0].to_dict() == cfg.to_dict()
     wgan, wsrc = resolve_config(preset="wgan-gp")   # a named preset layers on base alone
-    assert wgan.prior.name == "mog" and wsrc["prior.name"] == "base" and wgan.mitigations == {}
-    assert resolve_config(preset="base")[0].prior.name == "mog"
+    assert wgan.model["prior"].name == "mog" and wsrc["model.prior.name"] == "base" and wgan.model["mitigations"] == {}
+    assert resolve_config(preset="base")[0].model["prior"].name == "mog"
 
 
 def test_a_config_file_layers_on_the_default(tmp_path):
@@ -77,9 +77,9 @@ def test_a_config_file_layers_on_the_default(tmp_path):
     f.write_text("loss: hinge\n")
     cfg = load_config(str(f))
     default = load_config()
-    assert cfg.loss.name == "hinge"
-    assert (cfg.prior.to_dict(), cfg.train.steps, cfg.optim_g.lr) == \
-        (default.prior.to_dict(), default.train.steps, default.optim_g.lr)
+    assert cfg.model["loss"].name == "hinge"
+    assert (cfg.model["prior"].to_dict(), cfg.train.steps, cfg.optim_g.lr) == \
+        (default.model["prior"].to_dict(), default.train.steps, default.optim_g.lr)
 
 
 def test_dry_run_prints_the_resolved_config_and_writes_nothing(tmp_path, capsys, monkeypatch):
@@ -98,7 +98,7 @@ def test_dry_run_prints_the_resolved_config_and_writes_nothing(tmp_path, capsys,
     assert {k: v for k, (v, _) in printed.items()} == {k: (list(v) if isinstance(v, tuple) else v)
                                                         for k, v in _flat(cfg.to_dict()).items()}
     assert {k: s for k, (_, s) in printed.items()} == src
-    assert printed["train.steps"] == (7, "--set") and printed["penalty.weight"] == (10.0, "preset wgan-gp")
+    assert printed["train.steps"] == (7, "--set") and printed["model.penalty.weight"] == (10.0, "preset wgan-gp")
 
 
 def test_dry_run_bad_input_is_one_line(capsys):
@@ -108,11 +108,11 @@ def test_dry_run_bad_input_is_one_line(capsys):
 
 # ----------------------------------------------------------------------------------- gankit list
 
-SECTIONS = [("train", TrainConfig, "train."), ("eval", EvalConfig, "eval."), ("aae", AAEConfig, "aae."),
+SECTIONS = [("train", TrainConfig, "train."), ("eval", EvalConfig, "eval."),
             ("config", Config, "")]
 
 
-@pytest.mark.parametrize("cls", [Config, TrainConfig, OptimConfig, EvalConfig, AAEConfig])
+@pytest.mark.parametrize("cls", [Config, TrainConfig, OptimConfig, EvalConfig])
 def test_every_config_field_has_its_meaning(cls):
     assert all(f.metadata.get("help") for f in dataclasses.fields(cls)), cls
 

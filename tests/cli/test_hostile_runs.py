@@ -71,11 +71,11 @@ def _drop(keys: str):
 
 
 def _wider(state):
-    state["config"]["generator"]["width"] = 24  # the saved weights are 16 wide
+    state["config"]["model"]["generator"]["width"] = 24  # the saved weights are 16 wide
 
 
 def _other_net(state):
-    state["config"]["discriminator"]["depth"] = 2  # one layer fewer than the weights
+    state["config"]["model"]["discriminator"]["depth"] = 2  # one layer fewer than the weights
 
 
 CHECKPOINTS = {
@@ -93,7 +93,7 @@ CHECKPOINTS = {
     "data rng missing": (_drop("data.rng"), "'data.rng' is missing"),
     "wider config": (_wider, "has shape (16, 34) where the config's architecture has (24, 34)"),
     "other depth": (_other_net, "network 'D' has"),
-    "invalid config": (_set("config.loss", {"name": "nope"}), "holds an invalid config: unknown loss 'nope'"),
+    "invalid config": (_set("config.model", {"name": "gan", "loss": {"name": "nope"}}), "holds an invalid config: unknown loss 'nope'"),
     "config key unknown": (_set("config.train.stepz", 3), "unknown config key train.stepz"),
 }
 COMMANDS = {"eval": ["eval"], "resume": ["resume"], "sample": ["sample", "-n", "4", "--out", "x.npy"]}

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from gankit.training.recipe import build_recipe
 from gankit.cli.main import main
 from gankit.config import build_config
 from gankit.data import DATASETS
@@ -44,8 +45,7 @@ def _cfg(blobs, **over):
 
 def _recipe(blobs, **over):
     c = _cfg(blobs, **over)
-    return ACGANRecipe(c, DATASETS.build(c.data.name, c.data.options), torch.device("cpu"),
-                       **c.model.options)
+    return build_recipe(c, DATASETS.build(c.data.name, c.data.options), torch.device("cpu"))
 
 
 @pytest.mark.parametrize("fake_classes", [True, False])

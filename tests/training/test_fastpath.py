@@ -4,6 +4,7 @@ keep their checkpoint keys, and compilation is refused where it cannot different
 import pytest
 import torch
 
+from gankit.training.recipe import build_recipe
 from gankit.config import build_config
 from gankit.data import DATASETS
 from gankit.errors import ConfigError
@@ -18,7 +19,7 @@ DCGAN = {"seed": 2, "device": "cpu", "data": {"name": "digits", "size": 16}, "la
 def _recipe(**train):
     cfg = build_config({**DCGAN, "train": {**DCGAN["train"], **train}})
     torch.manual_seed(0)
-    return GANRecipe(cfg, DATASETS.build("digits", {"size": 16}), torch.device("cpu"))
+    return build_recipe(cfg, DATASETS.build("digits", {"size": 16}), torch.device("cpu"))
 
 
 @pytest.mark.training
@@ -55,7 +56,7 @@ def test_compiled_networks_keep_their_state_dict_keys():
 def test_compile_is_refused_where_gradients_are_differentiated(extra, what):
     cfg = build_config({**DCGAN, **extra, "train": {**DCGAN["train"], "compile": True}})
     with pytest.raises(ConfigError, match=f"cannot train with {what}: .* no double backward"):
-        GANRecipe(cfg, DATASETS.build("digits", {"size": 16}), torch.device("cpu"))
+        build_recipe(cfg, DATASETS.build("digits", {"size": 16}), torch.device("cpu"))
 
 
 def test_layout_helpers():

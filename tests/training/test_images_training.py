@@ -168,18 +168,18 @@ def test_every_stacked_bench_method_trains_with_its_own_setting(tmp_path, method
     run = train(cfg, run_dir=tmp_path)
     assert set(METHODS) == {"dcgan", "pack2", "pack4", "mbstd", "minibatch", "sn", "d2gan", "mgan", "bourgan",
                             "bourgan4096", "vbn", "rpgan-r1r2", "ns-r1r2"}
-    assert list(run.cfg.mitigations) == list(METHODS[method].get("mitigations", {}))
-    assert run.cfg.discriminator.options.get("spectral_norm", False) == (method == "sn")
-    assert (run.cfg.loss.name == "d2gan") == (method == "d2gan")
-    assert (run.cfg.loss.name == "rpgan") == (method == "rpgan-r1r2")
-    assert (run.cfg.penalty.name == "r1r2") == method.endswith("-r1r2")
+    assert list(run.cfg.model["mitigations"]) == list(METHODS[method].get("mitigations", {}))
+    assert run.cfg.model["discriminator"].options.get("spectral_norm", False) == (method == "sn")
+    assert (run.cfg.model["loss"].name == "d2gan") == (method == "d2gan")
+    assert (run.cfg.model["loss"].name == "rpgan") == (method == "rpgan-r1r2")
+    assert (run.cfg.model["penalty"].name == "r1r2") == method.endswith("-r1r2")
     if method.endswith("-r1r2"):   # per-sample penalties: no batch norm in D; R3GAN's Adam beta1 = 0
-        assert run.cfg.discriminator.options["norm"] == "none" and run.cfg.optim_d.betas[0] == 0.0
-    assert (run.cfg.generator.options.get("virtual_bn", 0) == 64) == (method == "vbn")
+        assert run.cfg.model["discriminator"].options["norm"] == "none" and run.cfg.optim_d.betas[0] == 0.0
+    assert (run.cfg.model["generator"].options.get("virtual_bn", 0) == 64) == (method == "vbn")
     if method == "mgan":
         assert len(run.recipe.G.convs[0].layers) == 10
     if method.startswith("bourgan"):
-        assert run.recipe.prior.centres.shape == (int(method[7:] or 256), run.cfg.latent_dim)
+        assert run.recipe.prior.centres.shape == (int(method[7:] or 256), run.cfg.model["latent_dim"])
     if method.startswith("pack"):
         assert run.recipe.D.m == int(method[-1])
     logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from gankit.training.recipe import build_recipe
 from gankit.cli.main import main
 from gankit.config import build_config
 from gankit.data import DATASETS
@@ -34,7 +35,7 @@ def _raw(**over):
 
 def test_phases_add_minus_lambda_times_the_bound_on_the_same_fakes():
     c = build_config(_raw(model={"info_weight": 0.8, "continuous_weight": 0.3, "q_width": 0}))
-    r = InfoGANRecipe(c, DATASETS.build(c.data.name, c.data.options), torch.device("cpu"), **c.model.options)
+    r = build_recipe(c, DATASETS.build(c.data.name, c.data.options), torch.device("cpu"))
     g = torch.Generator().manual_seed(2)
     real = torch.randn(64, 2, generator=g)
     z = r.codes.sample(64, generator=g)

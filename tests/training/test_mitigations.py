@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gankit.training.recipe import build_recipe
 from gankit.config import build_config
 from gankit.data import DATASETS
 from gankit.errors import ConfigError
@@ -22,7 +23,7 @@ def _recipe(mitigations=None, **extra):
            "train": {"batch_size": 12, "steps": 100, "progress": False}, "device": "cpu",
            "mitigations": mitigations or {}, **extra}
     cfg = build_config(raw)
-    return GANRecipe(cfg, DATASETS.build(cfg.data.name, cfg.data.options), torch.device("cpu"))
+    return build_recipe(cfg, DATASETS.build(cfg.data.name, cfg.data.options), torch.device("cpu"))
 
 
 # --------------------------------------------------------------------------- packing
@@ -229,8 +230,8 @@ def test_wgan_presets_follow_the_papers(preset, paper):
     from gankit.losses.wasserstein import PRESETS
 
     ref, cfg = PRESETS[paper], load_config(preset=preset)
-    assert cfg.loss.name == ref["loss"]["name"] and cfg.penalty.name == ref["penalty"]["name"]
-    assert {k: cfg.penalty.options[k] for k in ref["penalty"] if k != "name"} == {k: v for k, v in ref["penalty"].items() if k != "name"}
+    assert cfg.model["loss"].name == ref["loss"]["name"] and cfg.model["penalty"].name == ref["penalty"]["name"]
+    assert {k: cfg.model["penalty"].options[k] for k in ref["penalty"] if k != "name"} == {k: v for k, v in ref["penalty"].items() if k != "name"}
     assert cfg.train.d_steps == ref["n_critic"]
     for opt in (cfg.optim_g, cfg.optim_d):
         assert opt.name == ref["optimizer"]["name"] and opt.lr == ref["optimizer"]["lr"]

@@ -39,7 +39,7 @@ def test_the_table_covers_every_registry_entry():
 @pytest.mark.parametrize("preset,paper", [("wgan-gp", "wgan-gp"), ("wgan-clip", "wgan")])
 def test_wgan_presets_are_the_papers_settings(preset, paper):
     p, ref = load_preset(preset), WGAN_PRESETS[paper]
-    assert p["loss"] == ref["loss"]["name"] and p["penalty"] == ref["penalty"]
+    assert p["model"]["loss"] == ref["loss"]["name"] and p["model"]["penalty"] == ref["penalty"]
     assert p["train"]["d_steps"] == ref["n_critic"] == 5
     for which in ("optim_g", "optim_d"):
         assert p[which]["name"] == ref["optimizer"]["name"] and p[which]["lr"] == ref["optimizer"]["lr"]

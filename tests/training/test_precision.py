@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from gankit.training.recipe import build_recipe
 from gankit.config import build_config
 from gankit.data import DATASETS
 from gankit.errors import ConfigError
@@ -17,7 +18,7 @@ def _recipe(precision: str, **extra):
                         "discriminator": {"width": 32, "depth": 2},
                         "train": {"batch_size": 64, "progress": False, "precision": precision}, **extra})
     torch.manual_seed(0)
-    return GANRecipe(cfg, DATASETS.build("ring", {}), torch.device("cpu"))
+    return build_recipe(cfg, DATASETS.build("ring", {}), torch.device("cpu"))
 
 
 def test_fp16_on_the_cpu_is_refused_with_a_pointer_to_bf16():

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from gankit.training.recipe import build_recipe
 from gankit.config import build_config
 from gankit.data import DATASETS
 from gankit.training.gan import GANRecipe
@@ -16,7 +17,7 @@ def _recipe(**cfg):
         base[k] = {**base.get(k, {}), **v} if isinstance(v, dict) else v
     c = build_config(base)
     data = DATASETS.build(c.data.name, c.data.options)
-    return GANRecipe(c, data, torch.device("cpu"))
+    return build_recipe(c, data, torch.device("cpu"))
 
 
 def test_k_discriminator_steps_per_generator_step():

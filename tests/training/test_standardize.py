@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from gankit.training.recipe import build_recipe
 from gankit.data import DATASETS
 from gankit.data.base import TensorSource
 from gankit.training import load_run, train
@@ -47,5 +48,5 @@ def test_standardisation_is_off_for_images_and_by_default():
     data = DATASETS.build("digits", {"size": 8})
     cfg = build_config({**run_cfg, "data": {"name": "digits", "size": 8}, "generator": "dcgan",
                         "discriminator": "dcgan", "latent_dim": 8})
-    assert GANRecipe(cfg, data, torch.device("cpu")).transform is None
+    assert build_recipe(cfg, data, torch.device("cpu")).transform is None
     assert build_config({}).train.standardize is False

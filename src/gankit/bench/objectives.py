@@ -69,7 +69,8 @@ def objective_table() -> dict[str, dict[str, Any]]:
                 out[f"fgan-{div}"] = {"loss": {"name": "fgan", "divergence": div}}
         elif entry.name == "wgan":
             for row, (preset, extra) in WGAN_ROWS.items():
-                out[row] = merge(load_preset(preset), extra)
+                layer = load_preset(preset)  # the recipe's keys in their short spelling: loss=wgan, penalty=gp
+                out[row] = merge({**layer.pop("model", {}), **layer}, extra)
         else:
             out[entry.name] = SETTINGS.get(entry.name, {"loss": {"name": entry.name}})
     return out
@@ -188,9 +189,10 @@ def markdown(summary: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> s
 
 def _base(c: Mapping[str, Any]) -> str:
     """The shared part of a resolved config, in one line (`base` at run time)."""
-    d, g, dn, t, og = c["data"], c["generator"], c["discriminator"], c["train"], c["optim_g"]
+    m = c["model"]
+    d, g, dn, t, og = c["data"], m["generator"], m["discriminator"], c["train"], c["optim_g"]
     return (f"data={d['name']} ({', '.join(f'{k} {v}' for k, v in d.items() if k != 'name')}), "
-            f"latent_dim={c['latent_dim']}, prior={c['prior']['name']}, G={g['name']} {g.get('width')}x{g.get('depth')}, "
+            f"latent_dim={m['latent_dim']}, prior={m['prior']['name']}, G={g['name']} {g.get('width')}x{g.get('depth')}, "
             f"D={dn['name']} {dn.get('width')}x{dn.get('depth')}, steps={t['steps']}, batch={t['batch_size']}, "
             f"lr_decay={t['lr_decay']}, ema={t['ema']}, optimiser={og['name']} lr={og['lr']} betas={tuple(og['betas'])} "
             f"(unless the objective's settings say otherwise)")

@@ -324,11 +324,11 @@ def registries() -> dict[str, object]:
 
 # Config sections `gankit list KIND` shows: kind -> (dataclass, key prefix, what it is).
 def _sections() -> dict[str, tuple[type, str, str]]:
-    from gankit.config import AAEConfig, Config, EvalConfig, OptimConfig, TrainConfig
+    from gankit.config import Config, EvalConfig, OptimConfig, TrainConfig
 
     return {"config": (Config, "", "the top-level keys"), "train": (TrainConfig, "train.", "the training loop"),
             "optim": (OptimConfig, "optim_g. / optim_d.", "the optimisers, one for G and one for D"),
-            "eval": (EvalConfig, "eval.", "the evaluation"), "aae": (AAEConfig, "aae.", "model=aae")}
+            "eval": (EvalConfig, "eval.", "the evaluation")}
 
 
 def kinds() -> list[str]:
@@ -396,7 +396,9 @@ def _lookup(d: dict[str, Any], dotted: str) -> Any:
 
 
 def _plain(v: Any) -> Any:
-    return list(v) if isinstance(v, tuple) else v
+    from gankit.registry import plain
+
+    return plain(v)
 
 
 def _show(v: Any) -> str:

@@ -137,11 +137,11 @@ class BourGAN(Mitigation):
         self.unit = 1.0                      # set by wrap_prior: the prior's latent-to-data factor
 
     def wrap_prior(self, prior: Any, recipe: Any) -> Prior:
-        dim, L = recipe.cfg.latent_dim, scales(self.samples)
+        dim, L = recipe.latent_dim, scales(self.samples)
         if dim < L:
             raise ConfigError(f"mitigations.bourgan with {self.samples} samples needs latent_dim >= {L} "
                               f"(one coordinate per scale; Bourgain's bound needs about {L * L}), got {dim}")
-        if recipe.cfg.conditional:
+        if recipe.num_classes:
             raise ConfigError("mitigations.bourgan is for unconditional models (conditional=false)")
         size = len(recipe.data) if hasattr(recipe.data, "__len__") else None   # None: a sampler without end
         if size is not None and self.samples > size:

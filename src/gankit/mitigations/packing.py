@@ -64,9 +64,9 @@ class Packing(Mitigation):
 
         if recipe.num_classes:
             raise ConfigError("mitigations.pack does not support conditional=true")
-        cfg = recipe.cfg
+        d = recipe.options.discriminator
         # The configured network again, for the packed input; the unpacked one is discarded.
-        inner = DISCRIMINATORS.build(cfg.discriminator.name, cfg.discriminator.options,
+        inner = DISCRIMINATORS.build(d.name, d.options,
                                      data_shape=packed_shape(tuple(recipe.data.shape), self.m),
                                      num_classes=0, out_dim=recipe.objective.critic_dim)
         return PackedDiscriminator(inner, self.m)

@@ -57,7 +57,7 @@ def plot_points_pairs(run: Any, path: Path, n: int = 2000, fake: torch.Tensor | 
         fake = run.recipe.generate(n, labels, seed=run.cfg.eval.seed)
     real = real_points(run, max(n, len(fake)))
     names = getattr(run.data, "class_names", None) or []
-    title = title or f"{run.cfg.loss.name} on {run.data.name}, step {run.step}"
+    title = title or f"{run.cfg.model['loss'].name} on {run.data.name}, step {run.step}"
     return pair_plot(real, fake.double().cpu().numpy(), path, columns=getattr(run.data, "columns", None), title=title,
                      fake_labels=None if labels is None or not k else labels.cpu().numpy(), class_names=names)
 
@@ -107,7 +107,7 @@ def plot_points_2d(run: Any, path: Path, n: int = 2500) -> None:
             sel = (labels == c).numpy()
             ax.scatter(fake[sel, 0], fake[sel, 1], s=2, alpha=0.6, label=f"generated: {names[c]}")
     m = run.metrics
-    title = f"{run.cfg.loss.name} on {data.name}, step {run.step}"
+    title = f"{run.cfg.model['loss'].name} on {data.name}, step {run.step}"
     if "modes" in m:
         title += f"\nmodes {m['modes']:.0f}/{m['modes_total']:.0f}, HQ {m['hq_percent']:.1f}%"
     ax.set_title(title)
@@ -138,7 +138,7 @@ def plot_points_1d(run: Any, path: Path, n: int = 20000) -> None:
         ax2 = ax.twinx()
         ax2.plot(xs.numpy().ravel(), dval, "tab:blue", lw=1, label="D(x)")
         ax2.set_ylabel("D(x)")
-    ax.set_title(f"{run.cfg.loss.name} on {data.name}, step {run.step}")
+    ax.set_title(f"{run.cfg.model['loss'].name} on {data.name}, step {run.step}")
     ax.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

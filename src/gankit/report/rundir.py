@@ -51,9 +51,12 @@ class RunFiles:
     @property
     def title(self) -> str:
         c = self.config
+        m = c.get("model") if isinstance(c.get("model"), dict) else {}
+        recipe = {**c, **m}  # the recipe's keys: in model (today) or at the top (runs written before)
         data = (c.get("data") or {}).get("name", "?") if isinstance(c.get("data"), dict) else c.get("data", "?")
-        loss = (c.get("loss") or {}).get("name", "?") if isinstance(c.get("loss"), dict) else c.get("loss", "?")
-        cond = "conditional " if c.get("conditional") else ""
+        loss = recipe.get("loss", "?")
+        loss = (loss or {}).get("name", "?") if isinstance(loss, dict) else loss
+        cond = "conditional " if recipe.get("conditional") else ""
         model = self.model
         return f"{cond}{model}: {loss} on {data}"
 

@@ -19,19 +19,24 @@ The loop in :mod:`gankit.training.loop` runs the phases; nothing here loops over
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.config import Config
 from gankit.data.base import DATASETS, DataSource
 from gankit.errors import ConfigError, GankitError
 from gankit.losses import LOSSES, Objective
 from gankit.losses.penalties import PENALTIES, Penalty
 from gankit.networks import DISCRIMINATORS, ENCODERS, GENERATORS, PRIORS
 from gankit.networks.aae_priors import LatentPrior, as_latent_prior
-from gankit.training.recipe import RECIPES, Recipe
+from gankit.registry import Component, LatentDim
+from gankit.training.recipe import (RECIPES, DiscriminatorOption, EncoderOption, GeneratorOption, LossOption,
+                                    PenaltyOption, PriorOption, Recipe)
+
+if TYPE_CHECKING:
+    from gankit.config import Config
 from gankit.training.loop import Logs, Phase, make_optimizer
 
 AAE_METRICS = ["recon", "latent_mmd"]
@@ -42,31 +47,40 @@ AAE_METRICS = ["recon", "latent_mmd"]
 class AAERecipe(Recipe):
     """Encoder, decoder, latent discriminator and prior of one AAE run, and its phases."""
 
-    def __init__(self, cfg: Config, data: DataSource, device: torch.device, *, rank: int = 0) -> None:
+    def __init__(self, cfg: Config, data: DataSource, device: torch.device, *, rank: int = 0,
+                 encoder: EncoderOption = Component("mlp"), generator: GeneratorOption = Component("mlp"),
+                 discriminator: DiscriminatorOption = Component("mlp"), prior: PriorOption = Component("normal"),
+                 latent_dim: LatentDim = 2, loss: LossOption = Component("ns"),
+                 penalty: PenaltyOption = Component("none"), adversarial: bool = True,
+                 supervised: bool = False) -> None:
+        """``encoder``: x -> z; ``generator``: the decoder z -> x; ``discriminator``: D on codes;
+        ``prior``: p(z) of ``latent_dim`` coordinates; ``loss``/``penalty``: the latent game's;
+        ``adversarial``: the regularisation phase (false: a plain autoencoder);
+        ``supervised``: each label picks its prior component (Makhzani et al. 2015)."""
         self.cfg, self.data, self.device = cfg, data, device
         _check(cfg)
-        self.supervised = cfg.aae.supervised
-        self.prior: LatentPrior = as_latent_prior(PRIORS.build(cfg.prior.name, cfg.prior.options, dim=cfg.latent_dim))
+        self.supervised, self.adversarial, self.latent_dim = supervised, adversarial, latent_dim
+        self.prior: LatentPrior = as_latent_prior(PRIORS.build(prior.name, prior.options, dim=latent_dim))
         if self.supervised:
             if not data.num_classes:
-                raise ConfigError(f"aae.supervised=true needs a labelled data set; {data.name!r} has no labels")
+                raise ConfigError(f"model.supervised=true needs a labelled data set; {data.name!r} has no labels")
             if self.prior.num_components != data.num_classes:
-                raise ConfigError(f"aae.supervised=true needs one prior component per class: prior "
-                                  f"{cfg.prior.name!r} has {self.prior.num_components}, {data.name!r} has "
+                raise ConfigError(f"model.supervised=true needs one prior component per class: prior "
+                                  f"{prior.name!r} has {self.prior.num_components}, {data.name!r} has "
                                   f"{data.num_classes} classes (use prior=mog or swissroll with "
                                   f"prior.components={data.num_classes})")
         # Labels select prior components (and so decoded classes) only in the supervised variant.
         self.num_classes = data.num_classes if self.supervised else 0
-        self.objective: Objective = LOSSES.build(cfg.loss.name, cfg.loss.options)
+        self.objective: Objective = LOSSES.build(loss.name, loss.options)
         if not self.objective.learned_critic:
-            raise ConfigError(f"loss {cfg.loss.name!r} has no discriminator; the AAE's regularisation needs one")
-        self.penalty: Penalty = PENALTIES.build(cfg.penalty.name, cfg.penalty.options)
-        self.E: nn.Module = ENCODERS.build(cfg.encoder.name, cfg.encoder.options, data_shape=data.shape,
-                                           latent_dim=cfg.latent_dim).to(device)
-        self.G: nn.Module = GENERATORS.build(cfg.generator.name, cfg.generator.options, latent_dim=cfg.latent_dim,
+            raise ConfigError(f"loss {loss.name!r} has no discriminator; the AAE's regularisation needs one")
+        self.penalty: Penalty = PENALTIES.build(penalty.name, penalty.options)
+        self.E: nn.Module = ENCODERS.build(encoder.name, encoder.options, data_shape=data.shape,
+                                           latent_dim=latent_dim).to(device)
+        self.G: nn.Module = GENERATORS.build(generator.name, generator.options, latent_dim=latent_dim,
                                              data_shape=data.shape, num_classes=0).to(device)
-        self.D: nn.Module = DISCRIMINATORS.build(cfg.discriminator.name, cfg.discriminator.options,
-                                                 data_shape=(cfg.latent_dim,), num_classes=self.num_classes,
+        self.D: nn.Module = DISCRIMINATORS.build(discriminator.name, discriminator.options,
+                                                 data_shape=(latent_dim,), num_classes=self.num_classes,
                                                  out_dim=self.objective.critic_dim).to(device)
         self.batch_size = cfg.train.batch_size
         self.data_rng = self.data_order(cfg)
@@ -129,7 +143,7 @@ class AAERecipe(Recipe):
         ae = list(self.E.parameters()) + list(self.G.parameters())
         opt_ae = make_optimizer(ae, og.name, og.lr, tuple(og.betas), og.momentum, og.weight_decay, fused=fused)
         phases = [Phase("recon", [self.E, self.G], opt_ae, self.recon_loss)]
-        if cfg.aae.adversarial:
+        if self.adversarial:
             opt_d = make_optimizer(self.D.parameters(), od.name, od.lr, tuple(od.betas), od.momentum, od.weight_decay, fused=fused)
             # The encoder's generator step has its own optimiser state: its gradients come
             # from another loss than reconstruction's, as in Makhzani et al.'s two phases.
@@ -150,7 +164,7 @@ class AAERecipe(Recipe):
 
     def encode(self, x: Tensor, batch: int = 4096) -> Tensor:
         """Codes ``E(x)``: ``(n, *shape) -> (n, latent_dim)`` on the CPU."""
-        return self._apply(self.E, x, batch).reshape(x.shape[0], self.cfg.latent_dim)
+        return self._apply(self.E, x, batch).reshape(x.shape[0], self.latent_dim)
 
     def decode(self, z: Tensor, batch: int = 4096) -> Tensor:
         """Decoded codes ``G(z)``: ``(n, latent_dim) -> (n, *shape)`` on the CPU."""
@@ -189,12 +203,8 @@ class AAERecipe(Recipe):
 
 
 def _check(cfg: Config) -> None:
-    if cfg.conditional:
-        raise ConfigError("model=aae does not use conditional=true; aae.supervised=true lets labels pick prior components")
     if cfg.train.ema > 0 or cfg.train.ema_half_life > 0:
         raise ConfigError("train.ema is not supported for model=aae")
-    if cfg.mitigations:
-        raise ConfigError(f"mitigations ({', '.join(cfg.mitigations)}) apply to model=gan, not model=aae")
     t = cfg.train
     unsupported = [k for k, on in (("precision", t.precision != "fp32"), ("compile", t.compile),
                                    ("channels_last", t.channels_last), ("sync_batchnorm", t.sync_batchnorm)) if on]

@@ -22,6 +22,8 @@ apply as for any conditional run.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -48,14 +50,14 @@ class ACGANRecipe(AuxiliaryGANRecipe):
     term_name = "class"
 
     def __init__(self, cfg: Config, data: DataSource, device: torch.device, *, rank: int = 0,
-                 class_weight: NonNegative = 1.0, fake_classes: bool = True) -> None:
-        if not cfg.conditional:
+                 class_weight: NonNegative = 1.0, fake_classes: bool = True, **gan: Any) -> None:
+        if not self.gan_options(gan).conditional:
             raise ConfigError("model=acgan generates the class it is given: set conditional=true")
         if data.num_classes < 2:
             raise ConfigError(f"model=acgan needs a labelled data set with at least 2 classes; "
                               f"{data.name!r} has {data.num_classes}")
         self.class_weight, self.fake_classes = float(class_weight), bool(fake_classes)
-        super().__init__(cfg, data, device, rank=rank)
+        super().__init__(cfg, data, device, rank=rank, **gan)
 
     def head_dim(self) -> int:
         return self.num_classes

@@ -55,15 +55,15 @@ class AuxiliaryGANRecipe(GANRecipe):
     term_name = "aux"
     head_hidden = 0
 
-    def __init__(self, cfg: Config, data: DataSource, device: torch.device, *, rank: int = 0) -> None:
-        self._check_aux(cfg)
-        super().__init__(cfg, data, device, rank=rank)
+    def __init__(self, cfg: Config, data: DataSource, device: torch.device, *, rank: int = 0, **gan: Any) -> None:
+        self._check_aux(cfg, self.gan_options(gan).mitigations)
+        super().__init__(cfg, data, device, rank=rank, **gan)
 
-    def _check_aux(self, cfg: Config) -> None:
+    def _check_aux(self, cfg: Config, mitigations: dict[str, dict[str, Any]]) -> None:
         name = cfg.model.name
         from gankit.training.mitigations import MITIGATIONS
 
-        for m_name, opts in cfg.mitigations.items():
+        for m_name, opts in mitigations.items():
             m = MITIGATIONS.build(m_name, opts)
             hooks = [h for h in _EXCLUSIVE_HOOKS if getattr(type(m), h) is not getattr(Mitigation, h)]
             if hooks:
@@ -90,8 +90,10 @@ class AuxiliaryGANRecipe(GANRecipe):
             return
         cfg = self.cfg
         if not self.objective.learned_critic or self.objective.critics != 1:
-            raise ConfigError(f"loss {cfg.loss.name!r} has no single discriminator for model={cfg.model.name}'s head")
-        body = DISCRIMINATORS.build(cfg.discriminator.name, cfg.discriminator.options, data_shape=self.data.shape,
+            raise ConfigError(f"loss {self.options.loss.name!r} has no single discriminator for "
+                              f"model={cfg.model.name}'s head")
+        d = self.options.discriminator
+        body = DISCRIMINATORS.build(d.name, d.options, data_shape=self.data.shape,
                                     num_classes=0, out_dim=self.objective.critic_dim)
         self.aux_net = AuxiliaryHead(body, self.head_dim(), hidden=self.head_hidden,
                                      who=f"model={cfg.model.name}").to(self.device)

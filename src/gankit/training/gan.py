@@ -9,12 +9,14 @@ the configured objective, penalty and mitigations. The loop in
 from __future__ import annotations
 
 import copy
+import dataclasses
+import inspect
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
-from gankit.config import Config
 from gankit.data.base import DataSource
 from gankit.errors import ConfigError
 from gankit.losses import LOSSES, Objective
@@ -23,10 +25,30 @@ from gankit.networks import DISCRIMINATORS, GENERATORS, PRIORS
 from gankit.networks.base import ParallelCritics
 from gankit.training.transform import Standardize
 from gankit.training import distributed, fastpath
-from gankit.training.recipe import RECIPES, Recipe
+from gankit.registry import Component, LatentDim
+from gankit.training.recipe import (RECIPES, DiscriminatorOption, GeneratorOption, LossOption, MitigationsOption,
+                                    PenaltyOption, PriorOption, Recipe)
 from gankit.training.loop import EMA, Logs, Phase, ema_decay, lr_factor, make_optimizer, ramp
 from gankit.training.mitigations import MITIGATIONS, Mitigation
 from gankit.training.precision import precision_for
+
+if TYPE_CHECKING:
+    from gankit.config import Config
+
+
+@dataclasses.dataclass(frozen=True)
+class GANOptions:
+    """The GAN recipe's own options (``model.*``), as resolved: its networks, latent,
+    objective, penalty and mitigations."""
+
+    generator: Component
+    discriminator: Component
+    prior: Component
+    latent_dim: int
+    loss: Component
+    penalty: Component
+    mitigations: dict[str, dict[str, Any]]
+    conditional: bool
 
 
 class _Flatten(nn.Module):
@@ -57,25 +79,36 @@ class GANRecipe(Recipe):
 
     supports_distributed = True
 
-    def __init__(self, cfg: Config, data: DataSource, device: torch.device, *, rank: int = 0) -> None:
+    def __init__(self, cfg: Config, data: DataSource, device: torch.device, *, rank: int = 0,
+                 generator: GeneratorOption = Component("mlp"), discriminator: DiscriminatorOption = Component("mlp"),
+                 prior: PriorOption = Component("normal"), latent_dim: LatentDim = 2,
+                 loss: LossOption = Component("ns"), penalty: PenaltyOption = Component("none"),
+                 mitigations: MitigationsOption = {}, conditional: bool = False) -> None:  # noqa: B006 (never mutated)
+        """``generator``/``discriminator``: G and D (gankit list generators|discriminators);
+        ``prior``: z's distribution, of ``latent_dim`` coordinates; ``loss``: the objective;
+        ``penalty``: a critic regulariser; ``mitigations``: name -> options;
+        ``conditional``: G and D see the data set's labels (Mirza & Osindero 2014)."""
         self.cfg, self.data, self.device = cfg, data, device
-        self.num_classes = data.num_classes if cfg.conditional else 0
-        if cfg.conditional and data.num_classes == 0:
+        o = self.options = GANOptions(generator, discriminator, prior, latent_dim, loss, penalty, dict(mitigations),
+                                      conditional)
+        self.num_classes = data.num_classes if o.conditional else 0
+        if o.conditional and data.num_classes == 0:
             raise ConfigError(f"conditional=true needs a labelled data set; {data.name!r} has no labels")
-        self.objective: Objective = LOSSES.build(cfg.loss.name, cfg.loss.options)
-        self.penalty: Penalty = PENALTIES.build(cfg.penalty.name, cfg.penalty.options)
-        self.mitigations: list[Mitigation] = [MITIGATIONS.build(n, o) for n, o in cfg.mitigations.items()]
-        self.prior = PRIORS.build(cfg.prior.name, cfg.prior.options, dim=cfg.latent_dim)
+        self.latent_dim = o.latent_dim
+        self.objective: Objective = LOSSES.build(o.loss.name, o.loss.options)
+        self.penalty: Penalty = PENALTIES.build(o.penalty.name, o.penalty.options)
+        self.mitigations: list[Mitigation] = [MITIGATIONS.build(n, opts) for n, opts in o.mitigations.items()]
+        self.prior = PRIORS.build(o.prior.name, o.prior.options, dim=o.latent_dim)
         # Point data of any range trains standardised; generate() maps back to the data's units.
         self.transform = (Standardize.fit(data, cfg.seed) if cfg.train.standardize and data.kind == "points"
                           else None)
-        self.G = GENERATORS.build(cfg.generator.name, cfg.generator.options, latent_dim=cfg.latent_dim,
+        self.G = GENERATORS.build(o.generator.name, o.generator.options, latent_dim=o.latent_dim,
                                   data_shape=data.shape, num_classes=self.num_classes).to(device)
         if self.objective.learned_critic:
             k = self.objective.critics
             Ds = []
             for _ in range(k):  # D2GAN: separate critics, each with its share of the outputs
-                D = DISCRIMINATORS.build(cfg.discriminator.name, cfg.discriminator.options, data_shape=data.shape,
+                D = DISCRIMINATORS.build(o.discriminator.name, o.discriminator.options, data_shape=data.shape,
                                          num_classes=self.num_classes, out_dim=self.d_outputs() // k)
                 for m in self.mitigations:
                     D = m.wrap_discriminator(D, self)
@@ -85,12 +118,12 @@ class GANRecipe(Recipe):
             self.D = _Flatten().to(device)
         if self.objective.g_features:
             if not hasattr(self.D, "phi"):
-                raise ConfigError(f"loss {cfg.loss.name!r} matches D's body features, which discriminator "
-                                  f"{cfg.discriminator.name!r} does not expose (mlp and dcgan do; no packing, no D2GAN)")
-            own = [n for n, m in zip(cfg.mitigations, self.mitigations)
+                raise ConfigError(f"loss {o.loss.name!r} matches D's body features, which discriminator "
+                                  f"{o.discriminator.name!r} does not expose (mlp and dcgan do; no packing, no D2GAN)")
+            own = [n for n, m in zip(o.mitigations, self.mitigations)
                    if type(m).generator_critic is not Mitigation.generator_critic]
             if own:
-                raise ConfigError(f"loss {cfg.loss.name!r} matches D's features; mitigation {own[0]!r} replaces "
+                raise ConfigError(f"loss {o.loss.name!r} matches D's features; mitigation {own[0]!r} replaces "
                                   "the critic the generator sees and cannot be combined with it")
         for m in self.mitigations:
             self.G = m.wrap_generator(self.G, self).to(device)
@@ -117,6 +150,14 @@ class GANRecipe(Recipe):
         self._speed_and_scale()
         self.trainer = self.make_trainer(cfg, self.phases(), self.precision.grad_scaler())
 
+    @staticmethod
+    def gan_options(options: dict[str, Any]) -> GANOptions:
+        """The GAN options among a subclass's ``**options`` (AC-GAN, InfoGAN, SSGAN take the
+        GAN's and their own), defaults filled from :class:`GANRecipe`'s signature."""
+        params = inspect.signature(GANRecipe.__init__).parameters
+        return GANOptions(**{f.name: options.get(f.name, params[f.name].default)
+                             for f in dataclasses.fields(GANOptions)})
+
     def _speed_and_scale(self) -> None:
         """Precision, fast paths and the DDP wrappers (identity in a one-process run)."""
         t, dev = self.cfg.train, self.device
@@ -127,8 +168,8 @@ class GANRecipe(Recipe):
         self.batches = distributed.RankBatches(self.data, dev, self.dist, data_on_device=t.data_on_device,
                                                channels_last=t.channels_last)
         if t.compile:
-            twice = ([f"penalty {self.cfg.penalty.name}"] if self.penalty.loss is not None else []) + \
-                [f"mitigation {n}" for n in self.cfg.mitigations if n == "unrolled"]
+            twice = ([f"penalty {self.options.penalty.name}"] if self.penalty.loss is not None else []) + \
+                [f"mitigation {n}" for n in self.options.mitigations if n == "unrolled"]
             fastpath.compile_networks(self.G, self.D, double_backward=twice)
         self.G_train = distributed.wrap(self.G, dev, self.dist, sync_batchnorm=t.sync_batchnorm)
         self.D_train = distributed.wrap(self.D, dev, self.dist, sync_batchnorm=t.sync_batchnorm)

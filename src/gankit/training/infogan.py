@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -64,23 +66,24 @@ class InfoGANRecipe(AuxiliaryGANRecipe):
     def __init__(self, cfg: Config, data: DataSource, device: torch.device, *, rank: int = 0,
                  categories: NonNegativeInt = 10, continuous: NonNegativeInt = 0,
                  info_weight: NonNegative = 1.0, continuous_weight: NonNegative = 1.0,
-                 learn_std: bool = False, q_width: NonNegativeInt = 128) -> None:
-        if cfg.conditional:
+                 learn_std: bool = False, q_width: NonNegativeInt = 128, **gan: Any) -> None:
+        o = self.gan_options(gan)
+        if o.conditional:
             raise ConfigError("model=infogan learns its codes without labels: set conditional=false")
         k = categories if categories >= 2 else 0
-        noise_dim = cfg.latent_dim - k - continuous
+        noise_dim = o.latent_dim - k - continuous
         if noise_dim < 1:
-            raise ConfigError(f"latent_dim={cfg.latent_dim} must exceed the codes' {k + continuous} coordinates "
+            raise ConfigError(f"latent_dim={o.latent_dim} must exceed the codes' {k + continuous} coordinates "
                               f"(model.categories={categories}, model.continuous={continuous}): "
                               f"latent_dim = codes + noise, e.g. {k + continuous + 62} for 62 noise variables")
-        noise = PRIORS.build(cfg.prior.name, cfg.prior.options, dim=noise_dim)
+        noise = PRIORS.build(o.prior.name, o.prior.options, dim=noise_dim)
         self.codes = LatentCodes(noise, k, continuous)
         self.info_weight, self.continuous_weight = float(info_weight), float(continuous_weight)
         self.learn_std, self.head_hidden = bool(learn_std), int(q_width)
         self._latents: list[tuple[Tensor, Tensor]] | None = None
         self._bound: dict[str, Tensor] = {}
-        super().__init__(cfg, data, device, rank=rank)
-        self.prior = self.codes  # the noise GANRecipe drew from cfg.prior becomes the codes' noise part
+        super().__init__(cfg, data, device, rank=rank, **gan)
+        self.prior = self.codes  # the noise GANRecipe drew from model.prior becomes the codes' noise part
         # a plain function, not a bound method: a deepcopy of G must not copy the recipe
         self.G.register_forward_hook(lambda module, args, output: self._keep_latents(output, args[0]))
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 from torch import nn
 
 from gankit.data.base import DataSource
-from gankit.registry import Registry
+from gankit.registry import Component, Of, Registry
 from gankit.training.loop import Phase, Trainer, lr_factor, lr_schedule
 
 # The recipes (``model=`` in a config): name -> class built with the run's context. A recipe's
@@ -35,11 +35,27 @@ RECIPE_MODULES: tuple[str, ...] = (
 )
 
 
+# How a recipe's signature names the components it builds: each is validated against its
+# registry (``model.generator.width=64`` against the generator's options).
+GeneratorOption = Annotated[Component, Of("generator")]
+DiscriminatorOption = Annotated[Component, Of("discriminator")]
+EncoderOption = Annotated[Component, Of("encoder")]
+PriorOption = Annotated[Component, Of("prior")]
+LossOption = Annotated[Component, Of("loss")]
+PenaltyOption = Annotated[Component, Of("penalty")]
+MitigationsOption = Annotated[dict[str, dict[str, Any]], Of("mitigation", many=True)]
+
+
 def load_recipes() -> Registry[Callable[..., Any]]:
     """Import the built-in recipe modules (once) and return :data:`RECIPES`."""
     for mod in RECIPE_MODULES:
         importlib.import_module(mod)
     return RECIPES
+
+
+def build_recipe(cfg: Any, data: DataSource, device: torch.device, rank: int = 0) -> Any:
+    """The recipe ``cfg.model`` names, built with its own options and the run's context."""
+    return load_recipes().build(cfg.model.name, cfg.model.options, cfg=cfg, data=data, device=device, rank=rank)
 
 
 class Recipe:

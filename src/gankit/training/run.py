@@ -32,7 +32,7 @@ from gankit.registry import Registry
 from gankit.training import distributed, rundir
 from gankit.training.checkpoint import check_state, load_checkpoint, rng_state, save_atomic, set_rng_state
 from gankit.training.loop import Diverged, lr_schedule, read_logs
-from gankit.training.recipe import RECIPES, load_recipes as _register_recipes
+from gankit.training.recipe import RECIPES, build_recipe, load_recipes as _register_recipes
 
 
 def pick_device(name: str) -> torch.device:
@@ -94,7 +94,7 @@ class Run:
         # rank 0's checkpoint restores every rank (gankit.training.distributed).
         torch.manual_seed(cfg.seed * 1000)
         self.data: DataSource = DATASETS.build(cfg.data.name, cfg.data.options)
-        self.recipe = RECIPES.build(cfg.model.name, cfg.model.options, cfg=cfg, data=self.data, device=self.device, rank=ctx.rank)
+        self.recipe = build_recipe(cfg, self.data, self.device, rank=ctx.rank)
         if ctx.active and not getattr(self.recipe, "supports_distributed", False):
             raise ConfigError(f"model={cfg.model.name} does not support multi-process training yet; run one process")
         from gankit.validate import check_run
@@ -197,7 +197,7 @@ class Run:
         t = self.cfg.train
         if self.is_main and t.progress:
             _note(f"{self.threads} torch thread{'s' if self.threads > 1 else ''} ({self.threads_reason})")
-        if self.is_main and (labels_note := unused_labels_note(self.data, self.cfg.conditional)):
+        if self.is_main and (labels_note := unused_labels_note(self.data, bool(self.recipe.num_classes))):
             _note(labels_note)
         for line in getattr(self, "_notes", ()) if self.is_main else ():
             _note(line)
@@ -682,16 +682,18 @@ def _tensorboard(run: Run) -> Any:
 def run_name(cfg: Config) -> str:
     """What ran, for the run directory's name: model, objective, data (``gan-ns-ring``,
     ``cdcgan-ns-fashion-mnist``, ``aae-ns-digits``, ``wgan-gp`` shows as ``gan-wgan-gp-ring``)."""
-    if cfg.model.name != "gan":
-        model = cfg.model.name
+    m = cfg.model
+    if m.name != "gan":
+        model = m.name
     else:
-        model = {"mlp": "gan"}.get(cfg.generator.name, cfg.generator.name)
-        model = ("c" + model) if cfg.conditional else model
-    loss = cfg.loss.name
+        model = {"mlp": "gan"}.get(m["generator"].name, m["generator"].name)
+        model = ("c" + model) if m["conditional"] else model
+    objective, penalty = m.get("loss"), m.get("penalty")
+    loss = objective.name if objective is not None else ""
     if loss == "fgan":
-        loss = f"fgan-{cfg.loss.options.get('divergence', '')}".rstrip("-")
-    if cfg.penalty.name not in ("none", ""):
-        loss = f"{loss}-{cfg.penalty.name}"
+        loss = f"fgan-{objective.options.get('divergence', '')}".rstrip("-")
+    if penalty is not None and penalty.name not in ("none", ""):
+        loss = f"{loss}-{penalty.name}"
     data = cfg.data.name
     if data in ("folder", "npz", "points"):
         path = str(cfg.data.options.get("path", "")).rstrip("/")

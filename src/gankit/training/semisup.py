@@ -17,8 +17,9 @@ class SemiSupervised:
     """What the semi-supervised recipes share: the labelled split, the test split, the
     classifier's predictions and the labelled data's checkpointed position."""
 
-    def _semisup_setup(self, cfg: Config, data: DataSource, labels: int, label_seed: int) -> DataSource:
-        if cfg.conditional:
+    def _semisup_setup(self, cfg: Config, data: DataSource, labels: int, label_seed: int, *,
+                       conditional: bool = False) -> DataSource:
+        if conditional:
             raise ConfigError(f"model={cfg.model.name} learns the labels itself; set conditional=false")
         self.split = split_labelled(data, labels, label_seed)
         self.test = test_split(cfg.data.name, dict(cfg.data.options))

@@ -35,10 +35,11 @@ from gankit.losses.semisup import supervised_loss
 from gankit.networks import DISCRIMINATORS, ENCODERS, GENERATORS, PRIORS
 from gankit.networks.aae_priors import LatentPrior, as_latent_prior
 from gankit.networks.semisup import CategoricalStyleEncoder
-from gankit.registry import Count, Positive, Seed
+from gankit.registry import Component, Count, LatentDim, Positive, Seed
 from gankit.training.aae import _check
 from gankit.training.loop import Logs, Phase, make_optimizer
-from gankit.training.recipe import RECIPES, Recipe
+from gankit.training.recipe import (RECIPES, DiscriminatorOption, EncoderOption, GeneratorOption, LossOption,
+                                    PriorOption, Recipe)
 from gankit.training.semisup import SemiSupervised
 
 MAKHZANI = "Makhzani et al. 2016, 'Adversarial Autoencoders' (ICLR workshop / arXiv 1511.05644v2), §5"
@@ -56,22 +57,25 @@ class SSAAERecipe(SemiSupervised, Recipe):
 
     def __init__(self, cfg: Config, data: DataSource, device: torch.device, *, rank: int = 0,
                  labels: Count = 100, label_seed: Seed = 0, supervised: Positive = 1.0,
-                 unlabelled: bool = True) -> None:
+                 unlabelled: bool = True, encoder: EncoderOption = Component("mlp"),
+                 generator: GeneratorOption = Component("mlp"), discriminator: DiscriminatorOption = Component("mlp"),
+                 prior: PriorOption = Component("normal"), latent_dim: LatentDim = 2,
+                 loss: LossOption = Component("ns")) -> None:
         self.cfg, self.device = cfg, device
         _check(cfg)
         self.labels, self.supervised, self.unlabelled = labels, supervised, unlabelled
         self.data = self._semisup_setup(cfg, data, labels, label_seed)
-        k, style = self.class_count, cfg.latent_dim
+        k, style = self.class_count, latent_dim
         self.num_classes = k   # sample grids: one row per class code
-        self.objective: Objective = LOSSES.build(cfg.loss.name, cfg.loss.options)
+        self.objective: Objective = LOSSES.build(loss.name, loss.options)
         if not self.objective.learned_critic or self.objective.g_features or self.objective.critic_dim != 1:
-            raise ConfigError(f"model=ssaae needs a loss with one-logit latent discriminators; {cfg.loss.name!r} is not one")
-        self.prior: LatentPrior = as_latent_prior(PRIORS.build(cfg.prior.name, cfg.prior.options, dim=style))
-        body = ENCODERS.build(cfg.encoder.name, cfg.encoder.options, data_shape=data.shape, latent_dim=k + style)
+            raise ConfigError(f"model=ssaae needs a loss with one-logit latent discriminators; {loss.name!r} is not one")
+        self.prior: LatentPrior = as_latent_prior(PRIORS.build(prior.name, prior.options, dim=style))
+        body = ENCODERS.build(encoder.name, encoder.options, data_shape=data.shape, latent_dim=k + style)
         self.E = CategoricalStyleEncoder(body, k, style).to(device)
-        self.G: nn.Module = GENERATORS.build(cfg.generator.name, cfg.generator.options, latent_dim=k + style,
+        self.G: nn.Module = GENERATORS.build(generator.name, generator.options, latent_dim=k + style,
                                              data_shape=data.shape, num_classes=0).to(device)
-        d = cfg.discriminator
+        d = discriminator
         self.D_cat: nn.Module = DISCRIMINATORS.build(d.name, d.options, data_shape=(k,), num_classes=0,
                                                      out_dim=1).to(device)
         self.D_style: nn.Module = DISCRIMINATORS.build(d.name, d.options, data_shape=(style,), num_classes=0,

@@ -16,6 +16,8 @@ cross-entropy only, no generator): the baseline the unlabelled data is measured 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -47,14 +49,15 @@ class SSGANRecipe(SemiSupervised, GANRecipe):
 
     def __init__(self, cfg: Config, data: DataSource, device: torch.device, *, rank: int = 0,
                  labels: Count = 100, label_seed: Seed = 0, supervised: Positive = 1.0,
-                 unlabelled: bool = True) -> None:
-        obj = LOSSES.build(cfg.loss.name, cfg.loss.options)
+                 unlabelled: bool = True, **gan: Any) -> None:
+        o = self.gan_options(gan)
+        obj = LOSSES.build(o.loss.name, o.loss.options)
         if not obj.probability_outputs or obj.critic_dim != 1:
-            raise ConfigError(f"model=ssgan reads D(x) = Z/(Z+1) as a GAN probability; loss {cfg.loss.name!r} "
+            raise ConfigError(f"model=ssgan reads D(x) = Z/(Z+1) as a GAN probability; loss {o.loss.name!r} "
                               "is not one (use feature-matching, ns, minimax or ml)")
         self.labels, self.supervised, self.unlabelled = labels, supervised, unlabelled
-        pool = self._semisup_setup(cfg, data, labels, label_seed)
-        super().__init__(cfg, pool, device, rank=rank)
+        pool = self._semisup_setup(cfg, data, labels, label_seed, conditional=o.conditional)
+        super().__init__(cfg, pool, device, rank=rank, **gan)
 
     def d_outputs(self) -> int:
         return self.class_count

@@ -36,9 +36,9 @@ from gankit.data.pairs import DomainsSource, PairedSource
 from gankit.errors import ConfigError
 from gankit.losses import LOSSES, Objective
 from gankit.networks.translation import PATCH_DISCRIMINATORS, TRANSLATORS, Norm
-from gankit.registry import Count, Fraction, NonNegative, NonNegativeInt
+from gankit.registry import Component, Count, Fraction, NonNegative, NonNegativeInt
 from gankit.training.loop import Logs, Phase, Trainer, make_optimizer
-from gankit.training.recipe import RECIPES, Recipe
+from gankit.training.recipe import RECIPES, LossOption, Recipe
 
 Net = Literal["unet", "resnet"]
 
@@ -100,10 +100,6 @@ class ImagePool:
 
 
 def _check(cfg: Config, model: str) -> None:
-    if cfg.conditional:
-        raise ConfigError(f"model={model} does not use conditional=true (its input image is the condition)")
-    if cfg.mitigations:
-        raise ConfigError(f"mitigations ({', '.join(cfg.mitigations)}) apply to model=gan, not model={model}")
     if cfg.train.ema > 0 or cfg.train.ema_half_life > 0:
         raise ConfigError(f"train.ema is not supported for model={model}")
     t = cfg.train
@@ -111,8 +107,6 @@ def _check(cfg: Config, model: str) -> None:
                                    ("channels_last", t.channels_last), ("sync_batchnorm", t.sync_batchnorm)) if on]
     if unsupported:
         raise ConfigError(f"train.{unsupported[0]} is not supported for model={model} (the GAN recipe's fast paths)")
-    if cfg.penalty.name != "none":
-        raise ConfigError(f"penalty={cfg.penalty.name} is not supported for model={model}")
 
 
 def _conv_sides(convs: list[nn.Conv2d], side: int) -> list[int]:
@@ -149,13 +143,13 @@ class TranslationRecipe(Recipe):
 
     num_classes = 0  # no labels pick anything: the input image is the condition
 
-    def _common(self, cfg: Config, data: DataSource, device: torch.device, model: str) -> None:
+    def _common(self, cfg: Config, data: DataSource, device: torch.device, model: str, loss: Component) -> None:
         _check(cfg, model)
         self.cfg, self.data, self.device = cfg, data, device
-        self.objective: Objective = LOSSES.build(cfg.loss.name, cfg.loss.options)
+        self.objective: Objective = LOSSES.build(loss.name, loss.options)
         if not self.objective.learned_critic or self.objective.critic_dim != 1 or self.objective.g_uses_real:
             raise ConfigError(f"model={model} needs an objective on one logit per patch (ns, lsgan, hinge, ...), "
-                              f"not loss={cfg.loss.name}")
+                              f"not loss={loss.name}")
         self.batch_size = cfg.train.batch_size
         self.data_rng = self.data_order(cfg)
 
@@ -209,8 +203,8 @@ class Pix2PixRecipe(TranslationRecipe):
     def __init__(self, cfg: Config, data: DataSource, device: torch.device, *, rank: int = 0,
                  l1: NonNegative = 100.0, gan: NonNegative = 1.0, net: Net = "unet", width: Count = 64,
                  norm: Norm = "batch", dropout: Fraction = 0.5, blocks: Count = 6, d_width: Count = 64,
-                 d_layers: Count = 3, d_norm: Norm = "batch") -> None:
-        self._common(cfg, data, device, "pix2pix")
+                 d_layers: Count = 3, d_norm: Norm = "batch", loss: LossOption = Component("ns")) -> None:
+        self._common(cfg, data, device, "pix2pix", loss)
         if not isinstance(data, PairedSource):
             raise ConfigError(f"model=pix2pix needs paired data (data=pair-task, or pairs:DIR with DIR/A and DIR/B), "
                               f"not {data.name!r}")
@@ -303,8 +297,8 @@ class CycleGANRecipe(TranslationRecipe):
                  cycle: NonNegative = 10.0, identity: NonNegative = 0.5, gan: NonNegative = 1.0,
                  pool: NonNegativeInt = 50, net: Net = "resnet", width: Count = 64, norm: Norm = "instance",
                  blocks: Count = 6, dropout: Fraction = 0.0, d_width: Count = 64, d_layers: Count = 3,
-                 d_norm: Norm = "instance") -> None:
-        self._common(cfg, data, device, "cyclegan")
+                 d_norm: Norm = "instance", loss: LossOption = Component("ns")) -> None:
+        self._common(cfg, data, device, "cyclegan", loss)
         if not isinstance(data, DomainsSource):
             raise ConfigError(f"model=cyclegan needs two image domains (data=fashion-domains, or domains:DIR with "
                               f"DIR/A and DIR/B), not {data.name!r}")
