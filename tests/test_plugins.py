@@ -99,7 +99,7 @@ def trained(tmp_path_factory) -> dict:
 def test_the_run_records_the_plug_in_as_an_absolute_path(trained):
     path = str(trained["base"] / "myplug.py")
     cfg = yaml.safe_load((trained["run"] / "config.yaml").read_text())
-    assert cfg["plugins"] == [path] and cfg["data"]["name"] == "sub-mix" and cfg["loss"] == {"name": "sub-ns", "scale": 0.5}
+    assert cfg["plugins"] == [path] and cfg["data"]["name"] == "sub-mix" and cfg["model"]["loss"] == {"name": "sub-ns", "scale": 0.5}
     state = torch.load(trained["run"] / "checkpoint.pt", weights_only=True)
     assert state["config"]["plugins"] == [path]
     assert trained["metrics"]["modes_total"] == 3.0  # the plug-in's mixture, with its 3 known modes

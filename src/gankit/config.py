@@ -308,7 +308,7 @@ def merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     expanded first, so ``--set loss.divergence=kl`` adds to them; a section that is no
     mapping at all (``train: 5``) is an error rather than silently replaced by the override.
     """
-    return _merge(base, override, top=True)
+    return _merge(lift(base), lift(override), top=True)  # the recipe's keys in model on both sides first
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any], *, top: bool = False) -> dict[str, Any]:

@@ -43,7 +43,7 @@ def test_train_sample_eval_resume(tmp_path, capsys):
     (["train", "--set", "train.steps=ten"], "train.steps: expected an integer"),
     (["train", "--set", "train.steps=0"], "train.steps must be >= 1"),
     (["train", "--set", "data.sigma=-1"], "data.sigma must be > 0"),
-    (["train", "--set", "generator.widht=3"], "unknown option generator.widht"),
+    (["train", "--set", "generator.widht=3"], "unknown option model.generator.widht"),
     (["train", "--set", "optim_g.name=adamw"], "optim_g.name: expected one of"),
     (["train", "--set", "nonsense"], "not of the form key=value"),
     (["train", "--config", "/nonexistent.yaml"], "config file not found"),

@@ -125,7 +125,7 @@ def world(tmp_path_factory, module_cache_dir) -> dict[str, str]:
     (runs / "nokeys").mkdir()
     torch.save({"format": 1}, runs / "nokeys" / "checkpoint.pt")
     state = torch.load(runs / "dc" / "checkpoint.pt", weights_only=True)
-    state["config"]["generator"]["width"] = 16  # the weights are width 8
+    state["config"]["model"]["generator"]["width"] = 16  # the weights are width 8
     (runs / "mismatch").mkdir()
     torch.save(state, runs / "mismatch" / "checkpoint.pt")
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from gankit.training.recipe import build_recipe
+from gankit.training.recipe import build_recipe as recipe_from_config
 from gankit import jsonio
 from gankit.bench import BENCHMARKS
 from gankit.bench.report import cpu_name
@@ -119,7 +119,7 @@ def build_recipe(model: str, *, channels: int = 3, seed: int = 0, **options: Any
         size = int(model.split("-")[1])
         x = torch.rand(4 * cfg.train.batch_size, channels, size, size, generator=torch.Generator().manual_seed(seed))
         data = TensorSource(x * 2 - 1, None, name=f"random{size}")
-    return build_recipe(cfg, data, pick_device(cfg.device))
+    return recipe_from_config(cfg, data, pick_device(cfg.device))
 
 
 def step_flops(model: str, *, precision: str = "fp32", **options: Any) -> int:

@@ -305,7 +305,7 @@ def pictures(runs: Sequence[RunFiles]) -> str:
         if r.model == "aae":
             what = "samples.png (the autoencoder's codes and samples)"
         elif kind == "images":
-            what = "Final samples (one row per class)" if r.config.get("conditional") else "Final samples"
+            what = "Final samples (one row per class)" if r.recipe_options.get("conditional") else "Final samples"
         else:
             what = "Generated points (orange) over the data (black) and its density, with D's decision surface"
         grid = ' class="grid"' if kind == "images" else ""

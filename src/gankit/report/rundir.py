@@ -49,10 +49,15 @@ class RunFiles:
         return str(m.get("name", "gan")) if isinstance(m, dict) else str(m)
 
     @property
+    def recipe_options(self) -> dict[str, Any]:
+        """The recipe's options: in ``model`` (today) or at the top (runs written before)."""
+        c = self.config
+        return {**c, **(c["model"] if isinstance(c.get("model"), dict) else {})}
+
+    @property
     def title(self) -> str:
         c = self.config
-        m = c.get("model") if isinstance(c.get("model"), dict) else {}
-        recipe = {**c, **m}  # the recipe's keys: in model (today) or at the top (runs written before)
+        recipe = self.recipe_options
         data = (c.get("data") or {}).get("name", "?") if isinstance(c.get("data"), dict) else c.get("data", "?")
         loss = recipe.get("loss", "?")
         loss = (loss or {}).get("name", "?") if isinstance(loss, dict) else loss
