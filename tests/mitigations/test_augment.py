@@ -9,7 +9,7 @@ import torch
 
 from gankit.errors import ConfigError
 from gankit.mitigations.augment import AugmentState, color, cut, cutout, shift, translation, update
-from gankit.training.mitigations import MITIGATIONS
+from gankit.mitigations.base import MITIGATIONS
 
 
 def test_shift_moves_pixels_exactly_and_fills_zeros():

@@ -296,7 +296,7 @@ def registries() -> dict[str, object]:
     from gankit.losses.penalties import PENALTIES
     from gankit.metrics import METRICS
     from gankit.networks import DISCRIMINATORS, ENCODERS, GENERATORS, PRIORS
-    from gankit.training.mitigations import MITIGATIONS
+    from gankit.mitigations.base import MITIGATIONS
     from gankit.training.run import RECIPES, _register_recipes
 
     _register_recipes()

@@ -1,4 +1,4 @@
-"""Mode-collapse mitigations, registered in :data:`gankit.training.mitigations.MITIGATIONS`.
+"""Mode-collapse mitigations, registered in :data:`gankit.mitigations.base.MITIGATIONS`.
 
 Selected in a config as ``mitigations: {name: {options}}`` (``--set mitigations.pack.m=4``):
 

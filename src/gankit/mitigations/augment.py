@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from gankit.errors import ConfigError
 from gankit.registry import Bounds, Count, Fraction, Positive
-from gankit.training.mitigations import MITIGATIONS, Mitigation
+from gankit.mitigations.base import MITIGATIONS, Mitigation
 
 PAPERS = ("Zhao et al. 2020, 'Differentiable Augmentation for Data-Efficient GAN Training'; Karras et al. 2020, "
           "'Training Generative Adversarial Networks with Limited Data' (ADA)")

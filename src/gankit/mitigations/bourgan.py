@@ -34,7 +34,7 @@ from gankit.data.base import sample_aside
 from gankit.errors import ConfigError
 from gankit.networks.priors import Prior
 from gankit.registry import Count, NonNegative, Positive
-from gankit.training.mitigations import MITIGATIONS, Mitigation
+from gankit.mitigations.base import MITIGATIONS, Mitigation
 
 XIAO = "Xiao, Zhong & Zheng 2018, 'BourGAN: Generative Networks with Metric Embeddings'"
 

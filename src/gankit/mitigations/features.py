@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.errors import ConfigError
-from gankit.training.mitigations import MITIGATIONS, Mitigation
+from gankit.mitigations.base import MITIGATIONS, Mitigation
 from gankit.registry import Count, NonNegativeInt, Positive
 
 SALIMANS = "Salimans et al. 2016, 'Improved Techniques for Training GANs'"

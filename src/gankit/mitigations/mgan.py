@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from gankit.errors import ConfigError
 from gankit.registry import Count, NonNegative
-from gankit.training.mitigations import MITIGATIONS, Mitigation
+from gankit.mitigations.base import MITIGATIONS, Mitigation
 
 HOANG = "Hoang et al. 2018, 'MGAN: Training Generative Adversarial Nets with Multiple Generators'"
 

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.errors import ConfigError
-from gankit.training.mitigations import MITIGATIONS, Mitigation
+from gankit.mitigations.base import MITIGATIONS, Mitigation
 from gankit.registry import Count, NonNegative
 
 SONDERBY = "Sønderby et al. 2017, 'Amortised MAP Inference for Image Super-resolution'; Arjovsky & Bottou 2017"

@@ -15,7 +15,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from gankit.errors import ConfigError
-from gankit.training.mitigations import MITIGATIONS, Mitigation
+from gankit.mitigations.base import MITIGATIONS, Mitigation
 from gankit.registry import Count
 
 LIN = "Lin, Khetan, Fanti & Oh 2018, 'PacGAN: The power of two samples in generative adversarial networks'"

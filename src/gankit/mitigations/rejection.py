@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.registry import Count, Fraction, NonNegativeInt, Positive
-from gankit.training.mitigations import MITIGATIONS, Mitigation
+from gankit.mitigations.base import MITIGATIONS, Mitigation
 
 AZADI = "Azadi et al. 2019, 'Discriminator Rejection Sampling'"
 
@@ -150,9 +150,7 @@ def _progress(recipe: Any, steps: int) -> Any:
     fit runs after the last training step and would otherwise look like a hang."""
     from tqdm.auto import tqdm
 
-    from gankit.training import distributed
-
-    show = bool(recipe.cfg.train.progress) and distributed.info().is_main
+    show = bool(recipe.cfg.train.progress) and recipe.dist.is_main
     return tqdm(total=steps, desc="rejection critic (drs)", unit="step", dynamic_ncols=True, mininterval=0.5,
                 disable=not show)
 

@@ -23,7 +23,7 @@ from torch import Tensor
 from torch.func import functional_call
 
 from gankit.errors import ConfigError
-from gankit.training.mitigations import MITIGATIONS, CriticFn, Mitigation
+from gankit.mitigations.base import MITIGATIONS, CriticFn, Mitigation
 from gankit.registry import NonNegativeInt, Positive
 
 METZ = "Metz, Poole, Pfau & Sohl-Dickstein 2017, 'Unrolled Generative Adversarial Networks'"

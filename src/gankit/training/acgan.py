@@ -22,18 +22,20 @@ apply as for any conditional run.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from gankit.config import Config
 from gankit.data.base import DataSource
 from gankit.errors import ConfigError
 from gankit.losses.info import class_loss
 from gankit.registry import NonNegative
 from gankit.training.auxiliary import AuxiliaryGANRecipe
 from gankit.training.recipe import RECIPES
+
+if TYPE_CHECKING:
+    from gankit.config import Config
 
 ODENA = "Odena, Olah & Shlens 2017, 'Conditional Image Synthesis with Auxiliary Classifier GANs'"
 

@@ -13,19 +13,21 @@ schedule and the one loop) in which
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
-from gankit.config import Config
 from gankit.data.base import DataSource
 from gankit.errors import ConfigError
 from gankit.networks import DISCRIMINATORS
 from gankit.networks.auxiliary import AuxiliaryHead
 from gankit.training.gan import GANRecipe
 from gankit.training.loop import Logs
-from gankit.training.mitigations import Mitigation
+from gankit.mitigations.base import Mitigation
+
+if TYPE_CHECKING:
+    from gankit.config import Config
 
 # Mitigation hooks that would change the network the head sits on, or the latent it reads.
 _EXCLUSIVE_HOOKS = ("wrap_discriminator", "wrap_generator", "wrap_prior")
@@ -61,7 +63,7 @@ class AuxiliaryGANRecipe(GANRecipe):
 
     def _check_aux(self, cfg: Config, mitigations: dict[str, dict[str, Any]]) -> None:
         name = cfg.model.name
-        from gankit.training.mitigations import MITIGATIONS
+        from gankit.mitigations.base import MITIGATIONS
 
         for m_name, opts in mitigations.items():
             m = MITIGATIONS.build(m_name, opts)

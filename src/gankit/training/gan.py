@@ -29,7 +29,7 @@ from gankit.registry import Component, LatentDim
 from gankit.training.recipe import (RECIPES, DiscriminatorOption, GeneratorOption, LossOption, MitigationsOption,
                                     PenaltyOption, PriorOption, Recipe)
 from gankit.training.loop import EMA, Logs, Phase, ema_decay, lr_factor, make_optimizer, ramp
-from gankit.training.mitigations import MITIGATIONS, Mitigation
+from gankit.mitigations.base import MITIGATIONS, Mitigation
 from gankit.training.precision import precision_for
 
 if TYPE_CHECKING:
@@ -302,7 +302,7 @@ class GANRecipe(Recipe):
     def _kept_samples(self, G: nn.Module, m: int, y: Tensor | None, gen: torch.Generator | None,
                       max_rounds: int = 1000) -> Tensor:
         """``m`` samples of G (training space), each slot redrawn until every mitigation's
-        :meth:`~gankit.training.mitigations.Mitigation.keep` accepts it (rejection sampling)."""
+        :meth:`~gankit.mitigations.base.Mitigation.keep` accepts it (rejection sampling)."""
         x = G(self.prior.sample(m, generator=gen, device=self.device), y).float()
         todo = torch.arange(m, device=x.device)
         for _ in range(max_rounds):

@@ -31,12 +31,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from gankit.config import Config
 from gankit.data.base import DataSource
 from gankit.errors import ConfigError
 from gankit.losses.info import categorical_bound, gaussian_bound
@@ -46,6 +45,9 @@ from gankit.registry import NonNegative, NonNegativeInt
 from gankit.training.auxiliary import AuxiliaryGANRecipe
 from gankit.training.loop import Logs
 from gankit.training.recipe import RECIPES
+
+if TYPE_CHECKING:
+    from gankit.config import Config
 
 CHEN = "Chen et al. 2016, 'InfoGAN: Interpretable Representation Learning by Information Maximizing GANs'"
 

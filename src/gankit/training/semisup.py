@@ -4,13 +4,17 @@ their classifier, and the labelled data's position in the checkpoint."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor
 
-from gankit.config import Config
 from gankit.data.base import DataSource
 from gankit.data.labelled import split_labelled, test_split
 from gankit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gankit.config import Config
 
 
 class SemiSupervised:

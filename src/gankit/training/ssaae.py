@@ -21,13 +21,12 @@ examples alone, the baseline. Sample grids decode one row per class with random 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.config import Config
 from gankit.data.base import DataSource
 from gankit.errors import ConfigError
 from gankit.losses import LOSSES, Objective
@@ -41,6 +40,9 @@ from gankit.training.loop import Logs, Phase, make_optimizer
 from gankit.training.recipe import (RECIPES, DiscriminatorOption, EncoderOption, GeneratorOption, LossOption,
                                     PriorOption, Recipe)
 from gankit.training.semisup import SemiSupervised
+
+if TYPE_CHECKING:
+    from gankit.config import Config
 
 MAKHZANI = "Makhzani et al. 2016, 'Adversarial Autoencoders' (ICLR workshop / arXiv 1511.05644v2), §5"
 

@@ -16,12 +16,11 @@ cross-entropy only, no generator): the baseline the unlabelled data is measured 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from gankit.config import Config
 from gankit.data.base import DataSource
 from gankit.errors import ConfigError
 from gankit.losses import LOSSES
@@ -31,6 +30,9 @@ from gankit.training.gan import GANRecipe
 from gankit.training.loop import Logs, Phase
 from gankit.training.recipe import RECIPES
 from gankit.training.semisup import SemiSupervised
+
+if TYPE_CHECKING:
+    from gankit.config import Config
 
 SALIMANS = "Salimans et al. 2016, 'Improved Techniques for Training GANs'"
 

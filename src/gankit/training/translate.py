@@ -25,12 +25,11 @@ Optimisers are ``optim_g`` (translators) and ``optim_d`` (discriminators), the s
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
-from gankit.config import Config
 from gankit.data.base import DataSource
 from gankit.data.pairs import DomainsSource, PairedSource
 from gankit.errors import ConfigError
@@ -39,6 +38,9 @@ from gankit.networks.translation import PATCH_DISCRIMINATORS, TRANSLATORS, Norm
 from gankit.registry import Component, Count, Fraction, NonNegative, NonNegativeInt
 from gankit.training.loop import Logs, Phase, Trainer, make_optimizer
 from gankit.training.recipe import RECIPES, LossOption, Recipe
+
+if TYPE_CHECKING:
+    from gankit.config import Config
 
 Net = Literal["unet", "resnet"]
 
