@@ -54,20 +54,18 @@ SETUPS: dict[str, dict[str, list[str]]] = {
 
 
 def run_one(setup: str, method: str, seed: int, steps: int | None, out: str) -> dict[str, Any]:
-    import torch
-
-    from gankit.bench.report import point_metrics, train_fresh
+    from gankit.bench.harness import train_timed
+    from gankit.bench.report import point_metrics
     from gankit.config import load_config
 
-    torch.set_num_threads(1)
     sets = [*SETUPS[setup][method], f"seed={seed}", "device=cpu", "train.progress=false", "train.threads=1",
             "eval.num_samples=2500", "eval.metrics=[modes,energy]"]
     if steps is not None:
         sets.append(f"train.steps={steps}")
     cfg = load_config(overrides=sets, preset="base")
-    run, _, cpu = train_fresh(cfg, Path(out) / "runs" / setup / method.split()[0] / f"seed{seed}")
-    return {"setup": setup, "method": method, "seed": seed, "steps": run.step,
-            **point_metrics(run.metrics), "train_s": run.wall_time, "cpu_s": cpu}
+    t = train_timed(cfg, Path(out) / "runs" / setup / method.split()[0] / f"seed{seed}", keep_checkpoint=False)
+    return {"setup": setup, "method": method, "seed": seed, "steps": t.run.step,
+            **point_metrics(t.run.metrics), "train_s": t.train_s, "cpu_s": t.cpu_s}
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -99,20 +97,17 @@ def main() -> None:
     ap.add_argument("--setups", nargs="+", choices=list(SETUPS), default=list(SETUPS))
     ap.add_argument("--out", default="runs/bench/authors-setups")
     a = ap.parse_args()
-    jobs = [(s, m, seed) for s, ms in SETUPS.items() if s in a.setups for m in ms for seed in range(a.seeds)]
-    if a.workers == 1:
-        rows = [run_one(*j, a.steps, a.out) for j in jobs]
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
+    from gankit.bench.harness import run_jobs
+    from gankit.bench.report import environment, finish, machine_line
 
-        with ProcessPoolExecutor(max_workers=a.workers, mp_context=mp.get_context("spawn")) as pool:
-            rows = list(pool.map(run_one, *zip(*jobs), [a.steps] * len(jobs), [a.out] * len(jobs)))
-    from gankit.bench.report import machine_line
+    env = environment(workers=a.workers, threads=1)
+    jobs = [(s, m, seed, a.steps, a.out) for s, ms in SETUPS.items() if s in a.setups for m in ms
+            for seed in range(a.seeds)]
+    rows = run_jobs(run_one, jobs, workers=a.workers, threads=1, desc="authors' setups")
 
     only = "" if a.setups == list(SETUPS) else f" --setups {' '.join(a.setups)}"
     text = (f"`OMP_NUM_THREADS=1 python benchmarks/authors_setups.py --seeds {a.seeds} --workers {a.workers}{only}"
-            f"{'' if a.steps is None else f' --steps {a.steps}'}`\n\nMachine: {machine_line(a.workers, 1)}\n\n"
+            f"{'' if a.steps is None else f' --steps {a.steps}'}`\n\nMachine: {machine_line(finish(env))}\n\n"
             f"{table(rows)}\n")
     Path(a.out).mkdir(parents=True, exist_ok=True)
     (Path(a.out) / "authors_setups.md").write_text(text)

@@ -15,17 +15,24 @@ and a sample grid per model (a row per code value / class) into ``out``.
 
 from __future__ import annotations
 
-import os
-import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from gankit import jsonio
 from gankit.bench import BENCHMARKS
-from gankit.bench.report import command_from_options
+from gankit.bench.harness import run_jobs, train_timed
+from gankit.bench.report import (
+    Column,
+    command_from_options,
+    environment,
+    finish,
+    header,
+    machine_line,
+    row_line,
+    table,
+    write,
+)
 from gankit.errors import ConfigError
 
 PRESETS = {"infogan": "infogan-digits", "acgan": "acgan-fashion-mnist", "cdcgan": "cdcgan-fashion-mnist"}
@@ -34,11 +41,13 @@ PUBLISHED = {
     "acgan": "no accuracy of this kind published for Fashion-MNIST; compare with cdcgan on the same setup",
     "cdcgan": "the cdcgan-fashion-mnist preset's measured line: cond. accuracy 0.915 in 468 s (one thread, load 4-8)",
 }
-COLUMNS = [("model", "model", "s"), ("preset", "preset", "s"), ("seed", "seed", "d"), ("steps", "steps", "d"), ("train_s", "train s", ".0f"),
-           ("code_accuracy", "code acc.", ".3f"), ("code_accuracy_worst", "worst code", ".3f"),
-           ("cond_accuracy", "cond. acc.", ".3f"), ("cond_accuracy_worst", "worst class", ".3f"),
-           ("classes_generated", "classes", ".0f"), ("fid", "FID", ".2f"), ("precision", "precision", ".3f"),
-           ("recall", "recall", ".3f"), ("load", "load 1-min (start/end)", "s")]
+COLUMNS = [Column("model", "model", "s"), Column("preset", "preset", "s"), Column("seed", "seed", "d"),
+           Column("steps", "steps", "d"), Column("train s", "train_s", ".0f"),
+           Column("code acc.", "code_accuracy", ".3f"), Column("worst code", "code_accuracy_worst", ".3f"),
+           Column("cond. acc.", "cond_accuracy", ".3f"), Column("worst class", "cond_accuracy_worst", ".3f"),
+           Column("classes", "classes_generated", ".0f"), Column("FID", "fid", ".2f"),
+           Column("precision", "precision", ".3f"), Column("recall", "recall", ".3f"),
+           Column("load 1-min (start/end)", "load", "s")]
 
 
 # How long the benchmark runs at its defaults (`gankit bench NAME --help` says it).
@@ -65,39 +74,25 @@ def aux(*, models: list[str] = ["infogan", "acgan", "cdcgan"], steps: int = 0, s
     options = {"models": models, "steps": steps, "seeds": seeds}
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    env = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-           "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    rows = []
-    for model in models:
-        for seed in seeds:
-            rows.append(_bench_model(model, steps, seed, out_dir, suffix=f"-{seed}" if len(seeds) > 1 else ""))
-            _print_row(rows[-1])
-    report = {"options": options, "environment": env, "published": PUBLISHED, "rows": rows}
-    (out_dir / "aux.json").write_text(jsonio.dumps(report, indent=2) + "\n")
-    md = markdown(rows, options, env)
-    (out_dir / "aux.md").write_text(md)
-    print(md)
+    env = environment()
+    suffix = (lambda seed: f"-{seed}") if len(seeds) > 1 else (lambda seed: "")
+    rows = run_jobs(_bench_model, [(m, steps, seed, out_dir, suffix(seed)) for m in models for seed in seeds],
+                    echo=lambda row: row_line(COLUMNS, row))
+    report = {"options": options, "environment": finish(env), "published": PUBLISHED, "rows": rows}
+    write(out_dir, "aux", report, markdown(rows, options, env), indent=2)
     return rows
 
 
 def _bench_model(model: str, steps: int, seed: int, out_dir: Path, suffix: str = "") -> dict[str, Any]:
     from gankit.config import build_config, load_preset, merge
     from gankit.plotting.grid import save_image_grid
-    from gankit.training import Run
-
     raw = merge(load_preset(PRESETS[model]), {"name": model, "seed": seed, "train": {"progress": False}})
     cfg = build_config(raw)
     if steps:
         cfg.train.steps = steps
     cfg.train.checkpoint_every = 0
-    run_dir = out_dir / f"{model}{suffix}"
-    if (run_dir / "checkpoint.pt").exists():  # the bench's own run folder from an earlier bench
-        shutil.rmtree(run_dir)
-    load_start = os.getloadavg()[0]
-    t = time.perf_counter()
-    run = Run(cfg, run_dir).fit()
-    total_s = time.perf_counter() - t
-    load_end = os.getloadavg()[0]
+    t = train_timed(cfg, out_dir / f"{model}{suffix}")
+    run = t.run
     recipe = run.recipe
     if hasattr(recipe, "code_grid"):       # a row per code value, continuous code 0 along it
         grid, cols = recipe.code_grid(10, vary=0 if recipe.codes.continuous else None, seed=0), 10
@@ -106,28 +101,16 @@ def _bench_model(model: str, steps: int, seed: int, out_dir: Path, suffix: str =
         grid, cols = recipe.generate(10 * k, torch.arange(k).repeat_interleave(10), seed=0), 10
     save_image_grid(grid, out_dir / f"{model}{suffix}.png", nrow=cols)
     row: dict[str, Any] = {"model": model, "preset": PRESETS[model], "seed": seed, "steps": run.step,
-                           "train_s": round(run.wall_time, 1), "total_s": round(total_s, 1),
-                           "threads": run.threads, "load": f"{load_start:.1f} / {load_end:.1f}"}
+                           "train_s": round(t.train_s, 1), "total_s": round(t.wall_s, 1),
+                           "threads": run.threads, "load": f"{t.load_start[0]:.1f} / {t.load_end[0]:.1f}"}
     row.update({k: v for k, v in run.metrics.items() if isinstance(v, (int, float)) and k not in ("step",)})
     return row
 
 
-def _fmt(v: Any, spec: str) -> str:
-    return "-" if v is None else format(v, spec)
-
-
-def _print_row(row: dict[str, Any]) -> None:
-    print("  ".join(f"{title}={_fmt(row.get(k), spec)}" for k, title, spec in COLUMNS if row.get(k) is not None),
-          flush=True)
-
-
 def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str, Any]) -> str:
-    machine = (f"Machine: {env['cpu_count']} CPUs, torch {env['torch']}, torch threads {env['torch_threads']} "
-               f"(OMP_NUM_THREADS={env['omp_num_threads']}), {env['date']}. `train s`: training only; "
-               "`load`: the 1-minute load average when the model's run started and ended.")
-    lines = ["# gankit bench aux", "", f"Command: `{command_from_options('aux', options)}`", "", machine, "",
-             "| " + " | ".join(t for _, t, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_fmt(r.get(k), s) for k, _, s in COLUMNS) + " |" for r in rows]
+    lines = [*header("aux", command_from_options("aux", options), machine_line(env)),
+             "`train s`: training only; `load`: the 1-minute load average when the model's run started and ended.",
+             "", *table(COLUMNS, rows)]
     for model in dict.fromkeys(r["model"] for r in rows):
         for key, what in (("code_accuracy", "code accuracy"), ("cond_accuracy", "cond. accuracy")):
             vals = [r[key] for r in rows if r["model"] == model and key in r]

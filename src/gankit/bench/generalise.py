@@ -24,14 +24,19 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gankit import jsonio
 from gankit.bench import BENCHMARKS
+from gankit.bench.harness import run_jobs, train_timed
 from gankit.bench.report import (
+    Column,
     command_from_options,
+    environment,
+    finish,
+    header,
     machine_line,
     mean_se,
     point_metrics,
-    train_fresh,
+    table,
+    write,
 )
 from gankit.errors import ConfigError
 
@@ -116,17 +121,14 @@ def run_reference(setup: str, data: Mapping[str, Any], seed: int, eval_samples: 
 
 def run_one(method: str, setup: str, data: Mapping[str, Any], seed: int, out: str, overrides: Sequence[str],
             threads: int) -> dict[str, Any]:
-    import torch
-
+    """One row: the method trained on ``data`` (the reference row: the data's own samples)."""
     if method == REFERENCE:
         return run_reference(setup, data, seed)
-
-    torch.set_num_threads(threads)
     cfg = run_config(method, data, seed, overrides=overrides)
     cfg = {**cfg, "train": {**cfg["train"], "threads": threads}}
-    run, total, cpu = train_fresh(cfg, Path(out) / "runs" / method / setup / f"seed{seed}")
-    return {"method": method, "setup": setup, "seed": seed, "steps": run.step, **point_metrics(run.metrics),
-            "train_s": run.wall_time, "total_s": total, "cpu_s": cpu}
+    t = train_timed(cfg, Path(out) / "runs" / method / setup / f"seed{seed}", keep_checkpoint=False)
+    return {"method": method, "setup": setup, "seed": seed, "steps": t.run.step, **point_metrics(t.run.metrics),
+            "train_s": t.train_s, "total_s": t.wall_s, "cpu_s": t.cpu_s}
 
 
 def summarise(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -158,14 +160,37 @@ def family_text(meta: Mapping[str, Any]) -> str:
     return f"members {', '.join(str(m) for m in members)} of family seed {meta['family_seed']}"
 
 
-def markdown(summary: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> str:
-    def pm(s: Mapping[str, Any], k: str, fmt: str) -> str:
+def _pm(k: str, fmt: str) -> Callable[[Mapping[str, Any]], str]:
+    """Mean ± standard error of ``k`` (the mean alone without one, ∞ for an infinite mean)."""
+    def cell(s: Mapping[str, Any]) -> str:
         if not math.isfinite(s[k]):
             return "∞"
         se = s[k + "_se"]
         return f"{s[k]:{fmt}} ± {se:{fmt}}" if math.isfinite(se) else f"{s[k]:{fmt}}"
+    return cell
 
-    lines = ["# gankit bench generalise", "", f"Command: `{meta['command']}`", "", f"Machine: {meta['machine']}", "",
+
+SUMMARY = [Column("method", "method"),
+           Column("runs at goal", lambda s: f"{s['at_goal']}/{s['runs']} ({100 * s['at_goal'] / s['runs']:.0f} %)"),
+           Column("all modes, HQ >= 93 %", lambda s: f"{s['all_modes_hq_floor']}/{s['runs']}"),
+           Column("all modes", lambda s: f"{s['all_modes']}/{s['runs']}"),
+           Column("modes captured", _pm("coverage", ".3f")), Column("HQ %", _pm("hq_percent", ".1f")),
+           Column("reverse KL", _pm("reverse_kl", ".3f")), Column("energy excess", _pm("energy_excess", ".4f")),
+           Column("grid at goal", "grid_at_goal"),
+           Column("train s (max)", lambda s: f"{s['train_s']:.0f} ({s['train_s_max']:.0f})")]
+PER_RUN = [Column("method", "method"), Column("data", "setup"), Column("modes", "modes_total", ".0f"),
+           Column("seed: modes, HQ %, reverse KL",
+                  lambda g: "; ".join(f"s{r['seed']}: {r['modes']:.0f}, {r['hq_percent']:.1f}, {r['reverse_kl']:.3f}"
+                                      + ("" if at_goal(r) else " ✗") for r in g["runs"]))]
+
+
+def markdown(summary: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> str:
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["method"], r["setup"]), []).append(r)
+    per_run = [{"method": m, "setup": s, "modes_total": rs[0]["modes_total"], "runs": rs}
+               for (m, s), rs in groups.items()]
+    lines = [*header("generalise", meta["command"], meta["machine"]),
              f"Family: {family_text(meta)}"
              f"{' plus the PacGAN ring and grid' if meta['pacgan'] else ''}, seeds {meta['seeds']}. "
              "*at goal*: every mode captured with HQ between 93 % and 99 % (a perfect sampler: 98.89 %). "
@@ -173,21 +198,7 @@ def markdown(summary: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, A
              "data minus its real-vs-real baseline.", "",
              "*all modes, HQ >= 93 %*: the goal without its 99 % ceiling, which a perfect sampler "
              "exceeds about a quarter of the time at 2,500 samples (the `data` row).", "",
-             "| method | runs at goal | all modes, HQ >= 93 % | all modes | modes captured | HQ % | reverse KL "
-             "| energy excess | grid at goal | train s (max) |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for s in summary:
-        lines.append(f"| {s['method']} | {s['at_goal']}/{s['runs']} ({100 * s['at_goal'] / s['runs']:.0f} %) "
-                     f"| {s['all_modes_hq_floor']}/{s['runs']} | {s['all_modes']}/{s['runs']} | {pm(s, 'coverage', '.3f')} | {pm(s, 'hq_percent', '.1f')} "
-                     f"| {pm(s, 'reverse_kl', '.3f')} | {pm(s, 'energy_excess', '.4f')} | {s['grid_at_goal']} "
-                     f"| {s['train_s']:.0f} ({s['train_s_max']:.0f}) |")
-    lines += ["", "Per run:", "", "| method | data | modes | seed: modes, HQ %, reverse KL |", "|---|---|---|---|"]
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for r in rows:
-        groups.setdefault((r["method"], r["setup"]), []).append(r)
-    for (method, setup), rs in groups.items():
-        cells = "; ".join(f"s{r['seed']}: {r['modes']:.0f}, {r['hq_percent']:.1f}, {r['reverse_kl']:.3f}"
-                          + ("" if at_goal(r) else " ✗") for r in rs)
-        lines.append(f"| {method} | {setup} | {rs[0]['modes_total']:.0f} | {cells} |")
+             *table(SUMMARY, summary), "", "Per run:", "", *table(PER_RUN, per_run)]
     return "\n".join(lines) + "\n"
 
 
@@ -212,8 +223,6 @@ def generalise_bench(*, methods: list[str] = ("data", "default", "best", "base",
     PacGAN's ring and grid; ``seeds``: seeds 0..n-1 per data set; ``workers`` processes of
     ``threads`` torch threads; ``overrides``: ``key=value`` for every run (for experiments:
     the reported rows use none). Writes ``generalise.md`` and ``generalise.json`` into ``out``."""
-    from tqdm.auto import tqdm
-
     from gankit.config import build_config
 
     if seeds < 1 or workers < 1 or threads < 1 or mixtures < 0:
@@ -230,44 +239,22 @@ def generalise_bench(*, methods: list[str] = ("data", "default", "best", "base",
             build_config(run_config(m, d, 0, overrides=overrides))
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(m, name, d, s) for m in methods for name, d in data.items() for s in range(seeds)]
-    rows: list[dict[str, Any]] = []
-    bar = tqdm(total=len(jobs), desc="bench generalise", unit="run", dynamic_ncols=True, smoothing=0.05)
-
-    def done(row: dict[str, Any]) -> None:
-        rows.append(row)
-        bar.set_postfix_str(f"{row['method']}/{row['setup']}/s{row['seed']}: {row['modes']:.0f}/"
-                            f"{row['modes_total']:.0f}, HQ {row['hq_percent']:.1f}%", refresh=False)
-        bar.update(1)
-
-    if workers == 1:
-        for m, name, d, s in jobs:
-            done(run_one(m, name, d, s, str(out_dir), overrides, threads))
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(run_one, m, name, d, s, str(out_dir), list(overrides), threads)
-                       for m, name, d, s in jobs]
-            for f in as_completed(futures):
-                done(f.result())
-    bar.close()
-    order = {(m, name, s): i for i, (m, name, _, s) in enumerate(jobs)}
-    rows.sort(key=lambda r: order[(r["method"], r["setup"], r["seed"])])
+    env = environment(workers=workers, threads=threads)
+    jobs = [(m, name, d, s, str(out_dir), list(overrides), threads)
+            for m in methods for name, d in data.items() for s in range(seeds)]
+    rows = run_jobs(run_one, jobs, workers=workers, threads=threads, desc="bench generalise",
+                    postfix=lambda r: f"{r['method']}/{r['setup']}/s{r['seed']}: {r['modes']:.0f}/"
+                                      f"{r['modes_total']:.0f}, HQ {r['hq_percent']:.1f}%")
     summary = summarise(rows)
     listed = None if members is None else list(members)
     options = {"methods": list(methods), "mixtures": mixtures, "members": listed, "family_seed": family_seed,
                "pacgan": pacgan,
                "seeds": seeds, "workers": workers, "threads": threads, "overrides": list(overrides)}
-    meta = {"command": command_from_options("generalise", options), "machine": machine_line(workers, threads),
+    meta = {"command": command_from_options("generalise", options), "machine": machine_line(finish(env)),
             "mixtures": mixtures, "members": listed, "family_seed": family_seed,
             "pacgan": pacgan, "seeds": list(range(seeds)),
             "goal": GOAL, "data": data}
-    (out_dir / "generalise.json").write_text(jsonio.dumps({"meta": meta, "summary": summary, "runs": rows},
-                                                          indent=1) + "\n")
-    text = markdown(summary, rows, meta)
-    (out_dir / "generalise.md").write_text(text)
-    print(text)
+    write(out_dir, "generalise", {"meta": meta, "environment": env, "summary": summary, "runs": rows},
+          markdown(summary, rows, meta))
     print(f"written: {out_dir / 'generalise.md'}, {out_dir / 'generalise.json'}")
     return summary

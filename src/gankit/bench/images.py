@@ -20,26 +20,32 @@ cached; its description is in the report): they are NOT comparable with Inceptio
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Literal
 
-import torch
-
-from gankit import jsonio
 from gankit.bench import BENCHMARKS
-from gankit.bench.report import command_from_options
+from gankit.bench.harness import run_jobs, train_timed
+from gankit.bench.report import (
+    Column,
+    command_from_options,
+    environment,
+    finish,
+    header,
+    machine_line,
+    row_line,
+    table,
+    write,
+)
 from gankit.errors import ConfigError
 
 PRESETS = {"dcgan": "dcgan-fashion-mnist", "cdcgan": "cdcgan-fashion-mnist"}
 METRICS = ["fid", "kid", "pr", "classes"]
-COLUMNS = [("epoch", "epoch", ".2f"), ("step", "step", "d"), ("train_s", "train s", ".0f"),
-           ("images_per_s", "img/s", ".0f"), ("fid", "FID", ".2f"), ("kid", "KID", ".4f"),
-           ("precision", "precision", ".3f"), ("recall", "recall", ".3f"),
-           ("classes_generated", "classes", ".0f"), ("classes_kl", "KL(classes)", ".3f"),
-           ("cond_accuracy", "cond. acc.", ".3f"), ("eval_s", "eval s", ".0f")]
+COLUMNS = [Column("epoch", "epoch", ".2f"), Column("step", "step", "d"), Column("train s", "train_s", ".0f"),
+           Column("img/s", "images_per_s", ".0f"), Column("FID", "fid", ".2f"), Column("KID", "kid", ".4f"),
+           Column("precision", "precision", ".3f"), Column("recall", "recall", ".3f"),
+           Column("classes", "classes_generated", ".0f"), Column("KL(classes)", "classes_kl", ".3f"),
+           Column("cond. acc.", "cond_accuracy", ".3f"), Column("eval s", "eval_s", ".0f")]
 
 
 # How long the benchmark runs at its defaults (`gankit bench NAME --help` says it).
@@ -76,22 +82,14 @@ def images(*, models: list[str] = ["dcgan", "cdcgan"], data: str = "fashion-mnis
                "ema_start": ema_start, "projection": projection, "conditional_bn": conditional_bn,
                "eval_samples": eval_samples, "seed": seed, "baseline": baseline}
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    env = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-           "load_avg_start": [round(v, 2) for v in os.getloadavg()]}
-    rows: list[dict[str, Any]] = []
-    extractor, class_names = "", []
-    for model in models:
-        model_rows, extractor, class_names = _bench_model(model, _config(model, options), out_dir / model,
-                                                          baseline=baseline)
-        rows += model_rows
-    env["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
+    env = environment()
+    done = run_jobs(_bench_model, [(m, _config(m, options), out_dir / m, baseline) for m in models])
+    rows = [row for model_rows, _, _ in done for row in model_rows]
+    extractor, class_names = (done[-1][1], done[-1][2]) if done else ("", [])
+    finish(env)
     report = {"options": options, "environment": env, "feature_extractor": extractor, "class_names": class_names,
               "rows": rows}
-    (out_dir / "images.json").write_text(jsonio.dumps(report, indent=2) + "\n")
-    md = markdown(rows, options, env, extractor, class_names)
-    (out_dir / "images.md").write_text(md)
-    print(md)
+    write(out_dir, "images", report, markdown(rows, options, env, extractor, class_names), indent=2)
     return rows
 
 
@@ -131,13 +129,13 @@ def _row(model: str, run: Any, metrics: dict[str, Any], train_s: float, eval_s: 
     return row
 
 
-def _bench_model(model: str, cfg: Any, run_dir: Path, *,
+def _bench_model(model: str, cfg: Any, run_dir: Path,
                  baseline: bool) -> tuple[list[dict[str, Any]], str, list[str]]:
+    """The rows of one model: the untrained generator (``baseline``), every evaluation
+    period, the run's final evaluation; and the feature extractor's and classes' names."""
     from gankit.training import Run
 
-    if (run_dir / "checkpoint.pt").exists():  # the bench's own run folder from an earlier bench
-        shutil.rmtree(run_dir)
-    run = Run(cfg, run_dir)
+    run = Run(cfg, run_dir)  # built here to evaluate its untrained generator before it trains
     per_epoch = max(1, len(run.data) // cfg.train.batch_size)
     every = cfg.train.sample_every
     rows: list[dict[str, Any]] = []
@@ -162,7 +160,7 @@ def _bench_model(model: str, cfg: Any, run_dir: Path, *,
         rows.append(_row(model, r, m, time.perf_counter() - start - eval_time[0], dt, per_epoch))
         _print_row(rows[-1])
 
-    run.fit(callbacks=[evaluate])
+    train_timed(cfg, run_dir, run=run, callbacks=[evaluate])
     # Run.fit's final evaluation: its wall time holds our callbacks' evaluations, taken out here
     t_final = float(run.metrics.get("wall_time_s", run.wall_time))
     rows.append(_row(model, run, run.metrics, t_final - eval_time[0], None, per_epoch))  # timed inside Run.fit
@@ -170,43 +168,29 @@ def _bench_model(model: str, cfg: Any, run_dir: Path, *,
     return rows, extractor or str(run.metrics.get("feature_extractor", "")), list(run.data.class_names)
 
 
-def _fmt(v: Any, spec: str) -> str:
-    if v is None:
-        return "-"
-    return format(v, spec)
-
-
 def _print_row(row: dict[str, Any]) -> None:
-    print(f"[{row['model']}] " + "  ".join(f"{title}={_fmt(row.get(k), spec)}" for k, title, spec in COLUMNS
-                                           if row.get(k) is not None), flush=True)
+    print(f"[{row['model']}] " + row_line(COLUMNS, row), flush=True)
 
 
 def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str, Any], extractor: str,
              class_names: list[str] | None = None) -> str:
     """The bench report: the command, the machine, one table per model and, for conditional
     models, the final row's accuracy per requested class."""
-    lines = ["# gankit bench images", "", f"Command: `{command_from_options('images', options)}`",
-             "",
-             f"Machine: {env['cpu_count']} CPUs, torch {env['torch']}, torch threads: {env['torch_threads']}; "
-             f"load average (1/5/15 min) {env['load_avg_start']} at the start, {env['load_avg_end']} at the end.",
-             "",
+    lines = [*header("images", command_from_options("images", options), machine_line(env)),
              f"Features for FID/KID/precision/recall: {extractor or 'n/a'} (not comparable with Inception FIDs). "
              "`classes`: classes generated (share >= 0.1 x data share), KL of the class histogram to the "
              "data's; `cond. acc.`: fraction of conditional samples the classifier assigns to the "
              "requested class. `train s` and `img/s` count training only (real images per second); "
              "`eval s` is the evaluation's own time. Step 0 is the untrained generator.", ""]
     for model in dict.fromkeys(r["model"] for r in rows):
-        lines += [f"## {model}", "", "| " + " | ".join(t for _, t, _ in COLUMNS) + " |",
-                  "|" + "---|" * len(COLUMNS)]
-        for r in (r for r in rows if r["model"] == model):
-            lines.append("| " + " | ".join(_fmt(r.get(k), s) for k, _, s in COLUMNS) + " |")
-        lines.append("")
-        last = [r for r in rows if r["model"] == model][-1]
-        per_class = [(name, last[f"cond_accuracy_{c}"]) for c, name in enumerate(class_names or [])
-                     if f"cond_accuracy_{c}" in last]
+        model_rows = [r for r in rows if r["model"] == model]
+        lines += [f"## {model}", "", *table(COLUMNS, model_rows), ""]
+        last = model_rows[-1]
+        per_class = {name: last[f"cond_accuracy_{c}"] for c, name in enumerate(class_names or [])
+                     if f"cond_accuracy_{c}" in last}
         if per_class:
+            columns = [Column("class", lambda r: "cond. acc."),
+                       *(Column(name, name, ".3f") for name in per_class)]
             lines += [f"Conditional accuracy per requested class at step {last['step']}:", "",
-                      "| class | " + " | ".join(name for name, _ in per_class) + " |",
-                      "|" + "---|" * (len(per_class) + 1),
-                      "| cond. acc. | " + " | ".join(f"{v:.3f}" for _, v in per_class) + " |", ""]
+                      *table(columns, [per_class]), ""]
     return "\n".join(lines)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gankit.bench import BENCHMARKS
-from gankit.bench.report import machine_line
+from gankit.bench.report import Column, command_from_options, environment, finish, machine_line, table
 
 RUNTIME = ("not yet measured at the defaults (50,000 JPEGs at 64x64 and 256x256: writing and decoding them, "
            "estimated 10-20 min on 2 cores); images=600 sizes=[64] took under a minute at load 12")
@@ -119,6 +119,7 @@ def loader_bench(*, images: int = 50_000, sizes: list[int] = (64, 256), batch: i
     images/s and peak memory of each, every measurement in a fresh process."""
     root = Path(out)
     workers = workers or min(os.cpu_count() or 1, 8)
+    env = environment(workers=workers)
     rows = []
     for size in sizes:
         folder = root / f"jpeg-{size}"
@@ -137,19 +138,16 @@ def loader_bench(*, images: int = 50_000, sizes: list[int] = (64, 256), batch: i
             row.update(train_steps=train_steps, train_s=round(tr["seconds"], 1), train_peak_mb=round(tr["peak_mb"][0]))
         rows.append(row)
         print(json.dumps(row))
-    _write(root, rows, images, batch, batches, workers, train_steps)
+    _write(root, rows, images, batch, batches, finish(env), train_steps)
     return rows
 
 
-def _write(root: Path, rows: list[dict[str, Any]], images: int, batch: int, batches: int, workers: int,
+def _write(root: Path, rows: list[dict[str, Any]], images: int, batch: int, batches: int, env: dict[str, Any],
            train_steps: int) -> None:
-    from gankit.bench.report import command_from_options
-
-    cols = list(rows[0]) if rows else []
-    lines = [f"`{command_from_options('loader', {'images': images, 'batch': batch, 'batches': batches, 'train_steps': train_steps})}`",
-             "", f"machine: {machine_line(workers, 1)}", "",
-             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
+    options = {"images": images, "batch": batch, "batches": batches, "train_steps": train_steps}
+    columns = [Column(c, lambda r, c=c: str(r.get(c, ""))) for c in (rows[0] if rows else [])]
+    lines = [f"`{command_from_options('loader', options)}`", "", f"machine: {machine_line(env)}", "",
+             *table(columns, rows)]
     root.mkdir(parents=True, exist_ok=True)
     (root / "loader.md").write_text("\n".join(lines) + "\n")
     (root / "loader.json").write_text(json.dumps(rows, indent=1))

@@ -18,14 +18,19 @@ from typing import Any
 
 import numpy as np
 
-from gankit import jsonio
 from gankit.bench import BENCHMARKS
+from gankit.bench.harness import run_jobs, train_timed
 from gankit.bench.report import (
+    Column,
     command_line,
+    environment,
+    finish,
+    header,
     machine_line,
     mean_se,
     point_metrics,
-    train_fresh,
+    table,
+    write,
 )
 from gankit.errors import ConfigError
 
@@ -146,7 +151,8 @@ def run_one(method: str, setup: str, seed: int, out: str, steps: int | None = No
 
     torch.set_num_threads(threads)
     cfg = run_config(method, setup, seed, steps=steps, overrides=overrides)
-    run, total, cpu = train_fresh(cfg, Path(out) / "runs" / method / setup / f"seed{seed}", keep_checkpoint=keep)
+    t = train_timed(cfg, Path(out) / "runs" / method / setup / f"seed{seed}", keep_checkpoint=keep)
+    run = t.run
     # Exactly the samples the 'modes' and 'energy' metrics were computed from.
     samples = run.recipe.generate(run.cfg.eval.num_samples, seed=run.cfg.eval.seed).numpy()
     path = Path(out) / "samples" / f"{method}__{setup}__seed{seed}.npy"
@@ -157,7 +163,7 @@ def run_one(method: str, setup: str, seed: int, out: str, steps: int | None = No
     return {"method": method, "setup": setup, "seed": seed, "steps": run.step,
             **point_metrics(m),
             "width": width,
-            "train_s": run.wall_time, "total_s": total, "cpu_s": cpu, "samples": str(path)}
+            "train_s": t.train_s, "total_s": t.wall_s, "cpu_s": t.cpu_s, "samples": str(path)}
 
 
 # RMS per-coordinate spread of a 2-D Gaussian truncated at 3 sigma, in units of sigma:
@@ -203,29 +209,33 @@ def summarise(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def markdown(summary: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> str:
-    def pm(s: Mapping[str, Any], k: str, fmt: str, scale: float = 1.0) -> str:
+def _pm(k: str, fmt: str, scale: float = 1.0) -> Callable[[Mapping[str, Any]], str]:
+    """Mean ± standard error of ``k`` over seeds."""
+    def cell(s: Mapping[str, Any]) -> str:
         if not math.isfinite(s[k]):  # a run without any high-quality sample has reverse KL = inf
             return "∞"
         return f"{s[k] * scale:{fmt}} ± {s[k + '_se'] * scale:{fmt}}"
+    return cell
 
-    lines = ["# gankit bench modes", "", f"Command: `{meta['command']}`", "",
-             f"Machine: {meta['machine']}", "",
+
+COLUMNS = [Column("method", "method"), Column("setup", "setup"),
+           Column("modes", lambda s: f"{_pm('modes', '.2f')(s)} / {s['modes_total']:.0f}"),
+           Column("worst", "modes_min", ".0f"), Column("HQ %", _pm("hq_percent", ".1f")),
+           Column("worst HQ %", "hq_percent_min", ".1f"), Column("reverse KL", _pm("reverse_kl", ".3f")),
+           Column("energy ×1e3", _pm("energy", ".2f", 1e3)),
+           Column("real-vs-real ×1e3", lambda s: f"{s['energy_baseline'] * 1e3:.2f}"),
+           Column("width", _pm("width", ".2f")), Column("train s", _pm("train_s", ".1f")),
+           Column("cpu s", "cpu_s", ".1f"), Column("goal", lambda s: f"{s['at_goal']}/{s['seeds']}")]
+
+
+def markdown(summary: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> str:
+    lines = [*header("modes", meta["command"], meta["machine"]),
              "Mean ± standard error over seeds; *worst* is the worst seed; energy distance "
              "(×10⁻³) to real data beside the real-vs-real baseline; *width*: RMS distance of the HQ "
              f"samples to their mode per coordinate, in σ (the data: {PERFECT_WIDTH:.3f}; less = modes squeezed); "
              "time is the training loop's "
              "wall time per run (cpu: process CPU time, comparable under load); *goal*: seeds with "
-             "every mode, HQ ≥ 98 %, reverse KL ≤ 0.02 and ≤ 60 s.", "",
-             "| method | setup | modes | worst | HQ % | worst HQ % | reverse KL | energy ×1e3 | real-vs-real ×1e3 "
-             "| width | train s | cpu s | goal |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for s in summary:
-        lines.append(
-            f"| {s['method']} | {s['setup']} | {pm(s, 'modes', '.2f')} / {s['modes_total']:.0f} | {s['modes_min']:.0f} "
-            f"| {pm(s, 'hq_percent', '.1f')} | {s['hq_percent_min']:.1f} | {pm(s, 'reverse_kl', '.3f')} "
-            f"| {pm(s, 'energy', '.2f', 1e3)} | {s['energy_baseline'] * 1e3:.2f} | {pm(s, 'width', '.2f')} "
-            f"| {pm(s, 'train_s', '.1f')} | {s['cpu_s']:.1f} | {s['at_goal']}/{s['seeds']} |")
+             "every mode, HQ ≥ 98 %, reverse KL ≤ 0.02 and ≤ 60 s.", "", *table(COLUMNS, summary)]
     return "\n".join(lines) + "\n"
 
 
@@ -253,8 +263,6 @@ def modes_bench(*, methods: list[str] = ("gan", "ema", "mog-prior", "pack2", "pa
     ``keep``: keep each run's checkpoint. Writes ``modes.md``, ``modes.json`` and
     ``modes.png`` into ``out`` and returns the per-(method, setup) summary.
     """
-    from tqdm.auto import tqdm
-
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if not seed_list or workers < 1 or threads < 1:
         raise ConfigError("bench modes: seeds, workers and threads must be >= 1")
@@ -267,51 +275,22 @@ def modes_bench(*, methods: list[str] = ("gan", "ema", "mog-prior", "pack2", "pa
             build_config(run_config(name, setup, 0, steps=steps, overrides=overrides))
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(m, s, seed) for m in methods for s in setups for seed in seed_list]
-    rows: list[dict[str, Any]] = []
-    bar = tqdm(total=len(jobs), desc="bench modes", unit="run", dynamic_ncols=True)
-    kwargs = {"out": str(out_dir), "steps": steps, "overrides": list(overrides), "threads": threads, "keep": keep}
-    if workers == 1:
-        import torch
-
-        before = torch.get_num_threads()
-        try:
-            for m, s, seed in jobs:
-                rows.append(run_one(m, s, seed, **kwargs))
-                _progress(bar, rows[-1])
-        finally:
-            torch.set_num_threads(before)
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        # spawn: a forked child would inherit the parent's OpenMP state, which is not fork-safe.
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(run_one, m, s, seed, **kwargs) for m, s, seed in jobs]
-            for f in as_completed(futures):
-                rows.append(f.result())
-                _progress(bar, rows[-1])
-    bar.close()
-    order = {j: i for i, j in enumerate(jobs)}
-    rows.sort(key=lambda r: order[(r["method"], r["setup"], r["seed"])])
+    env = environment(workers=workers, threads=threads)
+    jobs = [(m, s, seed, str(out_dir), steps, list(overrides), threads, keep)
+            for m in methods for s in setups for seed in seed_list]
+    rows = run_jobs(run_one, jobs, workers=workers, desc="bench modes",
+                    postfix=lambda r: f"{r['method']}/{r['setup']}/s{r['seed']}: {r['modes']:.0f} modes, "
+                                      f"HQ {r['hq_percent']:.1f}%, {r['train_s']:.0f}s")
     summary = summarise(rows)
     meta = {"command": command_line("modes", {"methods": methods, "setups": setups}, seed_list, workers=workers,
                                     threads=threads, steps=steps, overrides=overrides),
-            "machine": machine_line(workers, threads), "goal": GOAL,
+            "machine": machine_line(finish(env)), "goal": GOAL,
             "configs": {f"{m}/{s}": run_config(m, s, 0, steps=steps, overrides=overrides) for m in methods for s in setups}}
-    (out_dir / "modes.json").write_text(jsonio.dumps({"meta": meta, "summary": summary, "runs": rows}, indent=1) + "\n")
-    table = markdown(summary, meta)
-    (out_dir / "modes.md").write_text(table)
     _figure(rows, methods, setups, seed_list[0], out_dir / "modes.png")
-    print(table)
+    write(out_dir, "modes", {"meta": meta, "environment": env, "summary": summary, "runs": rows},
+          markdown(summary, meta))
     print(f"written: {out_dir / 'modes.md'}, {out_dir / 'modes.json'}, {out_dir / 'modes.png'}")
     return summary
-
-
-def _progress(bar: Any, row: Mapping[str, Any]) -> None:
-    bar.set_postfix_str(f"{row['method']}/{row['setup']}/s{row['seed']}: {row['modes']:.0f} modes, "
-                        f"HQ {row['hq_percent']:.1f}%, {row['train_s']:.0f}s", refresh=False)
-    bar.update(1)
 
 
 def _figure(rows: Sequence[Mapping[str, Any]], methods: Sequence[str], setups: Sequence[str], seed: int,

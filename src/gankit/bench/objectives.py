@@ -17,20 +17,24 @@ from __future__ import annotations
 
 import json
 import math
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gankit import jsonio
 from gankit.bench import BENCHMARKS
+from gankit.bench.harness import run_jobs, train_timed
 from gankit.bench.report import (
     POINT_METRICS,
+    Column,
     command_line,
+    environment,
+    finish,
+    header,
     machine_line,
     mean_se,
     point_metrics,
-    train_fresh,
+    table,
+    write,
 )
 from gankit.errors import ConfigError
 
@@ -126,14 +130,13 @@ def run_one(objective: str, seed: int, cfg: dict[str, Any], out: str, threads: i
 
     torch.set_num_threads(threads)
     row: dict[str, Any] = {"objective": objective, "seed": seed}
-    c0 = time.process_time()
-    try:
-        run, _, cpu = train_fresh(cfg, Path(out) / "runs" / objective / f"seed{seed}")
-    except FloatingPointError as e:  # the loop refuses a non-finite loss
-        return {**row, "diverged": str(e), "steps": math.nan, "train_s": math.nan, "cpu_s": time.process_time() - c0,
+    t = train_timed(cfg, Path(out) / "runs" / objective / f"seed{seed}", keep_checkpoint=False,
+                    allow_divergence=True)
+    if t.run is None:
+        return {**row, "diverged": t.diverged, "steps": math.nan, "train_s": math.nan, "cpu_s": t.cpu_s,
                 **dict.fromkeys(POINT_METRICS, math.nan)}
-    return {**row, "diverged": "", "steps": run.step, "train_s": run.wall_time, "cpu_s": cpu,
-            **point_metrics(run.metrics)}
+    return {**row, "diverged": "", "steps": t.run.step, "train_s": t.train_s, "cpu_s": t.cpu_s,
+            **point_metrics(t.run.metrics)}
 
 
 def summarise(rows: Sequence[Mapping[str, Any]], order: Sequence[str]) -> list[dict[str, Any]]:
@@ -156,34 +159,40 @@ def summarise(rows: Sequence[Mapping[str, Any]], order: Sequence[str]) -> list[d
     return out
 
 
-def markdown(summary: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> str:
-    def pm(s: Mapping[str, Any], k: str, fmt: str, scale: float = 1.0) -> str:
+def _pm(k: str, fmt: str, scale: float = 1.0) -> Callable[[Mapping[str, Any]], str]:
+    """Mean ± standard error of ``k`` over the seeds that did not diverge."""
+    def cell(s: Mapping[str, Any]) -> str:
         if not math.isfinite(s[k]):  # no seed left
             return "n/a"
         return f"{s[k] * scale:{fmt}} ± {s[k + '_se'] * scale:{fmt}}"
+    return cell
 
-    def rkl(s: Mapping[str, Any]) -> str:
-        n = s["reverse_kl_inf"]
-        return pm(s, "reverse_kl", ".3f") + (f" ({n} × ∞)" if n else "")
 
-    lines = ["# gankit bench objectives", "", f"Command: `{meta['command']}`", "", f"Machine: {meta['machine']}", "",
+def _modes(s: Mapping[str, Any]) -> str:
+    return _pm("modes", ".1f")(s) + (f" / {s['modes_total']:.0f}" if math.isfinite(s["modes_total"]) else "")
+
+
+def _reverse_kl(s: Mapping[str, Any]) -> str:
+    n = s["reverse_kl_inf"]
+    return _pm("reverse_kl", ".3f")(s) + (f" ({n} × ∞)" if n else "")
+
+
+def markdown(summary: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> str:
+    columns = [Column("objective", "objective"), Column("modes", _modes),
+               Column("worst", lambda s: f"{s['modes_min']:.0f}" if math.isfinite(s["modes_min"]) else "n/a"),
+               Column("HQ %", _pm("hq_percent", ".1f")), Column("reverse KL", _reverse_kl),
+               Column("energy ×1e3", _pm("energy", ".2f", 1e3)),
+               Column("real-vs-real ×1e3", _pm("energy_baseline", ".2f", 1e3)),
+               Column("train s", _pm("train_s", ".1f")), Column("cpu s", _pm("cpu_s", ".1f")),
+               Column("diverged", lambda s: f"{s['diverged']}/{s['seeds']}"),
+               Column("settings", lambda s: meta["settings"][s["objective"]] or "(defaults)")]
+    lines = [*header("objectives", meta["command"], meta["machine"]),
              f"Base config (the `base` preset, `gankit train --preset base`): {meta['base']}", "",
              "Mean ± standard error over the seeds that did not diverge; *worst*: the fewest modes of a seed; "
              "reverse KL over the seeds with high-quality samples (k × ∞: seeds with none); "
              "energy distance (×10⁻³) to real data beside the real-vs-real baseline; time: the training loop's "
              "wall time per run (cpu: process CPU time, comparable under load); *diverged*: seeds whose loss "
-             "became NaN/inf.", "",
-             "| objective | modes | worst | HQ % | reverse KL | energy ×1e3 | real-vs-real ×1e3 | train s | cpu s "
-             "| diverged | settings |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for s in summary:
-        total = f" / {s['modes_total']:.0f}" if math.isfinite(s["modes_total"]) else ""
-        worst = f"{s['modes_min']:.0f}" if math.isfinite(s["modes_min"]) else "n/a"
-        lines.append(
-            f"| {s['objective']} | {pm(s, 'modes', '.1f')}{total} | {worst} | {pm(s, 'hq_percent', '.1f')} "
-            f"| {rkl(s)} | {pm(s, 'energy', '.2f', 1e3)} | {pm(s, 'energy_baseline', '.2f', 1e3)} "
-            f"| {pm(s, 'train_s', '.1f')} | {pm(s, 'cpu_s', '.1f')} | {s['diverged']}/{s['seeds']} "
-            f"| {meta['settings'][s['objective']] or '(defaults)'} |")
+             "became NaN/inf.", "", *table(columns, summary)]
     return "\n".join(lines) + "\n"
 
 
@@ -219,10 +228,8 @@ def objectives_bench(*, objectives: list[str] | None = None, seeds: int | list[i
     extra ``key=value`` config overrides for every run. Writes ``objectives.md`` and
     ``objectives.json`` into ``out`` and returns the per-objective summary.
     """
-    from tqdm.auto import tqdm
-
-    table = objective_table()
-    names = list(table) if objectives is None else list(objectives)
+    rows_of = objective_table()
+    names = list(rows_of) if objectives is None else list(objectives)
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if not names or not seed_list or workers < 1 or threads < 1:
         raise ConfigError("bench objectives: objectives, seeds, workers and threads must be non-empty / >= 1")
@@ -231,50 +238,22 @@ def objectives_bench(*, objectives: list[str] | None = None, seeds: int | list[i
                for name in names for seed in seed_list}
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = list(configs)
-    kwargs = {"out": str(out_dir), "threads": threads}
-    rows: list[dict[str, Any]] = []
-    bar = tqdm(total=len(jobs), desc="bench objectives", unit="run", dynamic_ncols=True)
-    if workers == 1:
-        import torch
-
-        before = torch.get_num_threads()
-        try:
-            for name, seed in jobs:
-                rows.append(run_one(name, seed, configs[name, seed], **kwargs))
-                _progress(bar, rows[-1])
-        finally:
-            torch.set_num_threads(before)
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        # spawn: a forked child would inherit the parent's OpenMP state, which is not fork-safe
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(run_one, name, seed, configs[name, seed], **kwargs) for name, seed in jobs]
-            for f in as_completed(futures):
-                rows.append(f.result())
-                _progress(bar, rows[-1])
-    bar.close()
-    order = {j: i for i, j in enumerate(jobs)}
-    rows.sort(key=lambda r: order[(r["objective"], r["seed"])])
+    env = environment(workers=workers, threads=threads)
+    jobs = [(name, seed, cfg, str(out_dir), threads) for (name, seed), cfg in configs.items()]
+    rows = run_jobs(run_one, jobs, workers=workers, desc="bench objectives", postfix=_progress)
     summary = summarise(rows, names)
-    lists = {"objectives": None if list(names) == list(table) else names}
+    lists = {"objectives": None if list(names) == list(rows_of) else names}
     meta = {"command": command_line("objectives", lists, seed_list, workers=workers, threads=threads, steps=steps,
                                     overrides=overrides),
-            "machine": machine_line(workers, threads), "base": _base(configs[jobs[0]]),
-            "settings": {n: describe(table[n]) for n in names},
+            "machine": machine_line(finish(env)), "base": _base(configs[names[0], seed_list[0]]),
+            "settings": {n: describe(rows_of[n]) for n in names},
             "configs": {n: configs[n, seed_list[0]] for n in names}}
-    (out_dir / "objectives.json").write_text(
-        jsonio.dumps({"meta": meta, "summary": summary, "runs": rows}, indent=1) + "\n")
-    text = markdown(summary, meta)
-    (out_dir / "objectives.md").write_text(text)
-    print(text)
+    write(out_dir, "objectives", {"meta": meta, "environment": env, "summary": summary, "runs": rows},
+          markdown(summary, meta))
     print(f"written: {out_dir / 'objectives.md'}, {out_dir / 'objectives.json'}")
     return summary
 
 
-def _progress(bar: Any, row: Mapping[str, Any]) -> None:
+def _progress(row: Mapping[str, Any]) -> str:
     state = "diverged" if row["diverged"] else f"{row['modes']:.0f} modes, HQ {row['hq_percent']:.1f}%"
-    bar.set_postfix_str(f"{row['objective']}/s{row['seed']}: {state}", refresh=False)
-    bar.update(1)
+    return f"{row['objective']}/s{row['seed']}: {state}"

@@ -19,17 +19,21 @@ papers' setting, with the bench's short CPU budget rather than the papers' hundr
 
 from __future__ import annotations
 
-import os
-import shutil
-import time
 from pathlib import Path
 from typing import Any, Literal
 
-import torch
-
-from gankit import jsonio
 from gankit.bench import BENCHMARKS
-from gankit.bench.report import command_from_options
+from gankit.bench.harness import run_jobs, train_timed
+from gankit.bench.report import (
+    Column,
+    command_from_options,
+    environment,
+    finish,
+    header,
+    machine_line,
+    table,
+    write,
+)
 from gankit.errors import ConfigError
 from gankit.registry import Count, NonNegativeInt, Seed
 
@@ -38,10 +42,6 @@ PRESETS = {"ssaae": "ssaae-fashion-mnist", "ssgan": "ssgan-fashion-mnist"}
 PUBLISHED = {("ssaae", 100): ("1.90 ± 0.10", "Makhzani et al. 2016, Table 2"),
              ("ssaae", 1000): ("1.60 ± 0.08", "Makhzani et al. 2016, Table 2"),
              ("ssgan", 100): ("0.93 ± 0.065", "Salimans et al. 2016, Table 1 (93 ± 6.5 errors)")}
-
-
-def _load() -> str:
-    return "/".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 # How long the benchmark runs at its defaults (`gankit bench NAME --help` says it).
@@ -69,21 +69,13 @@ def semisup(*, data: Literal["fashion-mnist", "mnist"] = "fashion-mnist", path: 
     configs = [(m, n, unl, _config(m, n, unl, options)) for n in labels for m in methods
                for unl in ((True, False) if baseline else (True,))]   # all checked before the first trains
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    env = {"cpu_count": os.cpu_count(), "torch": torch.__version__, "load_avg_start": _load(),
-           "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
-    rows: list[dict[str, Any]] = []
-    for method, n, unl, cfg in configs:
-        rows.append(_train(method, n, unl, cfg, out_dir / f"{method}-{n}{'' if unl else '-labelled-only'}"))
-        r = rows[-1]
-        print(f"[{r['method']} labels={n}] test error {100 * r['test_error']:.2f} %  train {r['train_s']:.0f} s  "
-              f"load {r['load']}", flush=True)
-    env["load_avg_end"] = _load()
-    (out_dir / "semisup.json").write_text(jsonio.dumps({"options": options, "environment": env, "rows": rows},
-                                                       indent=2) + "\n")
-    md = markdown(rows, options, env)
-    (out_dir / "semisup.md").write_text(md)
-    print(md)
+    env = environment()
+    jobs = [(m, n, unl, cfg, out_dir / f"{m}-{n}{'' if unl else '-labelled-only'}") for m, n, unl, cfg in configs]
+    rows = run_jobs(_train, jobs, echo=lambda r: f"[{r['method']} labels={r['labels']}] test error "
+                                                 f"{100 * r['test_error']:.2f} %  train {r['train_s']:.0f} s  "
+                                                 f"load {r['load']}")
+    write(out_dir, "semisup", {"options": options, "environment": finish(env), "rows": rows},
+          markdown(rows, options, env), indent=2)
     return rows
 
 
@@ -103,15 +95,12 @@ def _config(method: str, n: int, unlabelled: bool, o: dict[str, Any]) -> Any:
 
 
 def _train(method: str, n: int, unlabelled: bool, cfg: Any, run_dir: Path) -> dict[str, Any]:
-    from gankit.training import Run
-
-    if (run_dir / "checkpoint.pt").exists():  # the bench's own run folder from an earlier bench
-        shutil.rmtree(run_dir)
-    start = time.perf_counter()
-    run = Run(cfg, run_dir).fit()
+    """One row: the test error of one training (the method, or its labels-alone baseline)."""
+    t = train_timed(cfg, run_dir)
     return {"method": method if unlabelled else f"{method} labelled only", "labels": n,
-            "test_error": run.metrics["test_error"], "steps": run.step, "train_s": round(run.wall_time, 2),
-            "total_s": round(time.perf_counter() - start, 2), "threads": run.threads, "load": _load()}
+            "test_error": t.run.metrics["test_error"], "steps": t.run.step, "train_s": round(t.train_s, 2),
+            "total_s": round(t.wall_s, 2), "threads": t.run.threads,
+            "load": "/".join(f"{v:.1f}" for v in t.load_end)}
 
 
 def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str, Any]) -> str:
@@ -119,24 +108,26 @@ def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str,
     base = {(r["method"].split()[0], r["labels"]): r for r in rows if r["method"].endswith("labelled only")}
     published = ("this is MNIST" if options["data"] == "mnist"
                  else "Fashion-MNIST is harder; neither paper has a row for it")
-    machine = (f"Machine: {env['cpu_count']} CPUs, torch {env['torch']}, OMP_NUM_THREADS={env['omp_num_threads']}; "
-               f"load average (1/5/15 min) {env['load_avg_start']} at the start, {env['load_avg_end']} at the end.")
     about = (f"Data: {options['data']} (test split). `labelled only`: the same classifier, labels, optimiser and "
              f"steps without the unlabelled data; gain = its error minus the method's. Published: the papers' "
              f"MNIST numbers ({published}).")
-    header = ("| method | labels | test error % | labelled only % | gain (points) | steps | train s | load after "
-              "| published MNIST % |")
-    lines = ["# gankit bench semisup", "", f"Command: `{command_from_options('semisup', options)}`", "", machine,
-             "", about, "", header, "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        if r["method"].endswith("labelled only"):
-            continue
-        b = base.get((r["method"], r["labels"]))
-        pub = PUBLISHED.get((r["method"], r["labels"]))
-        alone = "-" if b is None else f"{100 * b['test_error']:.2f}"
-        gain = "-" if b is None else f"{100 * (b['test_error'] - r['test_error']):+.2f}"
-        secs = f"{r['train_s']:.0f}" + ("" if b is None else f" + {b['train_s']:.0f}")
-        published = "-" if pub is None else f"{pub[0]} ({pub[1]})"
-        lines.append(f"| {r['method']} | {r['labels']} | {100 * r['test_error']:.2f} | {alone} | {gain} | "
-                     f"{r['steps']} | {secs} | {r['load']} | {published} |")
+
+    def alone(r: dict[str, Any]) -> dict[str, Any] | None:
+        return base.get((r["method"], r["labels"]))
+
+    def pub(r: dict[str, Any]) -> str:
+        p = PUBLISHED.get((r["method"], r["labels"]))
+        return "-" if p is None else f"{p[0]} ({p[1]})"
+
+    columns = [Column("method", "method"), Column("labels", "labels"),
+               Column("test error %", lambda r: f"{100 * r['test_error']:.2f}"),
+               Column("labelled only %", lambda r: "-" if (b := alone(r)) is None else f"{100 * b['test_error']:.2f}"),
+               Column("gain (points)", lambda r: "-" if (b := alone(r)) is None
+                      else f"{100 * (b['test_error'] - r['test_error']):+.2f}"),
+               Column("steps", "steps"),
+               Column("train s", lambda r: f"{r['train_s']:.0f}" + ("" if (b := alone(r)) is None
+                                                                    else f" + {b['train_s']:.0f}")),
+               Column("load after", "load"), Column("published MNIST %", pub)]
+    lines = [*header("semisup", command_from_options("semisup", options), machine_line(env)), about, "",
+             *table(columns, [r for r in rows if not r["method"].endswith("labelled only")])]
     return "\n".join(lines) + "\n"

@@ -21,7 +21,6 @@ times the data path: a batch gathered from the device-resident tensor against a
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,9 +30,8 @@ from typing import Any
 import torch
 
 from gankit.training.recipe import build_recipe as recipe_from_config
-from gankit import jsonio
 from gankit.bench import BENCHMARKS
-from gankit.bench.report import cpu_name
+from gankit.bench.report import Column, cpu_name, load_average, table, write
 from gankit.errors import ConfigError
 
 MODELS = ("mlp-ring", "dcgan-32", "dcgan-64")
@@ -239,12 +237,8 @@ def speed_bench(*, models: list[str] = MODELS, precisions: list[str] = ("fp32", 
     meta.update(peak_gflops=peaks, peak_gflops_after=peaks_after, peak_gflops_best=best, load_after=_load())
     data = data_path_rows(channels=channels) if data_path else []
     meta["data_path_images"] = f"64 x {channels}x64x64"
-    report = markdown(rows, data, meta)
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "speed.json").write_text(jsonio.dumps({"meta": meta, "rows": rows, "data_path": data}, indent=1) + "\n")
-    (out_dir / "speed.md").write_text(report)
-    print(report)
+    write(out_dir, "speed", {"meta": meta, "rows": rows, "data_path": data}, markdown(rows, data, meta))
     print(f"written: {out_dir / 'speed.md'}, {out_dir / 'speed.json'}")
     return rows
 
@@ -252,6 +246,18 @@ def speed_bench(*, models: list[str] = MODELS, precisions: list[str] = ("fp32", 
 def _row_line(r: Mapping[str, Any]) -> str:
     return (f"{r['model']:<9} {r['precision']:<5} compile={int(r['compile'])} channels_last={int(r['channels_last'])} "
             f"{r['ms_per_step']:9.1f} ms/step {r['items_per_s']:9.0f}/s {r['gflops']:7.1f} GFLOP/s")
+
+
+def _yes(key: str) -> Callable[[Mapping[str, Any]], str]:
+    return lambda r: "yes" if r[key] else "no"
+
+
+ROWS = [Column("model", "model"), Column("precision", "precision"), Column("compile", _yes("compile")),
+        Column("channels_last", _yes("channels_last")), Column("batch", "batch", align="right"),
+        Column("ms/step", "ms_per_step", ".1f", "right"), Column("items/s", "items_per_s", ".0f", "right"),
+        Column("GFLOP/step", "gflop_per_step", ".3f", "right"), Column("GFLOP/s", "gflops", ".1f", "right"),
+        Column("% of own-dtype mm peak", lambda r: f"{100 * r['peak_fraction']:.1f}", align="right"),
+        Column("% of fp32 mm peak", lambda r: f"{100 * r['fp32_peak_fraction']:.1f}", align="right")]
 
 
 def markdown(rows: Sequence[Mapping[str, Any]], data: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> str:
@@ -262,24 +268,13 @@ def markdown(rows: Sequence[Mapping[str, Any]], data: Sequence[Mapping[str, Any]
              "Matmul peak (GFLOP/s, best of 5 square products), start / end of the run: "
              + ", ".join(f"{p} {peaks[p]:.1f} / {after[p]:.1f}" for p in peaks)
              + "; the rows' fractions use the better of the two.",
-             "",
-             "| model | precision | compile | channels_last | batch | ms/step | items/s | GFLOP/step | GFLOP/s "
-             "| % of own-dtype mm peak | % of fp32 mm peak |",
-             "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r['model']} | {r['precision']} | {'yes' if r['compile'] else 'no'} | "
-                     f"{'yes' if r['channels_last'] else 'no'} | {r['batch']} | {r['ms_per_step']:.1f} | "
-                     f"{r['items_per_s']:.0f} | {r['gflop_per_step']:.3f} | {r['gflops']:.1f} | "
-                     f"{100 * r['peak_fraction']:.1f} | {100 * r['fp32_peak_fraction']:.1f} |")
+             "", *table(ROWS, rows)]
     if data:
-        lines += ["", f"| data path ({meta['data_path_images']} per batch) | ms/batch |", "|---|---:|"]
-        lines += [f"| {d['path']} | {d['ms_per_batch']:.2f} |" for d in data]
+        path = [Column(f"data path ({meta['data_path_images']} per batch)", "path"),
+                Column("ms/batch", "ms_per_batch", ".2f", "right")]
+        lines += ["", *table(path, data)]
     return "\n".join(lines) + "\n"
 
 
 def _load() -> str:
-    try:
-        return ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
-
+    return ", ".join(f"{x:.1f}" for x in load_average()) or "n/a"

@@ -11,14 +11,23 @@ are not needed for ``fashion-mnist`` on Debian, or for ``digits``).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from gankit import jsonio
 from gankit.bench import BENCHMARKS
-from gankit.bench.report import command_from_options, machine_line, mean_se
+from gankit.bench.harness import run_jobs, train_timed
+from gankit.bench.report import (
+    Column,
+    command_from_options,
+    environment,
+    finish,
+    header,
+    machine_line,
+    mean_se,
+    table,
+    write,
+)
 from gankit.errors import ConfigError
 
 PRESET = "dcgan-stacked-mnist"
@@ -75,8 +84,6 @@ def stacked(*, methods: list[str] = ["dcgan", "pack2"], base: Literal["mnist", "
     ``steps`` steps (0: the preset's 3 epochs) and count the modes of ``eval_samples``
     samples. Writes ``stacked.md`` and ``stacked.json`` in ``out`` and a run directory per
     method and seed below it (an earlier bench's run directory there is replaced)."""
-    from gankit.training import train
-
     if seeds < 1 or steps < 0 or eval_samples < 10:
         raise ConfigError("bench stacked: needs seeds >= 1, steps >= 0, eval_samples >= 10")
     options = {"methods": methods, "base": base, "size": size, "seeds": seeds, "steps": steps,
@@ -84,34 +91,27 @@ def stacked(*, methods: list[str] = ["dcgan", "pack2"], base: Literal["mnist", "
     configs = {(m, s): run_config(m, s, base=base, size=size, steps=steps, eval_samples=eval_samples)
                for m in methods for s in range(seeds)}          # every config validated before the first run
     out_dir = Path(out)
-    rows: list[dict[str, Any]] = []
-    for (method, seed), cfg in configs.items():
-        run_dir = out_dir / f"{method}-{seed}"
-        if (run_dir / "checkpoint.pt").exists():
-            shutil.rmtree(run_dir)
-        m = train(cfg, run_dir=run_dir).metrics
-        rows.append({"method": method, "seed": seed, "steps": cfg.train.steps, "train_s": m["wall_time_s"],
-                     **{k: m[k] for k in ("stacked_modes", "stacked_kl", "stacked_modes_real", "stacked_kl_real")},
-                     "feature_extractor": m["feature_extractor"]})
-        print(f"[{method} seed {seed}] modes={m['stacked_modes']:.0f}/1000  KL={m['stacked_kl']:.3f}  "
-              f"(real: {m['stacked_modes_real']:.0f}, {m['stacked_kl_real']:.3f})  train s={m['wall_time_s']:.0f}",
-              flush=True)
+    env = environment()
+    rows = run_jobs(run_one, [(m, s, cfg, out_dir / f"{m}-{s}") for (m, s), cfg in configs.items()], echo=_line)
     summary = summarise(rows)
-    meta = {"command": command_from_options("stacked", options), "machine": machine_line(1, _threads()),
+    meta = {"command": command_from_options("stacked", options), "machine": machine_line(finish(env)),
             "feature_extractor": rows[0]["feature_extractor"]}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "stacked.json").write_text(jsonio.dumps({"options": options, **meta, "summary": summary,
-                                                        "rows": rows}, indent=2) + "\n")
-    md = markdown(summary, meta)
-    (out_dir / "stacked.md").write_text(md)
-    print(md)
+    write(out_dir, "stacked", {"options": options, **meta, "environment": env, "summary": summary, "rows": rows},
+          markdown(summary, meta), indent=2)
     return rows
 
 
-def _threads() -> int:
-    import torch
+def run_one(method: str, seed: int, cfg: Any, run_dir: Path) -> dict[str, Any]:
+    """One row: the run's Stacked MNIST metrics and its training time."""
+    m = train_timed(cfg, run_dir).run.metrics
+    return {"method": method, "seed": seed, "steps": cfg.train.steps, "train_s": m["wall_time_s"],
+            **{k: m[k] for k in ("stacked_modes", "stacked_kl", "stacked_modes_real", "stacked_kl_real")},
+            "feature_extractor": m["feature_extractor"]}
 
-    return torch.get_num_threads()
+
+def _line(r: Mapping[str, Any]) -> str:
+    return (f"[{r['method']} seed {r['seed']}] modes={r['stacked_modes']:.0f}/1000  KL={r['stacked_kl']:.3f}  "
+            f"(real: {r['stacked_modes_real']:.0f}, {r['stacked_kl_real']:.3f})  train s={r['train_s']:.0f}")
 
 
 def summarise(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -135,14 +135,16 @@ def _pm(mean: float, se: float | None, spec: str) -> str:
     return format(mean, spec) + ("" if se is None else " ± " + format(se, spec))
 
 
+COLUMNS = [Column("method", "method"),
+           Column("modes of 1000 (per seed)", lambda s: " / ".join(f"{m:.0f}" for m in s["modes"])),
+           Column("modes", lambda s: _pm(s["modes_mean"], s["modes_se"], ".0f")),
+           Column("KL(p_gen ‖ p_data)", lambda s: _pm(s["kl_mean"], s["kl_se"], ".3f")),
+           Column("real: modes, KL", lambda s: f"{s['modes_real']:.0f}, {s['kl_real']:.3f}"),
+           Column("train s", lambda s: f"{s['train_s'][0]:.0f}–{s['train_s'][1]:.0f}")]
+
+
 def markdown(summary: list[Mapping[str, Any]], meta: Mapping[str, Any]) -> str:
-    lines = ["# gankit bench stacked", "", f"Command: `{meta['command']}`", "", f"Machine: {meta['machine']}", "",
+    lines = [*header("stacked", meta["command"], meta["machine"]),
              f"Modes counted with {meta['feature_extractor']} on each channel. `real`: the same count for as many "
-             "real stacked images. Mean ± standard error over seeds.", "",
-             "| method | modes of 1000 (per seed) | modes | KL(p_gen ‖ p_data) | real: modes, KL | train s |",
-             "|---|---|---|---|---|---|"]
-    for s in summary:
-        lines.append(f"| {s['method']} | {' / '.join(f'{m:.0f}' for m in s['modes'])} | "
-                     f"{_pm(s['modes_mean'], s['modes_se'], '.0f')} | {_pm(s['kl_mean'], s['kl_se'], '.3f')} | "
-                     f"{s['modes_real']:.0f}, {s['kl_real']:.3f} | {s['train_s'][0]:.0f}–{s['train_s'][1]:.0f} |")
+             "real stacked images. Mean ± standard error over seeds.", "", *table(COLUMNS, summary)]
     return "\n".join(lines) + "\n"

@@ -22,22 +22,30 @@ these, not as comparable numbers.
 
 from __future__ import annotations
 
-import os
-import shutil
-import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from gankit import jsonio
 from gankit.bench import BENCHMARKS
-from gankit.bench.report import command_from_options
+from gankit.bench.harness import run_jobs, train_timed
+from gankit.bench.report import (
+    Column,
+    command_from_options,
+    environment,
+    finish,
+    header,
+    machine_line,
+    table,
+    write,
+)
 from gankit.errors import ConfigError
 
 PRESETS = {"pix2pix": "pix2pix-fashion-edges", "l1": "pix2pix-fashion-edges", "cyclegan": "cyclegan-fashion"}
-PAIRED = [("l1", "L1", ".4f"), ("psnr", "PSNR dB", ".2f")]
+PAIRED = [Column("translator", "translator"), Column("steps", "steps"), Column("train s", "train_s"),
+          Column("L1", "l1", ".4f"), Column("PSNR dB", "psnr", ".2f")]
+CYCLE = [Column("", "what"), Column("A -> B", "ab"), Column("B -> A", "ba")]
 BASELINES = [("identity", "input itself"), ("mean_image", "mean training image")]
+TIMES = [Column("run", "model"), Column("train s", "train_s", ".0f"), Column("whole run s", "total_s", ".0f"),
+         Column("load start", "load_start"), Column("load end", "load_end")]
 
 
 # How long the benchmark runs at its defaults (`gankit bench NAME --help` says it).
@@ -65,19 +73,11 @@ def translate(*, models: list[str] = ["pix2pix", "l1", "cyclegan"], pix2pix_step
                "seed": seed, "eval_samples": eval_samples}
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    env = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-           "load_avg_start": [round(v, 2) for v in os.getloadavg()], "date": time.strftime("%Y-%m-%d")}
-    rows = []
-    for model in models:
-        grid = grid_path(out_dir, model) if grids else None
-        rows.append(_bench_model(model, _config(model, options), out_dir / model, grid))
-        print(_line(rows[-1]), flush=True)
-    env["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
-    report = {"options": options, "environment": env, "rows": rows}
-    (out_dir / "translate.json").write_text(jsonio.dumps(report, indent=2) + "\n")
-    md = markdown(rows, options, env)
-    (out_dir / "translate.md").write_text(md)
-    print(md)
+    env = environment()
+    jobs = [(m, _config(m, options), out_dir / m, grid_path(out_dir, m) if grids else None) for m in models]
+    rows = run_jobs(_bench_model, jobs, echo=_line)
+    write(out_dir, "translate", {"options": options, "environment": finish(env), "rows": rows},
+          markdown(rows, options, env), indent=2)
     return rows
 
 
@@ -102,19 +102,15 @@ def grid_path(out_dir: Path, model: str) -> Path:
 
 
 def _bench_model(model: str, cfg: Any, run_dir: Path, grid: Path | None) -> dict[str, Any]:
+    """One row: the run's held-out metrics, its timing and load, its sample grid's path."""
     from gankit.plotting.grid import save_image_grid
-    from gankit.training import Run
 
-    if (run_dir / "checkpoint.pt").exists():  # the bench's own run folder from an earlier bench
-        shutil.rmtree(run_dir)
-    load0 = os.getloadavg()[0]
-    start = time.perf_counter()
-    run = Run(cfg, run_dir).fit()
-    total = time.perf_counter() - start
+    t = train_timed(cfg, run_dir)
+    run = t.run
     row: dict[str, Any] = {"model": model, "preset": PRESETS[model], "steps": run.step,
-                           "batch_size": cfg.train.batch_size, "train_s": round(run.wall_time, 1),
-                           "total_s": round(total, 1), "load_start": round(load0, 2),
-                           "load_end": round(os.getloadavg()[0], 2), "data": run.data.name}
+                           "batch_size": cfg.train.batch_size, "train_s": round(t.train_s, 1),
+                           "total_s": round(t.wall_s, 1), "load_start": round(t.load_start[0], 2),
+                           "load_end": round(t.load_end[0], 2), "data": run.data.name}
     row.update({k: v for k, v in run.metrics.items() if isinstance(v, (int, float, str))
                 and k not in ("step", "wall_time_s")})
     if grid is not None:
@@ -129,40 +125,38 @@ def _line(r: dict[str, Any]) -> str:
 
 
 def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str, Any]) -> str:
-    lines = ["# gankit bench translate", "", f"Command: `{command_from_options('translate', options)}`", "",
-             (f"Machine: {env['cpu_count']} CPUs, torch {env['torch']}, torch threads: {env['torch_threads']}; "
-              f"load average (1/5/15 min) {env['load_avg_start']} at the start, {env['load_avg_end']} at the end; "
-              f"{env['date']}."), ""]
+    lines = header("translate", command_from_options("translate", options), machine_line(env))
     paired = [r for r in rows if r["model"] in ("pix2pix", "l1")]
     if paired:
-        lines += ["## Fashion-MNIST Sobel edges -> image, held-out pairs", "",
-                  "| translator | steps | train s | L1 | PSNR dB |", "|---|---|---|---|---|"]
-        for r in paired:
-            name = "pix2pix (L1 + cGAN)" if r["model"] == "pix2pix" else "L1 alone (model.gan=0)"
-            lines.append(f"| {name} | {r['steps']} | {r['train_s']:.0f} | {r['l1']:.4f} | {r['psnr']:.2f} |")
-        r = paired[0]
-        for key, what in BASELINES:
-            if f"l1_{key}" in r:
-                lines.append(f"| {what} | - | - | {r[f'l1_{key}']:.4f} | {r[f'psnr_{key}']:.2f} |")
-        lines.append("")
+        runs = [{"translator": "pix2pix (L1 + cGAN)" if r["model"] == "pix2pix" else "L1 alone (model.gan=0)",
+                 "steps": r["steps"], "train_s": f"{r['train_s']:.0f}", "l1": r["l1"], "psnr": r["psnr"]}
+                for r in paired]
+        runs += [{"translator": what, "steps": "-", "train_s": "-", "l1": paired[0][f"l1_{key}"],
+                  "psnr": paired[0][f"psnr_{key}"]} for key, what in BASELINES if f"l1_{key}" in paired[0]]
+        lines += ["## Fashion-MNIST Sobel edges -> image, held-out pairs", "", *table(PAIRED, runs), ""]
     for r in (r for r in rows if r["model"] == "cyclegan"):
         lines += [f"## CycleGAN {r['data'].split(':', 1)[-1]}, held-out images", "",
                   f"{r['steps']} steps of batch {r['batch_size']}, {r['train_s']:.0f} s of training.", "",
-                  "| | A -> B | B -> A |", "|---|---|---|"]
-        if "translated_acc_AB" in r:
-            lines += [f"| translated-class accuracy | {r['translated_acc_AB']:.3f} | {r['translated_acc_BA']:.3f} |",
-                      (f"| ... of the untranslated images (identity) | {r['translated_acc_AB_identity']:.3f} | "
-                       f"{r['translated_acc_BA_identity']:.3f} |"),
-                      (f"| ... of real target images (the classifier's ceiling) | {r['translated_acc_AB_real']:.3f} | "
-                       f"{r['translated_acc_BA_real']:.3f} |")]
-        lines += [(f"| cycle error mean abs(F(G(a)) - a), mean abs(G(F(b)) - b) | {r['cycle_l1_A']:.4f} | "
-                   f"{r['cycle_l1_B']:.4f} |"),
-                  (f"| ... of a translator that forgets (the domain's mean image) | {r['cycle_l1_A_mean_image']:.4f} | "
-                   f"{r['cycle_l1_B_mean_image']:.4f} |"), ""]
+                  *table(CYCLE, _cycle_rows(r)), ""]
         if r.get("feature_extractor"):
             lines += [f"Classifier: {r['feature_extractor']}.", ""]
-    lines += ["Wall time and load per run:", "", "| run | train s | whole run s | load start | load end |",
-              "|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['train_s']:.0f} | {r['total_s']:.0f} | {r['load_start']} | {r['load_end']} |"
-              for r in rows]
+    lines += ["Wall time and load per run:", "", *table(TIMES, rows)]
     return "\n".join(lines) + "\n"
+
+
+def _cycle_rows(r: dict[str, Any]) -> list[dict[str, str]]:
+    """CycleGAN's rows, A -> B beside B -> A: translated-class accuracy (with the identity's and
+    real images'), the cycle errors beside a translator that forgets."""
+    def row(what: str, ab: str, ba: str, fmt: str) -> dict[str, str]:
+        return {"what": what, "ab": format(r[ab], fmt), "ba": format(r[ba], fmt)}
+
+    out = []
+    if "translated_acc_AB" in r:
+        out += [row("translated-class accuracy", "translated_acc_AB", "translated_acc_BA", ".3f"),
+                row("... of the untranslated images (identity)", "translated_acc_AB_identity",
+                    "translated_acc_BA_identity", ".3f"),
+                row("... of real target images (the classifier's ceiling)", "translated_acc_AB_real",
+                    "translated_acc_BA_real", ".3f")]
+    return out + [row("cycle error mean abs(F(G(a)) - a), mean abs(G(F(b)) - b)", "cycle_l1_A", "cycle_l1_B", ".4f"),
+                  row("... of a translator that forgets (the domain's mean image)", "cycle_l1_A_mean_image",
+                      "cycle_l1_B_mean_image", ".4f")]
