@@ -9,7 +9,6 @@ A metric registered without a case in ``CASES`` fails here, so none goes unteste
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
