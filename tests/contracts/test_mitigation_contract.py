@@ -1,4 +1,4 @@
-"""The contract every mitigation (``gankit.training.mitigations.MITIGATIONS``) meets: it builds
+"""The contract every mitigation (``gankit.mitigations.base.MITIGATIONS``) meets: it builds
 from its defaults, an unknown option is a one-line ConfigError naming it, and a short GAN run
 with it on resumes bit-identically (its own state, e.g. ADA's probability or DRS's critic,
 included: the whole checkpoint is compared, tests/contracts/conftest.py)."""
@@ -11,7 +11,7 @@ import pytest
 
 from gankit.config import build_config
 from gankit.errors import ConfigError
-from gankit.training.mitigations import MITIGATIONS, Mitigation
+from gankit.mitigations.base import MITIGATIONS, Mitigation
 
 NAMES = MITIGATIONS.names()
 
@@ -51,6 +51,6 @@ def test_a_short_run_with_it_resumes_bit_identically(name, resumes_exactly):
     data = IMAGES if MITIGATIONS.entry(name).meta.get("data") == "images" else POINTS
     raw = {**data, **RUN, "mitigations": {name: RESUME_OPTIONS.get(name, {})}}
     run = resumes_exactly(raw, 4)
-    assert run.step == 8 and name in run.cfg.mitigations
+    assert run.step == 8 and name in run.cfg.model["mitigations"]
     if name == "augment":  # the controller's state moved, and it is in the checkpoint compared
         assert float(run.recipe.state_dict()["modules"]["augment"]["p"]) != 0.5
