@@ -1,6 +1,9 @@
-"""Run directories: train, resume, load, evaluate. The public API the CLI uses.
+"""Runs: train, resume, load, evaluate. The public API the CLI, the experiments and the
+benchmarks use; :func:`train` is the one entrance to training.
 
-``runs/<name>/`` holds ``config.yaml`` (resolved), ``metrics.jsonl`` (logged during
+A :class:`Run` is a thin session around the loop (:mod:`gankit.training.loop`): it steps,
+evaluates and checkpoints, and calls its callbacks' events (:mod:`gankit.training.callbacks`)
+for the rest. ``runs/<name>/`` holds ``config.yaml`` (resolved), ``metrics.jsonl`` (logged during
 training), ``metrics.json`` (final evaluation), plots, and ``checkpoint.pt`` with
 everything needed to continue exactly: networks, EMA, optimisers, step, RNG states, data
 position and the config.
