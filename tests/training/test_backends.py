@@ -36,7 +36,7 @@ def test_a_fused_checkpoint_loads_into_an_unfused_optimiser(tmp_path):
 def test_threads_for_convolutions_are_the_cores_that_are_free(tmp_path, monkeypatch):
     import os
 
-    from gankit.training import run as run_mod
+    from gankit.training import threads
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     cores = len(os.sched_getaffinity(0))
@@ -45,7 +45,7 @@ def test_threads_for_convolutions_are_the_cores_that_are_free(tmp_path, monkeypa
     before = torch.get_num_threads()
     try:
         for busy, expected in ((0.0, cores), (float(cores), 1), (cores - 1.0, 1 if cores <= 2 else 1)):
-            monkeypatch.setattr(run_mod, "others_busy_cores", lambda window=0.2, b=busy: b)
+            monkeypatch.setattr(threads, "others_busy_cores", lambda window=0.2, b=busy: b)
             r = Run(cfg, tmp_path / f"r{busy}")
             assert r.threads == expected and torch.get_num_threads() == expected, (busy, r.threads_reason)
         # small MLPs on points: one thread whatever the load
@@ -56,7 +56,7 @@ def test_threads_for_convolutions_are_the_cores_that_are_free(tmp_path, monkeypa
 
 
 def test_others_busy_cores_reads_the_machine():
-    from gankit.training.run import others_busy_cores
+    from gankit.training.threads import others_busy_cores
 
     v = others_busy_cores(0.05)
     assert 0.0 <= v <= os_cores() + 0.5

@@ -3,7 +3,7 @@
 import pytest
 
 from gankit.config import load_config
-from gankit.training.run import _new_run_dir, run_name
+from gankit.training.rundir import new_run_dir, run_name
 
 
 @pytest.mark.parametrize("preset, overrides, name", [
@@ -19,9 +19,9 @@ from gankit.training.run import _new_run_dir, run_name
 def test_run_names_say_what_ran(preset, overrides, name):
     cfg = load_config(None, overrides, preset=preset)
     assert run_name(cfg) == name
-    assert _new_run_dir(cfg).name.startswith(name + "-20")  # then the time stamp
+    assert new_run_dir(cfg).name.startswith(name + "-20")  # then the time stamp
 
 
 def test_a_given_name_is_kept(tmp_path):
     cfg = load_config(None, ["name=mine", f"out_dir={tmp_path}"])
-    assert _new_run_dir(cfg) == tmp_path / "mine"
+    assert new_run_dir(cfg) == tmp_path / "mine"

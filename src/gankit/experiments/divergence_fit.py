@@ -30,7 +30,9 @@ minimum; that is the landscape, not an estimation error, and the table shows bot
 
 from __future__ import annotations
 
+import contextlib
 import math
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -39,13 +41,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gankit.config import build_config
 from gankit.data.toy import GaussianMixture, mixture1d
 from gankit.errors import ConfigError
 from gankit.experiments.base import EXPERIMENTS, ExperimentResult
 from gankit.integrate import Grid, grid_1d, js_divergence, kl_divergence, normal_log_prob, reverse_kl_divergence
 from gankit.plotting.divergence_fit import plot_divergence_fit
+from gankit.training.callbacks import Callback
 from gankit.training.loop import Trainer, lr_factor, make_optimizer
+from gankit.training.run import Run, train
 
 NAME = "divergence-fit"
 CLAIM = ("fitting a Gaussian to a two-mode mixture, KL(p||q) covers both modes, reverse KL and JSD lock onto one "
@@ -184,40 +187,45 @@ def adversarial_config(divergence: str, data_options: dict[str, Any], start: tup
     }
 
 
-def train_adversarial(cfg: dict[str, Any], critic_warmup: int, run_dir: Path | None = None) -> np.ndarray:
-    """Train with the GAN recipe and the one loop; returns the ``(mu, s)`` path, ``(steps + 1, 2)``.
+class _Fit(Callback):
+    """The experiment's view of the run: a critic-only warm-up before the first step (a
+    :class:`~gankit.training.loop.Trainer` of the recipe's D phase) and the generator's
+    ``(mu, s)`` after every step."""
 
-    A critic warm-up is a :class:`~gankit.training.loop.Trainer` running only the recipe's D
-    phase. With ``run_dir`` the run's config and checkpoint are written there
-    (``gankit sample RUN_DIR`` draws from the fitted Gaussian).
-    """
-    import yaml
+    def __init__(self, critic_warmup: int) -> None:
+        self.critic_warmup = critic_warmup
+        self.path: list[tuple[float, float]] = []
 
-    from gankit.training.run import Run
+    def _params(self, run: Run) -> tuple[float, float]:
+        G = run.recipe.G
+        return float(G.mu.detach().reshape(-1)[0]), float(G.log_s.detach().reshape(-1)[0].exp())
 
-    config = build_config(cfg)
-    with torch.random.fork_rng():                    # Run seeds the global RNG; leave the caller's alone
-        run = Run(config, run_dir if run_dir is not None else Path("."))
-        recipe = run.recipe
-        critic_phases = [ph for ph in recipe.trainer.phases if ph.name == "D"]
-        if critic_phases and critic_warmup > 0:
+    def on_fit_start(self, run: Run) -> None:
+        critic_phases = [ph for ph in run.recipe.trainer.phases if ph.name == "D"]
+        if critic_phases and self.critic_warmup > 0:
             warm = Trainer(critic_phases)
-            for _ in range(critic_warmup):
+            for _ in range(self.critic_warmup):
                 warm.train_step()
-        G = recipe.G
+        self.path.append(self._params(run))
 
-        def params() -> tuple[float, float]:
-            return float(G.mu.detach().reshape(-1)[0]), float(G.log_s.detach().reshape(-1)[0].exp())
+    def on_step(self, run: Run, step: int, logs: dict[str, float] | None) -> None:
+        self.path.append(self._params(run))
 
-        path = [params()]
-        for _ in range(config.train.steps):
-            recipe.trainer.train_step()
-            path.append(params())
-        if run_dir is not None:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-            run.save_checkpoint()
-    return np.asarray(path)
+
+def train_adversarial(cfg: dict[str, Any], critic_warmup: int, run_dir: Path | None = None) -> np.ndarray:
+    """Train with the GAN recipe and the one loop (:func:`gankit.training.train`); returns
+    the ``(mu, s)`` path, ``(steps + 1, 2)``.
+
+    The run is written to ``run_dir`` (``gankit sample RUN_DIR`` draws from the fitted
+    Gaussian), or to a temporary directory that is removed afterwards.
+    """
+    fit = _Fit(critic_warmup)
+    with contextlib.ExitStack() as stack:
+        if run_dir is None:
+            run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gankit-fit-"))) / "run"
+        with torch.random.fork_rng():                # Run seeds the global RNG; leave the caller's alone
+            train(cfg, run_dir=run_dir, callbacks=[fit])
+    return np.asarray(fit.path)
 
 
 def tail_average(path: np.ndarray, fraction: float = 0.25) -> tuple[float, float]:

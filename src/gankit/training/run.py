@@ -1,6 +1,9 @@
-"""Run directories: train, resume, load, evaluate. The public API the CLI uses.
+"""Runs: train, resume, load, evaluate. The public API the CLI, the experiments and the
+benchmarks use; :func:`train` is the one entrance to training.
 
-``runs/<name>/`` holds ``config.yaml`` (resolved), ``metrics.jsonl`` (logged during
+A :class:`Run` is a thin session around the loop (:mod:`gankit.training.loop`): it steps,
+evaluates and checkpoints, and calls its callbacks' events (:mod:`gankit.training.callbacks`)
+for the rest. ``runs/<name>/`` holds ``config.yaml`` (resolved), ``metrics.jsonl`` (logged during
 training), ``metrics.json`` (final evaluation), plots, and ``checkpoint.pt`` with
 everything needed to continue exactly: networks, EMA, optimisers, step, RNG states, data
 position and the config.
@@ -12,17 +15,13 @@ import contextlib
 import math
 import os
 import signal
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
-from gankit import jsonio
 from gankit.config import Config, build_config, load_config, recorded_config
 from gankit.data import DATASETS, DataSource
 from gankit.data.points import unused_labels_note
@@ -30,9 +29,19 @@ from gankit.errors import CheckpointError, ConfigError
 from gankit.metrics import METRICS, EvalContext
 from gankit.registry import Registry
 from gankit.training import distributed, rundir
+from gankit.training.callbacks import Callback, as_callback
 from gankit.training.checkpoint import check_state, load_checkpoint, rng_state, save_atomic, set_rng_state
 from gankit.training.loop import Diverged, lr_schedule, read_logs
+from gankit.training.metrics_log import MetricsLog
+from gankit.training.outputs import FinalOutputs
+from gankit.training.pace import Pace, RunTooLong
+from gankit.training.progress import ProgressBar, say
 from gankit.training.recipe import RECIPES, build_recipe, load_recipes as _register_recipes
+from gankit.training.rundir import absolute_data_paths, new_run_dir, run_name  # noqa: F401 (run_name: importable here)
+from gankit.training.samples import SampleGrids
+from gankit.training.signals import Abort, RunInterrupted, StopSignals
+from gankit.training.tensorboard_log import TensorBoardLog
+from gankit.training.threads import choose_threads
 
 
 def pick_device(name: str) -> torch.device:
@@ -104,6 +113,8 @@ class Run:
         self.metrics: dict[str, Any] = {}
         self.wall_time = 0.0
         self._saved_step: int | None = None
+        self._in_step = False  # inside trainer.train_step: a signal there abandons the step
+        self.step_logs: Mapping[str, Any] = {}  # the last step's logs as the loop returned them (tensors)
         self.threads, self.threads_reason = choose_threads(cfg, self.data, self.recipe, self.device, ctx.world)
 
     @property
@@ -144,9 +155,14 @@ class Run:
         self._saved_step = self.step
 
     # -- training -------------------------------------------------------------------------
-    def fit(self, steps: int | None = None, *, callbacks: Iterable[Callable[[Run, dict[str, float]], None]] = (),
+    def fit(self, steps: int | None = None, *, callbacks: Iterable[Callback | Callable[[Run, dict[str, float]], None]] = (),
             notes: Iterable[str] = ()) -> Run:
         """Train until ``steps`` total training steps (default: the run's planned end).
+
+        ``callbacks``: :class:`~gankit.training.callbacks.Callback` objects, or functions
+        ``fn(run, logs)`` called after every step; they follow the run's own (rank 0:
+        ``metrics.jsonl``, the progress bar, TensorBoard, sample grids, ``metrics.json``,
+        plots and the report). ``notes``: lines said once training starts.
 
         Nothing is lost: a checkpoint is written every ``train.checkpoint_every`` steps and
         every ``train.checkpoint_seconds`` of wall time, at the end, and on SIGINT/SIGTERM,
@@ -155,10 +171,10 @@ class Run:
         explodes stops the run with :class:`~gankit.training.loop.Diverged`; the last
         checkpoint on disk is then the last good state (none is written after divergence).
 
-        What a signal guarantees (:class:`_StopSignals`): during an evaluation it stops at
-        once and the state of the step before it is saved; during a training step the first
-        signal stops at the end of that step (saved there), a second stops at once, keeping
-        the last checkpoint on disk (a step cannot be cut mid-way and saved).
+        What a signal guarantees (:class:`~gankit.training.signals.StopSignals`): during an
+        evaluation it stops at once and the state of the step before it is saved; during a
+        training step the first signal stops at the end of that step (saved there), a second
+        stops at once, keeping the last checkpoint on disk (a step cannot be cut mid-way and saved).
 
         The directory is this process's alone while it trains (:mod:`gankit.training.rundir`:
         a lock naming the process, and the run's marker, written first). After the first
@@ -167,140 +183,117 @@ class Run:
         """
         total = steps if steps is not None else planned_end(self.cfg)
         fresh = self._saved_step is None
+        hooks = [*self._standard_callbacks(total), *map(as_callback, callbacks)]
         with contextlib.ExitStack() as stack:
             if self.is_main:
-                self._open_dir(stack, fresh)
+                stack.enter_context(rundir.opened(self.dir, self.cfg, self.step, fresh=fresh))
             try:
-                self._notes = list(notes)   # lines said once training starts (the image default's choice)
-                return self._fit(total, callbacks)
+                self._say_notes(notes)
+                start = time.perf_counter() - self.wall_time
+                with contextlib.ExitStack() as closing:
+                    for cb in hooks:
+                        closing.callback(cb.close)
+                    with StopSignals(abortable=not distributed.initialized()) as stop:
+                        for cb in hooks:
+                            cb.on_fit_start(self)
+                        try:
+                            self._loop(total, stop, hooks, start)
+                            self._finish(stop, start)
+                        except Abort as abort:
+                            raise self._stopped(abort.signum, start) from None
+                    for cb in hooks:
+                        cb.on_fit_end(self)
             except RunTooLong:
                 if self.is_main and fresh and self._saved_step is None:
-                    stack.callback(rundir.discard_fresh, self.dir)  # after the lock's file is gone
+                    stack.callback(rundir.discard_fresh, self.dir)  # runs before the lock is let go
                 elif self.is_main:
-                    _trim_log(self.dir / "metrics.jsonl", self._saved_step or 0)
+                    rundir.trim_log(self.dir / "metrics.jsonl", self._saved_step or 0)
                 raise
-
-    def _open_dir(self, stack: contextlib.ExitStack, fresh: bool) -> None:
-        """Lock the run directory, check it may be written, mark it, then write its config
-        (whole or not at all)."""
-        created = not self.dir.exists()
-        self.dir.mkdir(parents=True, exist_ok=True)
-        if created:
-            stack.callback(_remove_if_empty, self.dir)  # a first write that failed leaves nothing
-        stack.enter_context(rundir.hold(self.dir))
-        rundir.claim(self.dir, fresh=fresh)
-        rundir.write_atomic(self.dir / "config.yaml", yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
-        rundir.remove_leftovers(self.dir)  # left by a process killed mid-write
-        _trim_log(self.dir / "metrics.jsonl", self.step)
-
-    def _fit(self, total: int, callbacks: Iterable[Callable[[Run, dict[str, float]], None]]) -> Run:
-        t = self.cfg.train
-        if self.is_main and t.progress:
-            _note(f"{self.threads} torch thread{'s' if self.threads > 1 else ''} ({self.threads_reason})")
-        if self.is_main and (labels_note := unused_labels_note(self.data, bool(self.recipe.num_classes))):
-            _note(labels_note)
-        for line in getattr(self, "_notes", ()) if self.is_main else ():
-            _note(line)
-        trainer = self.recipe.trainer
-        start = time.perf_counter() - self.wall_time
-        by_time = t.checkpoint_seconds > 0 and not distributed.initialized()  # ranks must agree: steps only there
-        last_save = time.monotonic()
-        pace = _Pace(self, total)
-        with contextlib.ExitStack() as stack:
-            stop = stack.enter_context(_StopSignals(abortable=not distributed.initialized()))
-            bar = _progress(self, total)
-            if bar is not None:
-                stack.callback(bar.close)
-            writer = _tensorboard(self) if t.tensorboard and self.is_main else None
-            if writer is not None:
-                stack.callback(writer.close)
-            # line-buffered: every row reaches the file as it is written (a killed run keeps its log)
-            jsonl = stack.enter_context(open(self.dir / "metrics.jsonl", "a", buffering=1)) if self.is_main else None
-            in_step = False
-            try:
-                while trainer.step < total:
-                    in_step = True
-                    raw = pace.timed(trainer.train_step)
-                    in_step = False
-                    step = trainer.step
-                    if pace.measure(step):
-                        stop.note = pace.stop_note()
-                        if pace.said:
-                            _note(pace.said, bar)
-                    logged = step % t.log_every == 0 or step == total
-                    logs: dict[str, float] = {}
-                    if logged:
-                        self._check_finite()
-                        logs = distributed.mean_logs(read_logs(raw))
-                        row = {"step": step, **{k: round(v, 6) for k, v in logs.items()}}
-                        self.history.append(row)
-                        if jsonl is not None:
-                            jsonl.write(jsonio.dumps(row) + "\n")
-                        if writer is not None:
-                            for k, v in logs.items():
-                                writer.add_scalar(f"train/{k}", v, step)
-                        if bar is not None:
-                            bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k in ("d_loss", "g_loss", "D(x)", "D(G(z))", "recon_mse")}, refresh=False)
-                    if bar is not None:
-                        bar.update(1)
-                    if callbacks:
-                        seen = logs if logged else read_logs(raw)
-                        for cb in callbacks:
-                            cb(self, seen)
-                    if t.eval_every and step % t.eval_every == 0 and step < total:
-                        with stop.abortable():
-                            m = self.evaluate_in_training()
-                        if jsonl is not None:
-                            jsonl.write(jsonio.dumps({"step": step, "eval": m}) + "\n")
-                        if writer is not None:
-                            for k, v in m.items():
-                                if isinstance(v, (int, float)):
-                                    writer.add_scalar(f"eval/{k}", v, step)
-                    if t.sample_every and step % t.sample_every == 0 and self.is_main:
-                        self.save_samples(writer)
-                    interrupted = stop.signum is not None if not distributed.initialized() else (
-                        logged and distributed.any_rank(stop.signum is not None))
-                    due = (t.checkpoint_every and step % t.checkpoint_every == 0) or \
-                        (by_time and time.monotonic() - last_save >= t.checkpoint_seconds)
-                    if step < total and (due or interrupted):
-                        self.wall_time = time.perf_counter() - start
-                        self.save_checkpoint()
-                        last_save = time.monotonic()
-                    if interrupted:
-                        raise RunInterrupted(self.dir, step, stop.signum or signal.SIGINT)
-                if bar is not None:
-                    bar.close()
-                if trainer.step >= planned_end(self.cfg) and self.recipe.finishing():
-                    # work after the planned last step (e.g. DRS's critic): the trained state is saved first
-                    self.wall_time = time.perf_counter() - start
-                    self.save_checkpoint()
-                    self.recipe.finish()
-                self.wall_time = time.perf_counter() - start
-                self.save_checkpoint()
-                with stop.abortable():
-                    self.metrics = self.evaluate_in_training()
-                self.metrics["step"] = trainer.step
-                self.metrics["wall_time_s"] = round(self.wall_time, 3)
-                self.metrics["threads"] = self.threads
-                self.metrics["data_kind"] = self.data.kind
-                if writer is not None:
-                    for k, v in self.metrics.items():
-                        if isinstance(v, (int, float)):
-                            writer.add_scalar(f"eval/{k}", v, trainer.step)
-            except _Abort as abort:
-                raise self._stopped(abort.signum, in_step, start) from None
-        if self.is_main:
-            rundir.write_atomic(self.dir / "metrics.json", jsonio.dumps(self.metrics, indent=2) + "\n")
-            self.plot()
-            from gankit.report import write_report
-
-            write_report(self.dir, class_names=getattr(self.data, "class_names", None))
         return self
 
-    def _stopped(self, signum: int, in_step: bool, start: float) -> RunInterrupted:
+    def _standard_callbacks(self, total: int) -> list[Callback]:
+        """What rank 0 writes beside the checkpoints, as the config asks."""
+        if not self.is_main:
+            return []
+        t = self.cfg.train
+        board = TensorBoardLog() if t.tensorboard else None
+        return [MetricsLog(), *([board] if board else []), *([ProgressBar(total)] if t.progress else []),
+                *([SampleGrids(t.sample_every, board)] if t.sample_every else []), FinalOutputs()]
+
+    def _say_notes(self, notes: Iterable[str]) -> None:
+        """Rank 0 says, once training starts: the thread count (with a progress bar), labels
+        the run does not use, and the caller's ``notes`` (the image default's choice)."""
+        if not self.is_main:
+            return
+        threads = f"{self.threads} torch thread{'s' if self.threads > 1 else ''} ({self.threads_reason})"
+        for line in (threads if self.cfg.train.progress else None,
+                     unused_labels_note(self.data, bool(self.recipe.num_classes)), *notes):
+            if line is not None:
+                say(line)
+
+    def _loop(self, total: int, stop: StopSignals, hooks: list[Callback], start: float) -> None:
+        """Steps to ``total``; after each: its logs, the callbacks, an evaluation and a
+        checkpoint when due, and the end of the run when a signal asked for it."""
+        t, trainer = self.cfg.train, self.recipe.trainer
+        pace = Pace(self, total)
+        by_time = t.checkpoint_seconds > 0 and not distributed.initialized()  # ranks must agree: steps only there
+        last_save = time.monotonic()
+        while trainer.step < total:
+            self._in_step = True
+            self.step_logs = pace.timed(trainer.train_step)
+            self._in_step = False
+            step = trainer.step
+            if pace.measure(step):
+                stop.note = pace.stop_note()
+                if pace.said:
+                    say(pace.said)
+            logs = self._logged(step, total)
+            for cb in hooks:
+                cb.on_step(self, step, logs)
+            if t.eval_every and step % t.eval_every == 0 and step < total:
+                with stop.abortable():
+                    metrics = self.evaluate_in_training()
+                for cb in hooks:
+                    cb.on_eval(self, step, metrics)
+            interrupted = stop.signum is not None if not distributed.initialized() else (
+                logs is not None and distributed.any_rank(stop.signum is not None))
+            due = (t.checkpoint_every and step % t.checkpoint_every == 0) or \
+                (by_time and time.monotonic() - last_save >= t.checkpoint_seconds)
+            if step < total and (due or interrupted):
+                self.wall_time = time.perf_counter() - start
+                self.save_checkpoint()
+                last_save = time.monotonic()
+            if interrupted:
+                raise RunInterrupted(self.dir, step, stop.signum or signal.SIGINT)
+
+    def _logged(self, step: int, total: int) -> dict[str, float] | None:
+        """On a logging step (every ``train.log_every`` and the last): the losses checked,
+        the step's logs averaged over ranks and kept in :attr:`history`. None between them."""
+        if step % self.cfg.train.log_every and step != total:
+            return None
+        self._check_finite()
+        logs = distributed.mean_logs(read_logs(self.step_logs))
+        self.history.append({"step": step, **{k: round(v, 6) for k, v in logs.items()}})
+        return logs
+
+    def _finish(self, stop: StopSignals, start: float) -> None:
+        """After the last step: the recipe's work past the planned end (e.g. DRS's critic,
+        with the trained state saved first), the last checkpoint and the final evaluation."""
+        if self.step >= planned_end(self.cfg) and self.recipe.finishing():
+            self.wall_time = time.perf_counter() - start
+            self.save_checkpoint()
+            self.recipe.finish()
+        self.wall_time = time.perf_counter() - start
+        self.save_checkpoint()
+        with stop.abortable():
+            self.metrics = self.evaluate_in_training()
+        self.metrics.update(step=self.step, wall_time_s=round(self.wall_time, 3), threads=self.threads,
+                            data_kind=self.data.kind)
+
+    def _stopped(self, signum: int, start: float) -> RunInterrupted:
         """A signal that stopped the run at once: mid-step, the step is abandoned and the last
         checkpoint is what remains; mid-evaluation, the state before it is saved."""
-        if in_step:
+        if self._in_step:
             return RunInterrupted(self.dir, self._saved_step, signum, abandoned=self.step + 1)
         if self._saved_step != self.step:
             self.wall_time = time.perf_counter() - start
@@ -356,25 +349,6 @@ class Run:
                 out[k] = v
         return out
 
-    def save_samples(self, writer: Any = None) -> Path | None:
-        """Grid of the fixed noise batch (same z every time, one row per class for conditional
-        models) as ``samples/step_NNNNNN.png`` and, if enabled, in TensorBoard."""
-        if self.data.kind != "images":
-            return None
-        from gankit.plotting.grid import image_grid, save_image_grid
-
-        k = self.recipe.num_classes
-        labels = torch.arange(k).repeat_interleave(10) if k else None
-        n = 10 * k if k else 64
-        if hasattr(self.recipe, "sample_grid"):  # the recipe's own picture (translation: input | output | target)
-            imgs, nrow = self.recipe.sample_grid(32, seed=self.cfg.eval.seed)
-        else:
-            imgs, nrow = self.recipe.generate(n, labels, seed=self.cfg.eval.seed), 10 if k else 8
-        path = save_image_grid(imgs, self.dir / "samples" / f"step_{self.step:06d}.png", nrow=nrow)
-        if writer is not None:
-            writer.add_image("samples", image_grid(imgs, nrow), self.step, dataformats="HWC")
-        return path
-
     def evaluate_in_training(self) -> dict[str, Any]:
         """:meth:`evaluate` on rank 0, broadcast to every rank, leaving training's RNG
         streams and data position exactly as they were (so evaluating never changes the
@@ -406,317 +380,16 @@ def planned_end(cfg: Config) -> int:
     return cfg.train.extend[-1] if cfg.train.extend else cfg.train.steps
 
 
-class RunInterrupted(KeyboardInterrupt):
-    """SIGINT/SIGTERM stopped a run; its checkpoint at ``step`` is on disk (``None``: no
-    checkpoint had been written). ``abandoned``: the step that was cut short and not saved."""
-
-    def __init__(self, run_dir: Path, step: int | None, signum: int, *, abandoned: int | None = None) -> None:
-        self.run_dir, self.step, self.signum, self.abandoned = run_dir, step, int(signum), abandoned
-        if step is None:
-            text = (f"stopped during step {abandoned}; no checkpoint had been written, so nothing was kept: "
-                    f"start the run again")
-        elif abandoned is not None:
-            text = (f"stopped at once during step {abandoned}, which is lost; the checkpoint of step {step} is kept "
-                    f"in {run_dir / 'checkpoint.pt'}; continue with: gankit resume {run_dir}")
-        else:
-            text = (f"interrupted at step {step}; checkpoint saved in {run_dir / 'checkpoint.pt'}; "
-                    f"continue with: gankit resume {run_dir}")
-        super().__init__(text)
-
-
-class RunTooLong(ConfigError):
-    """The first steps' speed says the run would train for longer than ``train.max_hours``."""
-
-
-class _Abort(BaseException):
-    """A signal that stops the run at once (raised from the signal handler)."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-class _StopSignals:
-    """While training, SIGINT and SIGTERM ask the loop to stop after the current step (it
-    then checkpoints and raises :class:`RunInterrupted`). A second signal stops at once, and
-    so does the first inside :meth:`abortable` (an evaluation: the training state is the
-    step's before it, so it can be saved). Python runs the handler between bytecodes, so
-    "at once" is as soon as the torch operation in progress returns."""
-
-    def __init__(self, enabled: bool = True, *, abortable: bool = True) -> None:
-        self.enabled = enabled and threading.current_thread() is threading.main_thread()
-        self.can_abort = abortable
-        self.signum: int | None = None
-        self.note: str | None = None  # said on the first signal (a slow step: how long it may take)
-        self._abortable = self._aborted = False
-        self._old: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        first = self.signum is None
-        if first:
-            self.signum = signum
-        if (self._abortable or not first) and not self._aborted:
-            self._abortable, self._aborted = False, True  # once: the checkpoint that follows is not cut
-            raise _Abort(self.signum or signum)
-        if self.note:
-            print(f"\ngankit: {self.note}", file=sys.stderr, flush=True)
-
-    @contextlib.contextmanager
-    def abortable(self) -> Iterator[None]:
-        """A stretch of work that a signal may cut short (the caller saves the state before it)."""
-        if not (self.enabled and self.can_abort):
-            yield
-            return
-        if self.signum is not None:
-            raise _Abort(self.signum)
-        self._abortable = True
-        try:
-            yield
-        finally:
-            self._abortable = False
-
-    def __enter__(self) -> _StopSignals:
-        if self.enabled:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        self._old.clear()
-
-
-class _Pace:
-    """Times the first training steps after the first (which warms up: allocations, kernel
-    choice, compilation) and says how long the run will take at that speed: one line on
-    stderr, and :class:`RunTooLong` over ``train.max_hours``. It measures up to
-    :attr:`STEPS` steps or :attr:`SECONDS` of them, whichever ends first, so a run of
-    two-minute steps is judged after its second step."""
-
-    STEPS = 5
-    SECONDS = 5.0
-    SLOW_STEP_S = 2.0  # from here on a first Ctrl-C says how long the step in progress may take
-
-    def __init__(self, run: Run, total: int) -> None:
-        self.run, self.total = run, total
-        self.first = run.step + 1   # the warm-up step, not timed
-        self.spent = 0.0
-        self.steps = 0
-        self.per_step: float | None = None
-        self.said: str | None = None  # the estimate, for the caller to print beside its progress bar
-        self._cuda = run.device.type == "cuda"
-
-    def timed(self, step_fn: Callable[[], Any]) -> Any:
-        """Run one step, timing it while measuring (the device synchronised around it)."""
-        if self.per_step is not None or self.run.step < self.first:
-            return step_fn()
-        self._sync()
-        t0 = time.perf_counter()
-        out = step_fn()
-        self._sync()
-        self.spent += time.perf_counter() - t0
-        self.steps += 1
-        return out
-
-    def _sync(self) -> None:
-        if self._cuda:
-            torch.cuda.synchronize(self.run.device)
-
-    def measure(self, step: int) -> bool:
-        """After a step: True once, when the speed is known (then said and checked)."""
-        # under torchrun every rank decides at the same step (a count, not a time) on rank 0's speed
-        enough = self.steps >= self.STEPS or (self.spent >= self.SECONDS and not distributed.initialized())
-        if self.per_step is not None or not self.steps or not (enough or step >= self.total):
-            return False
-        self.per_step = distributed.broadcast_object(self.spent / self.steps)
-        left = self.total - step
-        seconds = left * self.per_step
-        t = self.run.cfg.train
-        steps = f"steps {step - self.steps + 1}-{step}" if self.steps > 1 else f"step {step}"
-        what = (f"{_duration(self.per_step)} a step ({steps}): the {left:,} steps to go take about "
-                f"{_duration(seconds)} at this speed")
-        if t.max_hours and seconds > t.max_hours * 3600:
-            raise RunTooLong(f"this run would train too long: {what}, over train.max_hours={t.max_hours:g}; allow it with --set train.max_hours="
-                             f"{math.ceil(seconds / 3600 * 1.2)} (gankit resume: --max-hours; 0 = no limit), "
-                             "or shorten the run (train.steps, train.batch_size, smaller networks)")
-        if self.run.is_main and t.progress and left:
-            evals = f"; evaluations every {t.eval_every} steps come on top" if t.eval_every else ""
-            self.said = what + evals
-        return True
-
-    def stop_note(self) -> str | None:
-        if self.per_step is None or self.per_step < self.SLOW_STEP_S:
-            return None
-        return (f"stopping after the step in progress (about {_duration(self.per_step)} a step) and saving it; "
-                "a second Ctrl-C stops at once and keeps the last checkpoint")
-
-
-def _duration(seconds: float) -> str:
-    """``0.012 s``, ``2.5 s``, ``14 min``, ``3 h 20 min``, ``6.2 days``."""
-    if seconds < 10:
-        return f"{seconds:.2g} s" if seconds < 1 else f"{seconds:.1f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
-    if seconds < 48 * 3600:
-        h, m = divmod(round(seconds / 60), 60)
-        return f"{h} h {m} min"
-    return f"{seconds / 86400:.1f} days"
-
-
-def _remove_if_empty(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.rmdir()
-
-
-def _trim_log(path: Path, step: int) -> None:
-    """Drop ``metrics.jsonl`` rows past ``step`` (a run resumed from an earlier checkpoint
-    logs those steps again) and a partial last line left by a killed process."""
-    if not path.is_file():
-        return
-    lines = path.read_text(errors="replace").splitlines(keepends=True)
-    keep = []
-    for line in lines:
-        try:
-            row = jsonio.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
-            keep.append(line if line.endswith("\n") else line + "\n")
-    if keep != lines:
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(keep))
-        os.replace(tmp, path)
-
-
-def _note(text: str, bar: Any = None) -> None:
-    if bar is not None:  # above the progress bar, which is redrawn below it
-        bar.write(f"gankit: {text}", file=sys.stderr)
-    else:
-        print(f"gankit: {text}", file=sys.stderr, flush=True)
-
-
-def choose_threads(cfg: Config, data: DataSource, recipe: Any, device: torch.device, world: int = 1) -> tuple[int, str]:
-    """Set torch's CPU thread count for the work and say why.
-
-    Small MLPs on point data do a few microseconds of arithmetic per operation: a second
-    thread only adds synchronisation, and on a shared machine a spinning OpenMP thread
-    waits for a busy core (measured 78-88 ms per default step at 2 threads under load,
-    a few ms on one). Convolutions have work to split, so they get every core this process
-    may use (divided between the processes of a torchrun job). ``train.threads`` or the
-    ``OMP_NUM_THREADS`` environment variable override the choice."""
-    if cfg.train.threads > 0:
-        n, why = cfg.train.threads, "train.threads"
-    elif os.environ.get("OMP_NUM_THREADS"):
-        return torch.get_num_threads(), "OMP_NUM_THREADS"
-    elif device.type != "cpu":
-        return torch.get_num_threads(), f"torch's default; the networks run on {device.type}"
-    else:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        params = sum(p.numel() for m in recipe.modules().values() for p in m.parameters())
-        if data.kind == "points" and params < 2_000_000:
-            n, why = 1, "small networks on point data run fastest on one thread; train.threads=N overrides"
-        else:
-            # Only the cores that are free now: a thread whose core is busy with another process
-            # stalls the others at every barrier (measured: a cDCGAN at 2 threads on 2 cores at
-            # load 7-8 ran 0.26 steps/s, at 1 thread 11.5 steps/s; on an idle machine 2 threads are
-            # ~2.5x faster than 1). Measured for every run, so it adapts to the machine as the
-            # user finds it.
-            share = max(1, cores // max(1, world))
-            load = others_busy_cores()
-            free = max(1, min(share, int(cores - load + 0.5)))
-            n = free
-            why = (f"{n} of {cores} cores for convolutional work (other processes keep {load:.1f} busy); "
-                   "train.threads=N overrides"
-                   if n < share else f"{cores} cores for convolutional work; train.threads=N overrides")
-    torch.set_num_threads(n)
-    return n, why
-
-
-def others_busy_cores(window: float = 0.2) -> float:
-    """How many cores other processes keep busy right now: the machine's busy time over a
-    short window from /proc/stat, less this process's own (so a long benchmark does not count
-    its previous runs). Elsewhere, the 1-minute load average."""
-    def machine() -> tuple[float, float]:
-        with open("/proc/stat") as f:
-            v = [float(x) for x in f.readline().split()[1:]]
-        idle = v[3] + (v[4] if len(v) > 4 else 0.0)
-        return sum(v) - idle, sum(v)
-
-    try:
-        b0, t0 = machine()
-        c0 = time.process_time()
-        time.sleep(window)
-        b1, t1 = machine()
-        own = time.process_time() - c0
-        ticks = os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    cores = (t1 - t0) / ticks / window if t1 > t0 else 1.0
-    return max(0.0, ((b1 - b0) / ticks - own) / window) if cores > 0 else 0.0
-
-
-def check_new_run_dir(path: Path) -> None:
-    """A new run needs a directory that is absent, empty, or a gankit run stopped before its
-    first checkpoint (:func:`gankit.training.rundir.check_new`)."""
-    rundir.check_new(path)
-
-
-def _progress(run: Run, total: int) -> Any:
-    if not (run.cfg.train.progress and run.is_main):
-        return None
-    from tqdm.auto import tqdm
-
-    # smoothing 0.05: the ETA follows a long average of the step rate, so a busy moment on a
-    # shared machine does not swing it (tqdm's 0.3 swung from 6 min to 1 h 48 min under load)
-    return tqdm(total=total, initial=run.step, desc=run.dir.name, unit="step", dynamic_ncols=True, mininterval=0.5,
-                smoothing=0.05)
-
-
-def _tensorboard(run: Run) -> Any:
-    from torch.utils.tensorboard import SummaryWriter
-
-    return SummaryWriter(log_dir=str(run.dir / "tensorboard"))
-
-
-def run_name(cfg: Config) -> str:
-    """What ran, for the run directory's name: model, objective, data (``gan-ns-ring``,
-    ``cdcgan-ns-fashion-mnist``, ``aae-ns-digits``, ``wgan-gp`` shows as ``gan-wgan-gp-ring``)."""
-    m = cfg.model
-    if m.name != "gan":
-        model = m.name
-    else:
-        model = {"mlp": "gan"}.get(m["generator"].name, m["generator"].name)
-        model = ("c" + model) if m["conditional"] else model
-    objective, penalty = m.get("loss"), m.get("penalty")
-    loss = objective.name if objective is not None else ""
-    if loss == "fgan":
-        loss = f"fgan-{objective.options.get('divergence', '')}".rstrip("-")
-    if penalty is not None and penalty.name not in ("none", ""):
-        loss = f"{loss}-{penalty.name}"
-    data = cfg.data.name
-    if data in ("folder", "npz", "points"):
-        path = str(cfg.data.options.get("path", "")).rstrip("/")
-        stem = Path(path).stem if path else ""
-        data = f"{data}-{stem}" if stem else data
-    return "-".join(part for part in (model, loss, data) if part)
-
-
-def _new_run_dir(cfg: Config) -> Path:
-    base = Path(cfg.out_dir)
-    name = cfg.name or f"{run_name(cfg)}-{time.strftime('%Y%m%d-%H%M%S')}"
-    path = base / name
-    i = 2
-    while path.exists() and cfg.name is None:
-        path = base / f"{name}-{i}"
-        i += 1
-    return path
-
-
 def train(config: Config | Mapping[str, Any] | None = None, *, overrides: Iterable[str] = (),
-          run_dir: str | Path | None = None, **fit_kwargs: Any) -> Run:
-    """Train a GAN. ``config``: a Config, a nested dict, or None for the default; ``overrides``:
-    ``["loss=wgan", "train.steps=500"]``. Returns the finished :class:`Run`.
+          run_dir: str | Path | None = None, replace: bool = False, **fit_kwargs: Any) -> Run:
+    """Train a GAN: the one entrance for the CLI, the experiments and the benchmarks.
+
+    ``config``: a Config, a nested dict, or None for the default; ``overrides``:
+    ``["loss=wgan", "train.steps=500"]``. ``run_dir``: by default a new directory named
+    after the run (:func:`~gankit.training.rundir.new_run_dir`). ``replace``: an earlier
+    gankit run in ``run_dir`` is removed first, so the run starts over there (a benchmark
+    run again); any other non-empty directory is still refused. ``fit_kwargs`` (``steps``,
+    ``callbacks``, ``notes``) go to :meth:`Run.fit`. Returns the finished :class:`Run`.
 
     Everything is validated before anything is written: the run directory is created only
     once the config, the data set and the networks have been checked."""
@@ -732,20 +405,15 @@ def train(config: Config | Mapping[str, Any] | None = None, *, overrides: Iterab
         cfg = build_config(merge(dict(config), parse_overrides(overrides)))
     if run_dir is None:  # one name for all ranks (the time stamp could differ between them)
         distributed.setup(cfg.device)
-        run_dir = distributed.broadcast_object(str(_new_run_dir(cfg)))
-    check_new_run_dir(Path(run_dir))
+        run_dir = distributed.broadcast_object(str(new_run_dir(cfg)))
+    if replace:  # rank 0 clears the directory while the others wait
+        if distributed.setup(cfg.device).is_main:
+            rundir.remove_run(Path(run_dir))
+        distributed.barrier()
+    rundir.check_new(Path(run_dir))
     absolute_data_paths(cfg)
     run = Run(cfg, Path(run_dir))
     return run.fit(**fit_kwargs)
-
-
-def absolute_data_paths(cfg: Config) -> None:
-    """Record the data's files as absolute paths, so that the run reopens (eval, sample,
-    resume) from any working directory."""
-    for key in ("path", "file"):
-        value = cfg.data.options.get(key)
-        if isinstance(value, str) and value:
-            cfg.data.options[key] = str(Path(value).expanduser().resolve())
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -806,7 +474,7 @@ def _resume(run: Run, steps: int | None, **fit_kwargs: Any) -> Run:
             t.extend = [*t.extend, steps]
             run.recipe.trainer.lr_factor = lr_schedule(t.lr_decay, t.steps, t.extend, t.lr_final)
             if run.is_main and t.progress:
-                _note(describe_schedule(run.cfg))
+                say(describe_schedule(run.cfg))
     return run.fit(steps, **fit_kwargs)
 
 

@@ -9,6 +9,9 @@ a time, and files that are written whole or not at all.
   gankit writes) and is marked when it is next resumed.
 * ``.gankit-lock``: the lock (:mod:`gankit.lockfile`) held by the one process that writes
   the run; a second writer gets one line naming the first's PID (exit status 2).
+
+A run opens its directory with :func:`opened` (lock, marker, ``config.yaml``); a new run's
+directory is named by :func:`new_run_dir` after what ran (:func:`run_name`).
 """
 
 from __future__ import annotations
@@ -18,9 +21,16 @@ import datetime as _dt
 import errno
 import json
 import os
+import shutil
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import yaml
+
+from gankit import jsonio
+from gankit.config import Config
 from gankit.errors import GankitError
 from gankit.lockfile import LOCK, Busy, locked  # noqa: F401 (Busy: what hold() raises)
 
@@ -120,6 +130,112 @@ def discard_fresh(run_dir: Path) -> None:
             (Path(run_dir) / name).unlink()
     with contextlib.suppress(OSError):
         Path(run_dir).rmdir()
+
+
+@contextlib.contextmanager
+def opened(run_dir: Path, cfg: Config, step: int, *, fresh: bool) -> Iterator[None]:
+    """Hold ``run_dir`` for a run at ``step`` while it trains: lock it, check it may be
+    written, mark it, then write its config (whole or not at all) and drop what a killed
+    writer left. A directory this call created and nothing was written to is removed on exit."""
+    run_dir = Path(run_dir)
+    with contextlib.ExitStack() as stack:
+        created = not run_dir.exists()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if created:
+            stack.callback(_remove_if_empty, run_dir)  # a first write that failed leaves nothing
+        stack.enter_context(hold(run_dir))
+        claim(run_dir, fresh=fresh)
+        write_atomic(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        remove_leftovers(run_dir)  # left by a process killed mid-write
+        trim_log(run_dir / "metrics.jsonl", step)
+        yield
+
+
+def _remove_if_empty(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.rmdir()
+
+
+def trim_log(path: Path, step: int) -> None:
+    """Drop ``metrics.jsonl`` rows past ``step`` (a run resumed from an earlier checkpoint
+    logs those steps again) and a partial last line left by a killed process."""
+    if not path.is_file():
+        return
+    lines = path.read_text(errors="replace").splitlines(keepends=True)
+    keep = []
+    for line in lines:
+        try:
+            row = jsonio.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
+            keep.append(line if line.endswith("\n") else line + "\n")
+    if keep != lines:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(keep))
+        os.replace(tmp, path)
+
+
+def remove_run(run_dir: Path) -> None:
+    """Remove an earlier gankit run in ``run_dir`` (marked, or holding ``checkpoint.pt``), so
+    that a new one starts there (a benchmark run again); the marker goes last. Any other
+    directory is left as it is (:func:`check_new` then refuses it if it is not empty)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir() or not (is_marked(run_dir) or (run_dir / "checkpoint.pt").is_file()):
+        return
+    with hold(run_dir):  # never while another process writes it
+        for p in sorted(run_dir.iterdir(), key=lambda p: p.name == MARKER):
+            if p.name == LOCK:
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+
+
+# -- new runs -------------------------------------------------------------------------------
+def run_name(cfg: Config) -> str:
+    """What ran, for the run directory's name: model, objective, data (``gan-ns-ring``,
+    ``cdcgan-ns-fashion-mnist``, ``aae-ns-digits``, ``wgan-gp`` shows as ``gan-wgan-gp-ring``)."""
+    m = cfg.model
+    if m.name != "gan":
+        model = m.name
+    else:
+        model = {"mlp": "gan"}.get(m["generator"].name, m["generator"].name)
+        model = ("c" + model) if m["conditional"] else model
+    objective, penalty = m.get("loss"), m.get("penalty")
+    loss = objective.name if objective is not None else ""
+    if loss == "fgan":
+        loss = f"fgan-{objective.options.get('divergence', '')}".rstrip("-")
+    if penalty is not None and penalty.name not in ("none", ""):
+        loss = f"{loss}-{penalty.name}"
+    data = cfg.data.name
+    if data in ("folder", "npz", "points"):
+        path = str(cfg.data.options.get("path", "")).rstrip("/")
+        stem = Path(path).stem if path else ""
+        data = f"{data}-{stem}" if stem else data
+    return "-".join(part for part in (model, loss, data) if part)
+
+
+def new_run_dir(cfg: Config) -> Path:
+    """``out_dir/name``, or ``out_dir/<run_name>-<time>`` with ``-2``, ``-3``... if taken."""
+    base = Path(cfg.out_dir)
+    name = cfg.name or f"{run_name(cfg)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path = base / name
+    i = 2
+    while path.exists() and cfg.name is None:
+        path = base / f"{name}-{i}"
+        i += 1
+    return path
+
+
+def absolute_data_paths(cfg: Config) -> None:
+    """Record the data's files as absolute paths, so that the run reopens (eval, sample,
+    resume) from any working directory."""
+    for key in ("path", "file"):
+        value = cfg.data.options.get(key)
+        if isinstance(value, str) and value:
+            cfg.data.options[key] = str(Path(value).expanduser().resolve())
 
 
 # -- whole files ----------------------------------------------------------------------------
