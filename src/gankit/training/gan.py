@@ -14,6 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from gankit.capabilities import Discriminates
 from gankit.config import Config
 from gankit.data.base import DataSource
 from gankit.errors import ConfigError
@@ -47,7 +48,7 @@ def _add_terms(loss: Tensor, logs: Logs, phase: str, terms: list[tuple[str, Tens
 
 
 @RECIPES.register("gan", summary="generator vs discriminator (every loss, network, mitigation)")
-class GANRecipe(Recipe):
+class GANRecipe(Discriminates, Recipe):
     """Networks, objective, penalty and mitigations of one GAN run, and its phases.
 
     In a torchrun job (:mod:`gankit.training.distributed`) ``train.batch_size`` is the

@@ -34,6 +34,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from gankit.capabilities import DrawsSampleGrid, HasCodes
 from gankit.config import Config
 from gankit.data.base import DataSource
 from gankit.errors import ConfigError
@@ -50,7 +51,7 @@ CHEN = "Chen et al. 2016, 'InfoGAN: Interpretable Representation Learning by Inf
 
 @RECIPES.register("infogan", summary="noise + categorical/continuous codes, Q head on D maximising L_I",
                   paper=CHEN)
-class InfoGANRecipe(AuxiliaryGANRecipe):
+class InfoGANRecipe(HasCodes, DrawsSampleGrid, AuxiliaryGANRecipe):
     """The GAN recipe with InfoGAN's codes, Q head and mutual-information terms.
 
     Options: ``categories`` (K of the categorical code; 0 or 1: none), ``continuous`` (M
@@ -153,7 +154,7 @@ class InfoGANRecipe(AuxiliaryGANRecipe):
     def default_metrics(self) -> list[str]:
         """The data's default metrics, and ``codes`` where samples can be labelled (labelled
         images, mixtures with known modes)."""
-        from gankit.training.run import default_metrics
+        from gankit.metrics.defaults import default_metrics
 
         own = default_metrics(self.data, self.cfg.eval.inception)
         d = self.data

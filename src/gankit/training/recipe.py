@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from gankit.capabilities import Generates
 from gankit.data.base import DataSource
 from gankit.registry import Registry
 from gankit.training.loop import Phase, Trainer, lr_factor, lr_schedule
@@ -42,7 +43,7 @@ def load_recipes() -> Registry[Callable[..., Any]]:
     return RECIPES
 
 
-class Recipe:
+class Recipe(Generates):
     """Subclasses set ``trainer``, ``data`` and ``data_rng`` and define :meth:`modules`."""
 
     trainer: Trainer

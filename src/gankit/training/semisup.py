@@ -7,13 +7,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from gankit.capabilities import Classifies
 from gankit.config import Config
 from gankit.data.base import DataSource
 from gankit.data.labelled import split_labelled, test_split
 from gankit.errors import ConfigError
 
 
-class SemiSupervised:
+class SemiSupervised(Classifies):
     """What the semi-supervised recipes share: the labelled split, the test split, the
     classifier's predictions and the labelled data's checkpointed position."""
 
