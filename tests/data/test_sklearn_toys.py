@@ -13,7 +13,7 @@ from sklearn import datasets as skd
 from gankit.config import build_config
 from gankit.data import DATASETS
 from gankit.errors import ConfigError
-from gankit.training.run import default_metrics
+from gankit.metrics.defaults import default_metrics
 
 
 def _sorted_rows(x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:

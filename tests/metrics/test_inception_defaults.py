@@ -11,7 +11,7 @@ from gankit.config import build_config
 from gankit.data import DATASETS
 from gankit.errors import ConfigError
 from gankit.metrics import inception as inc
-from gankit.training.run import default_metrics
+from gankit.metrics.defaults import default_metrics
 from gankit.validate import check_eval
 
 

@@ -13,6 +13,7 @@ import torch
 from scipy.stats import binom, norm
 from torch import nn
 
+from gankit.capabilities import Discriminates
 from gankit.report.judge import Items
 from gankit.report.score import bootstrap_ci, classifier_rows, discriminator_rows, error_row, human_rows
 
@@ -85,9 +86,21 @@ class _Linear(nn.Module):
         return x.reshape(len(x), -1) @ self.w + self.b
 
 
+class _Critic(Discriminates):
+    """A model whose critic is ``D``: all the discriminator rows read of a run's recipe."""
+
+    num_classes = 0
+
+    def __init__(self, D: nn.Module, objective: SimpleNamespace) -> None:
+        self.D, self.objective = D, objective
+
+    def discriminate(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.D(x, y)
+
+
 def _fake_run(D: nn.Module, probability_outputs: bool = True) -> SimpleNamespace:
     obj = SimpleNamespace(learned_critic=True, critic_dim=1, probability_outputs=probability_outputs)
-    return SimpleNamespace(recipe=SimpleNamespace(D=D, objective=obj, num_classes=0), device=torch.device("cpu"))
+    return SimpleNamespace(recipe=_Critic(D, obj), device=torch.device("cpu"))
 
 
 def _points(separated: bool, n_items: int = 40, per: int = 16, pool: int = 2000, seed: int = 0):

@@ -127,7 +127,7 @@ def test_pix2pix_metrics_of_the_identity_translator_are_the_identity_baseline() 
     data = DATASETS.build(cfg.data.name, cfg.data.options)
     recipe = build_recipe(cfg, data, CPU)
     recipe.G = nn.Identity()
-    ctx = EvalContext(data, recipe.generate, num_samples=100, cache={"model": recipe})
+    ctx = EvalContext(data, recipe.generate, num_samples=100, model=recipe)
     m = {**METRICS.get("l1")(ctx), **METRICS.get("psnr")(ctx)}
     assert m["l1"] == m["l1_identity"] and m["psnr"] == m["psnr_identity"]
     # and by hand on the same 100 held-out pairs

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import torch
 
+from gankit.capabilities import Encodes
 from gankit.errors import ConfigError
 from gankit.registry import Count, Seed, coerce
 from gankit.cli.inspect import IN_MEMORY_BYTES
@@ -39,7 +40,7 @@ def run_encode(args: argparse.Namespace) -> int:
     out = check_output_file(args.out, "--out", (".npy", ".npz"))
     n, seed = coerce(args.n, Count, "-n"), coerce(args.seed, Seed, "--seed")
     run = load_run(args.run_dir)
-    if not hasattr(run.recipe, "encode"):
+    if not isinstance(run.recipe, Encodes):
         raise ConfigError(f"{args.run_dir} is a model={run.cfg.model.name} run; encode needs model=aae")
     data = run.data
     if args.split is not None:
@@ -49,8 +50,8 @@ def run_encode(args: argparse.Namespace) -> int:
         if "split" not in DATASETS.entry(name).options():
             raise ConfigError(f"data set {name!r} has no splits; drop --split")
         data = DATASETS.build(name, {**opts, "split": args.split})
-    if hasattr(data, "x"):
-        x, y = data.x, getattr(data, "y", None)
+    if data.x is not None:
+        x, y = data.x, data.y
     else:
         size = n * 4 * math.prod(data.shape)
         if size > IN_MEMORY_BYTES:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from gankit import jsonio
+from gankit.capabilities import DrawsSampleGrid, HasCodes
 from gankit.config import EvalSamples
 from gankit.errors import ConfigError
 from gankit.registry import Count, Seed, coerce
@@ -86,7 +87,7 @@ def class_label(text: str | None, data: Any, num_classes: int, option: str = "--
         return None
     if not num_classes:
         raise ConfigError(f"{option} needs a conditional run (conditional=true)")
-    names = [str(n) for n in (getattr(data, "class_names", None) or [])]
+    names = [str(n) for n in data.class_names]
     t = str(text).strip()
     try:
         k = int(t)
@@ -160,7 +161,7 @@ def _write_samples(run: Any, out: Path, n: int, cls: int | None, seed: int) -> N
         np.save(out, x.numpy().astype(np.float32))
     elif out.suffix == ".npz":
         np.savez(out, x=x.numpy().astype(np.float32), **({} if labels is None else {"y": labels.numpy()}))
-    elif hasattr(run.recipe, "sample_grid"):  # the recipe's own picture of n samples (translation: input | output | target)
+    elif isinstance(run.recipe, DrawsSampleGrid) and run.data.kind == "images":  # the recipe's own picture (translation: input | output | target)
         from gankit.plotting.grid import save_image_grid
 
         imgs, nrow = run.recipe.sample_grid(n, seed=seed)
@@ -188,9 +189,9 @@ def _write_samples(run: Any, out: Path, n: int, cls: int | None, seed: int) -> N
 
 def _write_code_samples(run: Any, out: Path, n: int, code: str | None, vary: int | None, seed: int) -> int:
     """``--code`` / ``--vary``: an InfoGAN run's samples for chosen codes, a row per code value."""
-    codes = getattr(run.recipe, "codes", None)
-    if codes is None:
+    if not isinstance(run.recipe, HasCodes):
         raise ConfigError("--code and --vary need an InfoGAN run (model=infogan)")
+    codes = run.recipe.codes
     k = codes.categories
     if code is None or str(code).strip().lower() == "all":
         rows = list(range(k))

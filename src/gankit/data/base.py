@@ -11,22 +11,36 @@ position can be checkpointed and resumed exactly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from gankit.capabilities import FiniteData
 from gankit.registry import Registry
 
 
 class DataSource:
-    """Interface of everything the trainer samples from."""
+    """Interface of everything the trainer samples from.
+
+    Besides ``sample``, a source declares the facts its consumers read, each with a default
+    that says "none", so that reading one never needs a probe. What a source can do beyond
+    sampling is declared by inheriting :class:`~gankit.capabilities.KnownModes` (toy
+    mixtures) or :class:`~gankit.capabilities.FiniteData` (rows in memory)."""
 
     name: str = ""
     shape: tuple[int, ...] = ()
     num_classes: int = 0          # 0 = no labels
     kind: str = "points"          # "points" or "images"
+    class_names: Sequence[str] = ()             # one name per class, or none
+    columns: Sequence[str] | None = None        # the coordinates' names (a points file's header)
+    label_column: str | None = None             # the label column the user named (data.labels)
+    dim: int | None = None                      # the dimension of a mixture with known modes
+    x: Tensor | None = None                     # rows held in memory (N, *shape) the metrics draw from
+    y: Tensor | None = None                     # their labels (N,)
+    test_x: Tensor | None = None                # held-out rows that only the metrics see
+    test_y: Tensor | None = None
 
     def sample(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
         """A batch ``x (n, *shape)`` and labels ``y (n,)`` (or None)."""
@@ -39,7 +53,7 @@ class DataSource:
         pass
 
 
-class TensorSource(DataSource):
+class TensorSource(DataSource, FiniteData):
     """A finite data set held as one tensor; batches are drawn without replacement per epoch.
 
     ``shard=(rank, world)`` is the distributed sampler: every rank walks the same epoch

@@ -72,14 +72,14 @@ class LabelledSplit:
 
 def split_labelled(data: DataSource, labels: int, seed: int) -> LabelledSplit:
     """:class:`LabelledSplit` of a labelled finite data set (module docstring)."""
-    y = getattr(data, "y", None)
+    y = data.y
     if not isinstance(data, TensorSource) or y is None or data.num_classes < 2:
         raise DataError(f"semi-supervised training needs a finite data set with class labels; "
                         f"{data.name!r} has none")
     idx = labelled_indices(y, labels, data.num_classes, seed)
     rest = torch.ones(len(data), dtype=torch.bool)
     rest[idx] = False
-    names = getattr(data, "class_names", None)
+    names = list(data.class_names) or None
     lab = TensorSource(data.x[idx], y[idx], name=f"{data.name}[{labels} labelled]", num_classes=data.num_classes,
                        kind=data.kind, class_names=names)
     unl = TensorSource(data.x[rest], None, name=f"{data.name}[unlabelled]", num_classes=0, kind=data.kind)

@@ -406,10 +406,10 @@ def unused_labels_note(data: DataSource, conditional: bool) -> str | None:
     or None. Naming the column keeps it out of the coordinates and gives per-class rows; it
     does not make G and D use the labels, as on every labelled data set (mnist, digits):
     ``conditional=true`` does."""
-    column = getattr(data, "label_column", None)
+    column = data.label_column
     if conditional or column is None or not data.num_classes:
         return None
-    names = ", ".join(getattr(data, "class_names", [])[:6]) + (", ..." if data.num_classes > 6 else "")
+    names = ", ".join(list(data.class_names)[:6]) + (", ..." if data.num_classes > 6 else "")
     return (f"data.labels={column}: {data.num_classes} classes ({names}) are kept out of the coordinates, "
             "but this run is unconditional: G and D do not see them; add conditional=true to generate per class")
 

@@ -11,12 +11,13 @@ import math
 import torch
 from torch import Tensor
 
+from gankit.capabilities import KnownModes
 from gankit.data.base import DATASETS, DataSource
 from gankit.errors import ConfigError
 from gankit.registry import Count, NonNegative, Positive
 
 
-class GaussianMixture(DataSource):
+class GaussianMixture(DataSource, KnownModes):
     """Mixture of isotropic Gaussians ``sum_k w_k N(mu_k, sigma_k^2 I)``.
 
     Args:

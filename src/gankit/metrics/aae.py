@@ -9,8 +9,8 @@
   label's (the supervised AAE's aim), next to that fraction for prior samples drawn from
   their label's component (a perfect encoder's score; below 1 where components overlap).
 
-They need the run's model, which :class:`~gankit.training.run.Run` puts in
-``ctx.cache["model"]``; it must have ``encode``, ``reconstruct``, ``prior`` and ``heldout``.
+They need the run's model (``ctx.model``), an :class:`~gankit.capabilities.Encodes`:
+``encode``, ``reconstruct``, ``prior`` and ``heldout``.
 """
 
 from __future__ import annotations
@@ -20,23 +20,25 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from gankit.capabilities import Encodes
 from gankit.data.base import DataSource
 from gankit.metrics.base import METRICS, EvalContext
+from gankit.metrics.needs import COMPONENT_LABELS, ENCODES, PRIOR_COMPONENTS
 from gankit.metrics.twosample import gaussian_mmd2
 
 
-def _model(ctx: EvalContext, metric: str) -> Any:
-    model = ctx.cache.get("model")
-    if model is None or not hasattr(model, "encode"):
+def _model(ctx: EvalContext, metric: str) -> Encodes:
+    model = ctx.model
+    if not isinstance(model, Encodes):
         raise ValueError(f"the {metric!r} metric needs an adversarial autoencoder run (model=aae)")
     return model
 
 
 def examples(source: DataSource, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
     """Up to ``n`` examples on the CPU, without replacement; a finite set's epoch position is left untouched."""
-    if hasattr(source, "x"):
+    if source.x is not None:
         idx = torch.randperm(source.x.shape[0], generator=generator)[:n]
-        y = getattr(source, "y", None)
+        y = source.y
         return source.x[idx].cpu(), (None if y is None else y[idx].cpu())
     x, y = source.sample(n, generator)
     return x.cpu(), (None if y is None else y.cpu())
@@ -55,7 +57,7 @@ def median_distance(z: Tensor) -> float:
     return float(d[i, j].median())
 
 
-@METRICS.register("recon", paper="Makhzani et al. 2015")
+@METRICS.register("recon", paper="Makhzani et al. 2015", needs=(ENCODES,))
 def recon_metric(ctx: EvalContext) -> dict[str, float]:
     """Reconstruction MSE per pixel (train and test split) and the mean-image baseline."""
     model = _model(ctx, "recon")
@@ -70,7 +72,7 @@ def recon_metric(ctx: EvalContext) -> dict[str, float]:
     return out
 
 
-@METRICS.register("latent_mmd", paper="Gretton et al. 2012; Makhzani et al. 2015")
+@METRICS.register("latent_mmd", paper="Gretton et al. 2012; Makhzani et al. 2015", needs=(ENCODES,))
 def latent_mmd_metric(ctx: EvalContext, *, bandwidth: float | None = None) -> dict[str, float]:
     """MMD^2 between the data's codes and prior samples, and prior-vs-prior (bandwidth: median heuristic)."""
     model = _model(ctx, "latent_mmd")
@@ -89,7 +91,8 @@ def _hit_rate(prior: Any, z: Tensor, y: Tensor) -> float:
     return float((prior.assign(z) == y).double().mean())
 
 
-@METRICS.register("latent_components", paper="Makhzani et al. 2015 (label information in the regularisation)")
+@METRICS.register("latent_components", paper="Makhzani et al. 2015 (label information in the regularisation)",
+                  needs=(ENCODES, PRIOR_COMPONENTS, COMPONENT_LABELS))
 def latent_components_metric(ctx: EvalContext) -> dict[str, float]:
     """Fraction of codes in their label's prior component (train, test split, prior samples)."""
     model = _model(ctx, "latent_components")

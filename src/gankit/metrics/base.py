@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from gankit.capabilities import Generates
 from gankit.data.base import DataSource
 from gankit.registry import Registry
 
@@ -29,6 +30,9 @@ class EvalContext:
         seed: seed for the evaluation's own RNG (real samples, latents), independent of training.
         device: where to run feature extractors.
         cache: shared between the metrics of one evaluation.
+        model: the trained model, for metrics of what it can do besides generating
+            (encode, translate, classify, codes: :mod:`gankit.capabilities`); None when
+            only samples are evaluated.
     """
 
     data: DataSource
@@ -37,6 +41,7 @@ class EvalContext:
     seed: int = 1234
     device: torch.device = dataclasses.field(default_factory=lambda: torch.device("cpu"))
     cache: dict[str, Any] = dataclasses.field(default_factory=dict)
+    model: Generates | None = None
 
     def generator(self, offset: int = 0) -> torch.Generator:
         return torch.Generator().manual_seed(self.seed + offset)

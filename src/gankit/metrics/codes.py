@@ -13,8 +13,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from gankit.capabilities import HasCodes, KnownModes
 from gankit.errors import ConfigError, DataError
 from gankit.metrics.base import METRICS, EvalContext
+from gankit.metrics.needs import HAS_CODES
 
 
 def confusion(codes: Tensor, labels: Tensor, num_codes: int, num_labels: int) -> Tensor:
@@ -43,23 +45,23 @@ def label_samples(ctx: EvalContext, x: Tensor) -> tuple[Tensor, int]:
 
         clf = classifier(ctx)
         return clf.features_and_logits(x)[1].argmax(1), clf.num_classes
-    means = getattr(data, "means", None)
-    if means is None:
+    if not isinstance(data, KnownModes):
         raise DataError(f"metric 'codes' needs labelled images or a mixture with known modes, not {data.name!r}")
-    sig = torch.as_tensor(getattr(data, "sigmas", data.sigma), dtype=torch.float64).reshape(-1).expand(means.shape[0])
+    means = data.means
+    sig = torch.as_tensor(data.sigmas, dtype=torch.float64).reshape(-1).expand(means.shape[0])
     d = torch.cdist(x.double().reshape(x.shape[0], -1), means.double()) / sig
     return d.argmin(1), int(means.shape[0])
 
 
-@METRICS.register("codes", paper="Chen et al. 2016 (InfoGAN): categorical code vs classes, Hungarian matching")
+@METRICS.register("codes", paper="Chen et al. 2016 (InfoGAN): categorical code vs classes, Hungarian matching",
+                  needs=(HAS_CODES,))
 def codes_metric(ctx: EvalContext) -> dict[str, float]:
     """``code_accuracy``: samples labelled as the class matched to their categorical code
     (one-to-one, Hungarian); ``code_accuracy_worst``: the lowest per-code accuracy."""
-    model = ctx.cache.get("model")
-    codes = getattr(model, "codes", None)
-    if codes is None or not getattr(codes, "categories", 0):
+    model = ctx.model
+    if not isinstance(model, HasCodes) or not model.codes.categories:
         raise ConfigError("metric 'codes' needs an InfoGAN run with a categorical code (model=infogan)")
-    k = codes.categories
+    k = model.codes.categories
     c = torch.arange(ctx.num_samples) % k
     x = model.generate_codes(c, seed=ctx.seed)
     labels, num_labels = label_samples(ctx, x)

@@ -37,6 +37,7 @@ from gankit.metrics import inception as inc
 from gankit.metrics.features import (ClassifierExtractor, FeatureExtractor, InceptionExtractor, cache_dir,
                                      load_or_train_classifier, tensor_fingerprint)
 from gankit.metrics.frechet import frechet_distance
+from gankit.metrics.needs import FEATURES, IMAGES, LABELS, NEIGHBOURS, STACKED
 from gankit.metrics.stats import FeatureStats, load_reference
 
 _ROWS = 1024  # row chunk of the pairwise-distance matrices (bounds memory at 1024 x N doubles)
@@ -219,10 +220,10 @@ def real_images(ctx: EvalContext) -> tuple[Tensor, Tensor | None]:
     position is untouched."""
     if "images.real" not in ctx.cache:
         data = ctx.data
-        if hasattr(data, "x"):
+        if data.x is not None:
             n = min(ctx.num_samples, data.x.shape[0])
             idx = torch.randperm(data.x.shape[0], generator=ctx.generator(101))[:n]
-            y = getattr(data, "y", None)
+            y = data.y
             ctx.cache["images.real"] = (data.x[idx], None if y is None else y[idx])
         else:
             ctx.cache["images.real"] = data.sample(ctx.num_samples, ctx.generator(101))
@@ -244,11 +245,11 @@ def fake_images(ctx: EvalContext) -> tuple[Tensor, Tensor | None]:
 
 
 def _dataset_spec(ctx: EvalContext) -> tuple[str, dict[str, Any]] | None:
+    """The data set's registry name and options, when the evaluation was given them."""
     spec = ctx.cache.get("dataset")
     if isinstance(spec, dict) and "name" in spec:
         return str(spec["name"]), dict(spec.get("options") or {})
-    options = getattr(ctx.data, "options", None)
-    return (ctx.data.name, dict(options)) if isinstance(options, dict) else None
+    return None
 
 
 def _test_split(ctx: EvalContext) -> tuple[Tensor, Tensor] | None:
@@ -270,7 +271,7 @@ def test_split(name: str, options: dict[str, Any], *, shape: tuple[int, ...]) ->
         warnings.warn(f"{name}: no test split ({e}); the feature classifier holds out 10% of the training set",
                       stacklevel=2)
         return None
-    x, y = getattr(test, "x", None), getattr(test, "y", None)
+    x, y = test.x, test.y
     if x is None or y is None or tuple(x.shape[1:]) != tuple(shape):
         return None
     return x, y
@@ -280,7 +281,7 @@ def classifier(ctx: EvalContext) -> ClassifierExtractor:
     """gankit's classifier for ``ctx.data`` (trained on it, tested on its test split), once per evaluation."""
     if "extractor.classifier" not in ctx.cache:
         data = ctx.data
-        x, y = getattr(data, "x", None), getattr(data, "y", None)
+        x, y = data.x, data.y
         if x is None or y is None or data.num_classes < 2:
             raise DataError(f"data set {data.name!r} has no class labels, so gankit cannot train its feature "
                             "classifier; give a TorchScript Inception file (--inception PATH) instead")
@@ -299,7 +300,7 @@ def _say_once(ctx: EvalContext, message: str) -> None:
 
 
 def _real_count(ctx: EvalContext) -> int:
-    x = getattr(ctx.data, "x", None)
+    x = ctx.data.x
     return min(ctx.num_samples, x.shape[0]) if x is not None else ctx.num_samples
 
 
@@ -425,7 +426,7 @@ def _card(ctx: EvalContext, ext: FeatureExtractor, metric: str, options: dict[st
 
 # --------------------------------------------------------------------------- registered metrics
 
-@METRICS.register("fid", paper="Heusel et al. 2017")
+@METRICS.register("fid", paper="Heusel et al. 2017", needs=(IMAGES, FEATURES), default_for={"images": 0})
 def fid(ctx: EvalContext, *, extractor: str = "auto", reference: str = "",
         allow_singular: bool = False) -> dict[str, float]:
     """Frechet distance between Gaussians fitted to real and generated features (lower is better).
@@ -470,7 +471,7 @@ def _check_singular(ctx: EvalContext, n_real: int, n_fake: int, allow: bool) -> 
     _say_once(ctx, msg)
 
 
-@METRICS.register("kid", paper="Binkowski et al. 2018")
+@METRICS.register("kid", paper="Binkowski et al. 2018", needs=(IMAGES, FEATURES), default_for={"images": 1})
 def kid(ctx: EvalContext, *, extractor: str = "auto", num_subsets: int = 100,
         subset_size: int = 1000) -> dict[str, float]:
     """Unbiased polynomial-kernel MMD^2 averaged over subsets, with its std over subsets."""
@@ -480,7 +481,8 @@ def kid(ctx: EvalContext, *, extractor: str = "auto", num_subsets: int = 100,
     return {"kid": mean, "kid_std": std}
 
 
-@METRICS.register("pr", paper="Kynkaanniemi et al. 2019")
+@METRICS.register("pr", paper="Kynkaanniemi et al. 2019", needs=(IMAGES, FEATURES, NEIGHBOURS),
+                  default_for={"images": 2})
 def pr(ctx: EvalContext, *, extractor: str = "auto", k: int = 3) -> dict[str, float]:
     """Improved precision (fidelity) and recall (diversity) from k-NN manifolds."""
     real, fake = _pair(ctx, extractor, "pr", {"k": k})
@@ -488,7 +490,7 @@ def pr(ctx: EvalContext, *, extractor: str = "auto", k: int = 3) -> dict[str, fl
     return {"precision": p, "recall": r}
 
 
-@METRICS.register("dc", paper="Naeem et al. 2020")
+@METRICS.register("dc", paper="Naeem et al. 2020", needs=(IMAGES, FEATURES, NEIGHBOURS))
 def dc(ctx: EvalContext, *, extractor: str = "auto", k: int = 5) -> dict[str, float]:
     """Density and coverage from k-NN balls around real samples."""
     real, fake = _pair(ctx, extractor, "dc", {"k": k})
@@ -521,7 +523,8 @@ def _base_classifier(ctx: EvalContext) -> ClassifierExtractor:
     return ctx.cache["extractor.stacked_base"]
 
 
-@METRICS.register("stacked_modes", paper="Metz et al. 2017; Srivastava et al. 2017 (VEEGAN); Lin et al. 2018")
+@METRICS.register("stacked_modes", paper="Metz et al. 2017; Srivastava et al. 2017 (VEEGAN); Lin et al. 2018",
+                  needs=(STACKED,))
 def stacked_modes(ctx: EvalContext) -> dict[str, float]:
     """Stacked MNIST's mode count: modes (of K**3) with at least one sample, each channel
     classified by gankit's classifier of the base set, and KL(p_gen || p_data) of the mode
@@ -543,7 +546,7 @@ def stacked_modes(ctx: EvalContext) -> dict[str, float]:
     return out
 
 
-@METRICS.register("classes", paper="")
+@METRICS.register("classes", paper="", needs=(IMAGES, LABELS), default_for={"images": 3})
 def classes(ctx: EvalContext, *, min_share: float = 0.1) -> dict[str, float]:
     """Classes generated, KL of the class histogram to the data's and, for conditional models,
     the accuracy of generated samples w.r.t. the requested class (gankit's classifier)."""
@@ -552,7 +555,8 @@ def classes(ctx: EvalContext, *, min_share: float = 0.1) -> dict[str, float]:
     _note(ctx, desc, "classes")
     assert logits is not None
     requested = fake_images(ctx)[1]
-    y = getattr(ctx.data, "y")
+    y = ctx.data.y
+    assert y is not None  # the classifier above needs labels
     hist = torch.bincount(y, minlength=clf.num_classes)
     return class_statistics(logits.argmax(1), hist, requested=requested, min_share=min_share)
 

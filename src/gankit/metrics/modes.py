@@ -14,7 +14,9 @@ import math
 import torch
 from torch import Tensor
 
+from gankit.capabilities import KnownModes
 from gankit.metrics.base import METRICS, EvalContext
+from gankit.metrics.needs import KNOWN_MODES
 
 
 def mode_statistics(samples: Tensor, means: Tensor, sigma: float | Tensor, *, threshold: float = 3.0,
@@ -50,12 +52,12 @@ def mode_statistics(samples: Tensor, means: Tensor, sigma: float | Tensor, *, th
             "hq_percent": 100.0 * float(hq.double().mean()), "reverse_kl": reverse_kl}
 
 
-@METRICS.register("modes", paper="Srivastava et al. 2017 (VEEGAN); Lin et al. 2018 (PacGAN)")
+@METRICS.register("modes", paper="Srivastava et al. 2017 (VEEGAN); Lin et al. 2018 (PacGAN)",
+                  needs=(KNOWN_MODES,), default_for={"modes": 0})
 def modes_metric(ctx: EvalContext, *, threshold: float = 3.0) -> dict[str, float]:
     """Modes captured, % high-quality samples (within 3 sigma) and reverse KL to uniform."""
     data = ctx.data
-    if not hasattr(data, "means"):
+    if not isinstance(data, KnownModes):
         raise ValueError(f"the 'modes' metric needs a mixture data set with known means, not {data.name!r}")
     fake = ctx.generate(ctx.num_samples, None)
-    return mode_statistics(fake, data.means, getattr(data, "sigmas", data.sigma), threshold=threshold,
-                           weights=getattr(data, "weights", None))
+    return mode_statistics(fake, data.means, data.sigmas, threshold=threshold, weights=data.weights)

@@ -13,7 +13,7 @@
   the untranslated images (what the identity would score) and for real images of the target
   class (the classifier's own accuracy there: what a perfect translation would score).
 
-They need the run's model (``ctx.cache["model"]``, with ``translate``) and a data set of
+They need the run's model (``ctx.model``, a :class:`~gankit.capabilities.Translates`) and a data set of
 pairs (:class:`~gankit.data.pairs.PairedSource`) or domains (:class:`~gankit.data.pairs.DomainsSource`).
 """
 
@@ -25,11 +25,33 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from gankit.capabilities import Translates
 from gankit.data.pairs import DomainsSource, PairedSource
 from gankit.errors import DataError
 from gankit.metrics.base import METRICS, EvalContext
+from gankit.metrics.needs import Need, Planned
 
 MAX_PSNR = 100.0  # dB for an exact reproduction (MSE 0): finite, so means stay numbers
+
+
+def _translation_run(kind: type, model: str) -> Need:
+    """The need of a translation run: model ``model`` on data of ``kind``."""
+    def problem(p: Planned) -> str | None:
+        if isinstance(p.data, kind) and isinstance(p.model, Translates):
+            return None
+        return f"needs model={model} on {'paired data' if kind is PairedSource else 'two image domains'}"
+    return Need(f"a translation run (model={model})", problem)
+
+
+def _class_domains(p: Planned) -> str | None:
+    if isinstance(p.data, DomainsSource) and p.data.classes is not None:
+        return None
+    return f"needs domains that are classes of a labelled set (data=fashion-domains), not {p.data.name!r}"
+
+
+PAIRED = _translation_run(PairedSource, "pix2pix")
+DOMAINS = _translation_run(DomainsSource, "cyclegan")
+CLASS_DOMAINS = Need("domains that are classes of a labelled set", _class_domains)
 
 
 def l1_error(x: Tensor, y: Tensor) -> float:
@@ -46,9 +68,9 @@ def psnr(x: Tensor, y: Tensor) -> float:
     return float(db.clamp(max=MAX_PSNR).mean())
 
 
-def _model(ctx: EvalContext, metric: str, kind: type) -> Any:
-    model = ctx.cache.get("model")
-    if model is None or not hasattr(model, "translate") or not isinstance(ctx.data, kind):
+def _model(ctx: EvalContext, metric: str, kind: type) -> Translates:
+    model = ctx.model
+    if not isinstance(model, Translates) or not isinstance(ctx.data, kind):
         need = "model=pix2pix on paired data" if kind is PairedSource else "model=cyclegan on two domains"
         raise DataError(f"the {metric!r} metric needs a translation run ({need})")
     return model
@@ -75,19 +97,19 @@ def _paired(ctx: EvalContext, name: str, fn: Any) -> dict[str, float]:
     return out
 
 
-@METRICS.register("l1", paper="Isola et al. 2017")
+@METRICS.register("l1", paper="Isola et al. 2017", needs=(PAIRED,))
 def l1_metric(ctx: EvalContext) -> dict[str, float]:
     """Held-out mean |G(a) - b| (pixels in [-1, 1]) beside the identity and mean-image translators."""
     return _paired(ctx, "l1", l1_error)
 
 
-@METRICS.register("psnr", paper="Isola et al. 2017")
+@METRICS.register("psnr", paper="Isola et al. 2017", needs=(PAIRED,))
 def psnr_metric(ctx: EvalContext) -> dict[str, float]:
     """Held-out PSNR of G(a) against b (dB, pixels in [0, 1]) beside the identity and mean-image translators."""
     return _paired(ctx, "psnr", psnr)
 
 
-def _heldout_domains(ctx: EvalContext, metric: str) -> tuple[Any, DomainsSource, Tensor, Tensor]:
+def _heldout_domains(ctx: EvalContext, metric: str) -> tuple[Translates, DomainsSource, Tensor, Tensor]:
     model = _model(ctx, metric, DomainsSource)
     data: DomainsSource = ctx.data  # type: ignore[assignment]
     if "translate.domains" not in ctx.cache:
@@ -98,7 +120,7 @@ def _heldout_domains(ctx: EvalContext, metric: str) -> tuple[Any, DomainsSource,
     return model, data, a, b
 
 
-@METRICS.register("cycle", paper="Zhu et al. 2017")
+@METRICS.register("cycle", paper="Zhu et al. 2017", needs=(DOMAINS,))
 def cycle_metric(ctx: EvalContext) -> dict[str, float]:
     """Held-out cycle errors mean|F(G(a)) - a| and mean|G(F(b)) - b| beside a translator that forgets its input."""
     model, data, a, b = _heldout_domains(ctx, "cycle")
@@ -130,7 +152,8 @@ def _share(clf: Any, x: Tensor, k: int) -> float:
     return float((clf.features_and_logits(x)[1].argmax(1) == k).double().mean()) if len(x) else math.nan
 
 
-@METRICS.register("translated_classes", paper="Zhu et al. 2017 (translated-class accuracy with a classifier)")
+@METRICS.register("translated_classes", paper="Zhu et al. 2017 (translated-class accuracy with a classifier)",
+                  needs=(DOMAINS, CLASS_DOMAINS))
 def translated_classes(ctx: EvalContext) -> dict[str, float]:
     """Share of G(a) classified as B's class and of F(b) as A's (gankit's classifier), beside the
     untranslated images' share (the identity) and real target images' (the ceiling)."""
@@ -142,27 +165,3 @@ def translated_classes(ctx: EvalContext) -> dict[str, float]:
             "translated_acc_BA": _share(clf, model.translate(b, "BA"), ka),
             "translated_acc_AB_identity": _share(clf, a, kb), "translated_acc_BA_identity": _share(clf, b, ka),
             "translated_acc_AB_real": _share(clf, b, kb), "translated_acc_BA_real": _share(clf, a, ka)}
-
-
-# --------------------------------------------------------------------------- checked before training
-
-def _needs(kind: type, model: str) -> Any:
-    def need(cfg: Any, data: Any, recipe: Any, name: str) -> str | None:
-        if not isinstance(data, kind) or not hasattr(recipe, "translate"):
-            return f"needs model={model} on {'paired data' if kind is PairedSource else 'two image domains'}"
-        if name == "translated_classes" and getattr(data, "classes", None) is None:
-            return (f"needs domains that are classes of a labelled set (data=fashion-domains), not {data.name!r}")
-        return None
-    return need
-
-
-def _register_needs() -> None:
-    """What each metric needs, checked by :func:`gankit.validate.check_eval` before any training."""
-    from gankit.validate import METRIC_NEEDS
-
-    METRIC_NEEDS.update({"l1": _needs(PairedSource, "pix2pix"), "psnr": _needs(PairedSource, "pix2pix"),
-                         "cycle": _needs(DomainsSource, "cyclegan"),
-                         "translated_classes": _needs(DomainsSource, "cyclegan")})
-
-
-_register_needs()

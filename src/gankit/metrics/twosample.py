@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gankit.data.base import TensorSource
+from gankit.capabilities import FiniteData, KnownModes
 from gankit.metrics.base import METRICS, EvalContext
+from gankit.metrics.needs import ENOUGH_ROWS, ONE_DIM
 from gankit.registry import Positive
 
 
@@ -54,7 +55,7 @@ def _real_pair(ctx: EvalContext, n: int) -> tuple[Tensor, Tensor]:
     return a, b
 
 
-@METRICS.register("energy", paper="Szekely & Rizzo 2013")
+@METRICS.register("energy", paper="Szekely & Rizzo 2013", needs=(ENOUGH_ROWS,), default_for={"1d": 1, "modes": 1})
 def energy_metric(ctx: EvalContext) -> dict[str, float]:
     """Energy distance generated-vs-real and its real-vs-real baseline."""
     n = ctx.num_samples
@@ -63,12 +64,13 @@ def energy_metric(ctx: EvalContext) -> dict[str, float]:
     return {"energy": energy_distance(fake, real), "energy_baseline": energy_distance(real2, real)}
 
 
-@METRICS.register("mmd", paper="Gretton et al. 2012")
+@METRICS.register("mmd", paper="Gretton et al. 2012", needs=(ENOUGH_ROWS,))
 def mmd_metric(ctx: EvalContext, *, bandwidth: float | None = None) -> dict[str, float]:
     """Unbiased Gaussian-kernel MMD^2 generated-vs-real (bandwidth: the modes' sigma if known)."""
     n = ctx.num_samples
     real, real2 = _real_pair(ctx, n)
-    h = bandwidth if bandwidth is not None else float(getattr(ctx.data, "sigma", 1.0)) * 3
+    sigma = ctx.data.sigma if isinstance(ctx.data, KnownModes) else 1.0
+    h = bandwidth if bandwidth is not None else float(sigma) * 3
     fake = ctx.generate(n, None)
     return {"mmd2": gaussian_mmd2(fake, real, h), "mmd2_baseline": gaussian_mmd2(real2, real, h)}
 
@@ -106,19 +108,20 @@ def heldout_pair(ctx: EvalContext, n: int) -> tuple[Tensor, Tensor]:
     * a distribution: two samples of ``n`` from differently seeded generators.
     """
     data = ctx.data
-    test = getattr(data, "test_x", None)
-    if isinstance(data, TensorSource) and test is not None and len(test) >= 2:
+    test = data.test_x
+    if isinstance(data, FiniteData) and test is not None and len(test) >= 2:
         ref = test[torch.randperm(len(test), generator=ctx.generator(1))[:n]]
         base = data.x[torch.randperm(len(data), generator=ctx.generator(2))[:min(n, len(data))]]
         return ref, base
-    if isinstance(data, TensorSource):
+    if isinstance(data, FiniteData):
         m = min(n, len(data) // 2)
         perm = torch.randperm(len(data), generator=ctx.generator(1))
         return data.x[perm[:m]], data.x[perm[m:2 * m]]
     return _real_pair(ctx, n)
 
 
-@METRICS.register("twosample", paper="Szekely & Rizzo 2013 (energy); Gretton et al. 2012 (MMD, median heuristic)")
+@METRICS.register("twosample", paper="Szekely & Rizzo 2013 (energy); Gretton et al. 2012 (MMD, median heuristic)",
+                  default_for={"points": 0})
 def twosample_metric(ctx: EvalContext, *, bandwidth: Positive | None = None) -> dict[str, float]:
     """Energy distance and unbiased RBF MMD^2 to held-out real data, each beside its real-vs-real baseline.
 
@@ -144,12 +147,12 @@ def binned_jsd(p: Tensor, q: Tensor) -> float:
     return 0.5 * kl(p) + 0.5 * kl(q)
 
 
-@METRICS.register("jsd1d")
+@METRICS.register("jsd1d", needs=(ONE_DIM,), default_for={"1d": 0})
 def jsd1d_metric(ctx: EvalContext, *, bins: int = 800) -> dict[str, float]:
     """JSD(p_data || p_g) for 1-D mixtures: exact data bin masses (CDF differences) vs
     generated bin masses from ``num_samples * 40`` samples, on a fine grid over the data's range."""
     data = ctx.data
-    if getattr(data, "dim", None) != 1:
+    if not (isinstance(data, KnownModes) and data.dim == 1):
         raise ValueError("the 'jsd1d' metric needs a 1-D mixture data set")
     lo = float((data.means[:, 0] - 6 * data.sigmas).min())
     hi = float((data.means[:, 0] + 6 * data.sigmas).max())

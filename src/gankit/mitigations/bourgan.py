@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from gankit.capabilities import FiniteData
 from gankit.data.base import sample_aside
 from gankit.errors import ConfigError
 from gankit.networks.priors import Prior
@@ -143,12 +144,12 @@ class BourGAN(Mitigation):
                               f"(one coordinate per scale; Bourgain's bound needs about {L * L}), got {dim}")
         if recipe.num_classes:
             raise ConfigError("mitigations.bourgan is for unconditional models (conditional=false)")
-        size = len(recipe.data) if hasattr(recipe.data, "__len__") else None   # None: a sampler without end
+        size = len(recipe.data) if isinstance(recipe.data, FiniteData) else None   # None: a sampler without end
         if size is not None and self.samples > size:
             raise ConfigError(f"mitigations.bourgan.samples={self.samples} exceeds the data set's {size} "
                               "training examples; use at most that many")
         prior = build_prior(recipe.data, dim, self.samples, self.sigma, recipe.cfg.seed,
-                            transform=getattr(recipe, "transform", None))
+                            transform=recipe.transform)
         self.unit = prior.unit
         return prior
 

@@ -15,6 +15,8 @@ batches go through D in separate calls, so the statistics never mix the two. In 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -135,10 +137,10 @@ class MinibatchDiscrimination(Mitigation):
     def __init__(self, kernels: int, dims: int, init_std: float) -> None:
         self.kernels, self.dims, self.init_std = kernels, dims, init_std
 
-    def wrap_discriminator(self, D: nn.Module, recipe: object) -> nn.Module:
+    def wrap_discriminator(self, D: nn.Module, recipe: Any) -> nn.Module:
         net = getattr(D, "inner", D)  # the network inside a packing wrapper
         a = _head_input_dim(net, self.name)
-        twice = getattr(getattr(recipe, "penalty", None), "loss", None) is not None  # R1 / GP differentiate twice
+        twice = recipe.penalty.loss is not None  # R1 / GP differentiate twice
         net.head = BatchFeatureHead(net.head, self.kernels, _MinibatchStat(a, self.kernels, self.dims, self.init_std,
                                                                            twice))
         return D

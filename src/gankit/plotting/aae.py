@@ -31,7 +31,7 @@ def plot_aae_run(run: Any, n: int = 2000) -> None:
     if not run.cfg.model['adversarial']:
         title += " (no adversarial phase)"
     plot_latent(recipe.encode(x), y, recipe.prior, run.dir / "latent.png", title=title, metrics=run.metrics,
-                class_names=getattr(data, "class_names", None))
+                class_names=list(data.class_names) or None)
     if data.kind == "images":
         held = recipe.heldout() or data
         xr, _ = examples(held, 40, torch.Generator().manual_seed(run.cfg.eval.seed + 1))

@@ -12,13 +12,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from gankit.capabilities import DrawsSampleGrid, Encodes, KnownModes  # noqa: E402
 from gankit.plotting.grid import save_image_grid  # noqa: E402
 
 
 def plot_run(run: Any) -> None:
     """``samples.png`` (or a sample grid for images) and ``losses.png``."""
     data = run.data
-    if hasattr(run.recipe, "encode"):  # an adversarial autoencoder: its D judges codes, not data
+    if isinstance(run.recipe, Encodes):  # an adversarial autoencoder: its D judges codes, not data
         from gankit.plotting.aae import plot_aae_run
 
         plot_aae_run(run)
@@ -28,7 +29,7 @@ def plot_run(run: Any) -> None:
         save_run_grid(run, run.dir / "samples.png")
     elif data.shape == (2,):
         plot_points_2d(run, run.dir / "samples.png")
-    elif data.shape == (1,) and hasattr(data, "log_prob"):
+    elif data.shape == (1,) and isinstance(data, KnownModes):
         plot_points_1d(run, run.dir / "samples.png")
     elif len(data.shape) == 1:
         plot_points_pairs(run, run.dir / "samples.png")
@@ -56,9 +57,9 @@ def plot_points_pairs(run: Any, path: Path, n: int = 2000, fake: torch.Tensor | 
         labels = torch.arange(n) % k if k else None
         fake = run.recipe.generate(n, labels, seed=run.cfg.eval.seed)
     real = real_points(run, max(n, len(fake)))
-    names = getattr(run.data, "class_names", None) or []
+    names = list(run.data.class_names)
     title = title or f"{run.cfg.model['loss'].name} on {run.data.name}, step {run.step}"
-    return pair_plot(real, fake.double().cpu().numpy(), path, columns=getattr(run.data, "columns", None), title=title,
+    return pair_plot(real, fake.double().cpu().numpy(), path, columns=run.data.columns, title=title,
                      fake_labels=None if labels is None or not k else labels.cpu().numpy(), class_names=names)
 
 
@@ -83,8 +84,9 @@ def plot_points_2d(run: Any, path: Path, n: int = 2500) -> None:
     labels = torch.arange(n) % k if k else None   # a conditional run: every class in turn
     fake = run.recipe.generate(n, labels, seed=run.cfg.eval.seed).numpy()
     real, _ = data.sample(n, torch.Generator().manual_seed(run.cfg.eval.seed + 1))
-    lo_d = float(data.means.min()) if hasattr(data, "means") else float(real.min())
-    hi_d = float(data.means.max()) if hasattr(data, "means") else float(real.max())
+    modes = isinstance(data, KnownModes)
+    lo_d = float(data.means.min()) if modes else float(real.min())
+    hi_d = float(data.means.max()) if modes else float(real.max())
     pad = 0.15 * (hi_d - lo_d) if hi_d > lo_d else 1.0   # a margin in the data's own units, whatever their range
     lo, hi = lo_d - pad, hi_d + pad
     g = np.linspace(lo, hi, 200)
@@ -95,14 +97,14 @@ def plot_points_2d(run: Any, path: Path, n: int = 2500) -> None:
     if dval is not None:
         cs = ax.contourf(xx, yy, dval.reshape(xx.shape), levels=20, cmap="RdBu_r", alpha=0.45)
         fig.colorbar(cs, ax=ax, fraction=0.046, label="D(x)" if run.recipe.objective.probability_outputs else "critic")
-    if hasattr(data, "log_prob"):
+    if modes:
         dens = data.log_prob(pts).exp().numpy().reshape(xx.shape)
         ax.contour(xx, yy, dens, levels=4, colors="k", linewidths=0.6)
     ax.scatter(real[:, 0], real[:, 1], s=2, c="k", alpha=0.3, label="data")
     if labels is None:
         ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:orange", alpha=0.6, label="generated")
     else:
-        names = getattr(data, "class_names", None) or [str(c) for c in range(k)]
+        names = list(data.class_names) or [str(c) for c in range(k)]
         for c in range(min(k, 10)):   # a legend of ten classes is the most that reads
             sel = (labels == c).numpy()
             ax.scatter(fake[sel, 0], fake[sel, 1], s=2, alpha=0.6, label=f"generated: {names[c]}")
@@ -113,7 +115,7 @@ def plot_points_2d(run: Any, path: Path, n: int = 2500) -> None:
     ax.set_title(title)
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
-    columns = getattr(data, "columns", None)
+    columns = data.columns
     if columns is not None and len(columns) == 2:
         ax.set_xlabel(columns[0])
         ax.set_ylabel(columns[1])
@@ -147,7 +149,7 @@ def plot_points_1d(run: Any, path: Path, n: int = 20000) -> None:
 
 def save_run_grid(run: Any, path: Path, per_class: int = 10) -> None:
     recipe = run.recipe
-    if hasattr(recipe, "sample_grid"):  # a recipe's own picture of its samples (translation: input | output | target)
+    if isinstance(recipe, DrawsSampleGrid):  # a recipe's own picture of its samples (translation: input | output | target)
         imgs, nrow = recipe.sample_grid(32, seed=run.cfg.eval.seed)
         save_image_grid(imgs, path, nrow=nrow)
     elif recipe.num_classes:

@@ -37,6 +37,7 @@ import torch
 
 from gankit import lockfile
 from gankit import jsonio
+from gankit.capabilities import FiniteData
 from gankit.errors import ConfigError
 
 SESSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -107,9 +108,9 @@ def make_items(run: Any, n: int, seed: int, points: int = 256) -> Items:
         raise ConfigError(f"judge shows images and 1-D or 2-D points; this run's data have shape {tuple(data.shape)}")
     half = n // 2
     gen = torch.Generator().manual_seed(seed)
-    k = int(getattr(recipe, "num_classes", 0) or 0)
+    k = recipe.num_classes
     if kind == "images":
-        if hasattr(data, "x") and len(data) < half:
+        if data.x is not None and len(data) < half:
             raise ConfigError(f"--n {n} needs {half} real images; the data set has {len(data)}")
         real_x, real_y = draw_real(data, half, seed)
         labels = torch.arange(half) % k if k else None
@@ -129,7 +130,7 @@ def make_items(run: Any, n: int, seed: int, points: int = 256) -> Items:
     if k and fake_y is not None:
         label[half:] = fake_y.numpy()
     order = torch.randperm(n, generator=gen).numpy()
-    names = [str(c) for c in getattr(data, "class_names", [])] if k else []
+    names = [str(c) for c in data.class_names] if k else []
     return Items(kind="images" if kind == "images" else "points", x=x[order], real=real[order], label=label[order],
                  class_names=names)
 
@@ -139,9 +140,9 @@ def draw_real(data: Any, n: int, seed: int, skip: int = 0) -> tuple[torch.Tensor
     data set gives rows ``skip .. skip + n - 1`` of one seeded permutation, so the held-out
     samples of the machine judges (``skip`` = the items' count) never repeat an item's image
     (fewer than ``n`` when the set runs out); an infinite one is sampled with its own stream."""
-    if hasattr(data, "x") and hasattr(data, "indices"):
+    if isinstance(data, FiniteData):
         perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[skip:skip + n]
-        y = getattr(data, "y", None)
+        y = data.y
         return data.x[perm], (None if y is None else y[perm])
     x, y = data.sample(n, torch.Generator().manual_seed(seed + 1_000_003 * (skip > 0)))
     return x, y

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gankit.capabilities import Discriminates, Encodes, FiniteData
 from gankit.report.judge import Items, Session, draw_real, judge_dir, read_sessions
 
 BOOTSTRAP_REPS = 10_000
@@ -136,15 +137,15 @@ def held_out_real(run: Any, n: int, seed: int, *, skip: int = 0) -> HeldOut:
       marked ``trained_on``."""
     data = run.data
     order = torch.Generator().manual_seed(seed)
-    test_x = getattr(data, "test_x", None)
+    test_x = data.test_x
     if test_x is not None and len(test_x) >= 2:
         idx = torch.randperm(len(test_x), generator=order)[:n]
-        test_y = getattr(data, "test_y", None)
+        test_y = data.test_y
         what = "the points file's held-out rows (data.test_fraction)" if data.kind == "points" else \
             "the data set's held-out rows"
         return HeldOut(test_x[idx], None if test_y is None else test_y[idx], "held-out rows", len(test_x), False,
                        f"{len(idx)} of {what}: {len(test_x)} rows never trained on (training split: {len(data)})")
-    if not (hasattr(data, "x") and hasattr(data, "indices")):
+    if not isinstance(data, FiniteData):
         x, y = draw_real(data, n, seed, skip=1)
         return HeldOut(x, y, "fresh samples", 0, False,
                        f"{len(x)} fresh samples of {data.name}, drawn apart from training's stream")
@@ -174,24 +175,25 @@ def _test_split(run: Any) -> Any:
         test = DATASETS.build(name, {**options, "split": "test"})
     except GankitError:
         return None
-    x = getattr(test, "x", None)
+    x = test.x
     return test if x is not None and len(x) >= 2 and tuple(x.shape[1:]) == tuple(run.data.shape) else None
 
 
 def critic_outputs(run: Any, x: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray | None, str]:
     """D's raw outputs ``(n,)`` on ``x (n, *shape)``, or None and the reason D cannot judge."""
     recipe = run.recipe
-    if hasattr(recipe, "encode"):
+    if isinstance(recipe, Encodes):
         return None, "an adversarial autoencoder's D judges latent codes, not data"
-    obj = getattr(recipe, "objective", None)
-    if obj is None or not obj.learned_critic:
+    if not isinstance(recipe, Discriminates):
+        return None, "the model has no discriminator of single samples"
+    obj = recipe.objective
+    if not obj.learned_critic:
         return None, "the objective has no discriminator"
     if obj.critic_dim != 1:
         return None, f"the critic has {obj.critic_dim} outputs per sample, not one logit"
     if recipe.num_classes and (labels is None or (np.asarray(labels) < 0).any()):
         return None, "a conditional D needs each sample's label, and these samples have none"
     D = recipe.D
-    discriminate = getattr(recipe, "discriminate", None)
     was = D.training
     D.eval()
     out = []
@@ -203,7 +205,7 @@ def critic_outputs(run: Any, x: np.ndarray, labels: np.ndarray | None) -> tuple[
                 if recipe.num_classes:
                     yb = torch.from_numpy(np.clip(labels[i:i + 1024], 0, None)).long().to(run.device)
                 # recipe.discriminate sees data-space inputs as D does in training (train.standardize)
-                o = discriminate(xb, yb) if discriminate is not None else (D(xb, yb) if yb is not None else D(xb))
+                o = recipe.discriminate(xb, yb)
                 if o.shape != (len(xb),):
                     return None, f"D returns shape {tuple(o.shape)} for {len(xb)} samples (packing?)"
                 out.append(o.float().cpu())
@@ -223,7 +225,7 @@ def _pool(run: Any, n: int, seed: int, items: Items) -> tuple[Pool, HeldOut]:
     n_items_real = int(items.real.sum()) if items.kind == "images" else 0
     real = held_out_real(run, n, seed, skip=max(1, n_items_real))
     n = len(real.x)
-    k = int(getattr(run.recipe, "num_classes", 0) or 0)
+    k = run.recipe.num_classes
     labels = (torch.arange(n) % k)[torch.randperm(n, generator=torch.Generator().manual_seed(seed + 7))] \
         if k and real.y is not None else None
     fake_x = run.recipe.generate(n, labels, seed=seed + 8)

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gankit.capabilities import Encodes
 from gankit.data.base import DATASETS, DataSource
 from gankit.errors import ConfigError, GankitError
 from gankit.losses import LOSSES, Objective
@@ -44,7 +45,7 @@ AAE_METRICS = ["recon", "latent_mmd"]
 
 @RECIPES.register("aae", summary="adversarial autoencoder: encoder vs a latent discriminator",
                   paper="Makhzani et al. 2015")
-class AAERecipe(Recipe):
+class AAERecipe(Encodes, Recipe):
     """Encoder, decoder, latent discriminator and prior of one AAE run, and its phases."""
 
     def __init__(self, cfg: Config, data: DataSource, device: torch.device, *, rank: int = 0,
@@ -88,7 +89,7 @@ class AAERecipe(Recipe):
 
     @property
     def default_metrics(self) -> list[str]:
-        from gankit.training.run import default_metrics
+        from gankit.metrics.defaults import default_metrics
 
         own = AAE_METRICS + (["latent_components"] if self.supervised else [])
         return own + default_metrics(self.data)

@@ -36,6 +36,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from gankit.capabilities import FiniteData
 from gankit.errors import ConfigError
 
 _OWNED = False  # True when gankit (not the caller) initialised the process group
@@ -177,11 +178,11 @@ class RankBatches:
         from gankit.training.fastpath import DeviceData
 
         self.data, self.device, self.ctx, self.channels_last = data, device, ctx, channels_last
-        self.sharded = hasattr(data, "shard")
+        self.sharded = isinstance(data, FiniteData)
         if self.sharded:
             data.shard = (ctx.rank, ctx.world)
         self.resident = None
-        if self.sharded and data_on_device and device.type != "cpu" and hasattr(data, "indices"):
+        if self.sharded and data_on_device and device.type != "cpu":
             self.resident = DeviceData(data.x, data.y, device, channels_last=channels_last)
 
     def _slice(self, n: int) -> slice:

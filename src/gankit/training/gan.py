@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
+from gankit.capabilities import Discriminates
 from gankit.data.base import DataSource
 from gankit.errors import ConfigError
 from gankit.losses import LOSSES, Objective
@@ -69,7 +70,7 @@ def _add_terms(loss: Tensor, logs: Logs, phase: str, terms: list[tuple[str, Tens
 
 
 @RECIPES.register("gan", summary="generator vs discriminator (every loss, network, mitigation)")
-class GANRecipe(Recipe):
+class GANRecipe(Discriminates, Recipe):
     """Networks, objective, penalty and mitigations of one GAN run, and its phases.
 
     In a torchrun job (:mod:`gankit.training.distributed`) ``train.batch_size`` is the

@@ -36,6 +36,7 @@ from typing import Any, TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from gankit.capabilities import DrawsSampleGrid, HasCodes
 from gankit.data.base import DataSource
 from gankit.errors import ConfigError
 from gankit.losses.info import categorical_bound, gaussian_bound
@@ -54,7 +55,7 @@ CHEN = "Chen et al. 2016, 'InfoGAN: Interpretable Representation Learning by Inf
 
 @RECIPES.register("infogan", summary="noise + categorical/continuous codes, Q head on D maximising L_I",
                   paper=CHEN)
-class InfoGANRecipe(AuxiliaryGANRecipe):
+class InfoGANRecipe(HasCodes, DrawsSampleGrid, AuxiliaryGANRecipe):
     """The GAN recipe with InfoGAN's codes, Q head and mutual-information terms.
 
     Options: ``categories`` (K of the categorical code; 0 or 1: none), ``continuous`` (M
@@ -158,7 +159,7 @@ class InfoGANRecipe(AuxiliaryGANRecipe):
     def default_metrics(self) -> list[str]:
         """The data's default metrics, and ``codes`` where samples can be labelled (labelled
         images, mixtures with known modes)."""
-        from gankit.training.run import default_metrics
+        from gankit.metrics.defaults import default_metrics
 
         own = default_metrics(self.data, self.cfg.eval.inception)
         d = self.data

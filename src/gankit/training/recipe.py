@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import torch
 from torch import nn
 
+from gankit.capabilities import Generates
 from gankit.data.base import DataSource
 from gankit.registry import Component, Of, Registry
 from gankit.training.loop import Phase, Trainer, lr_factor, lr_schedule
@@ -58,7 +59,7 @@ def build_recipe(cfg: Any, data: DataSource, device: torch.device, rank: int = 0
     return load_recipes().build(cfg.model.name, cfg.model.options, cfg=cfg, data=data, device=device, rank=rank)
 
 
-class Recipe:
+class Recipe(Generates):
     """Subclasses set ``trainer``, ``data`` and ``data_rng`` and define :meth:`modules`."""
 
     trainer: Trainer

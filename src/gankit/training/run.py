@@ -27,6 +27,7 @@ from gankit.data import DATASETS, DataSource
 from gankit.data.points import unused_labels_note
 from gankit.errors import CheckpointError, ConfigError
 from gankit.metrics import METRICS, EvalContext
+from gankit.metrics.defaults import metrics_to_compute
 from gankit.registry import Registry
 from gankit.training import distributed, rundir
 from gankit.training.callbacks import Callback, as_callback
@@ -54,33 +55,6 @@ def pick_device(name: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device=cuda but no CUDA device is available (use device=auto or cpu)")
     return dev
-
-
-def inception_usable(data: DataSource, inception: str | None, num_samples: int | None) -> bool:
-    """Whether image metrics can use Inception features: weights given or installed
-    (``gankit[inception]``) and at least 2048 images on each side (FID's covariance)."""
-    from gankit.metrics import inception as inc
-
-    if inception is not None:
-        return True
-    found = inc.find_weights(None)
-    n = num_samples if num_samples is not None else 0
-    n = min(n, len(data)) if hasattr(data, "__len__") else n
-    return found is not None and found.is_file() and n >= inc.FEATURE_DIM
-
-
-def default_metrics(data: DataSource, inception: str | None = None, num_samples: int | None = None) -> list[str]:
-    if data.kind == "images":
-        # Without labels there is no classifier to extract features: only Inception features remain.
-        if not data.num_classes and not inception_usable(data, inception, num_samples):
-            return []
-        names = ("fid", "kid", "pr", "classes") if data.num_classes else ("fid", "kid", "pr")
-        return [m for m in names if m in METRICS]
-    if getattr(data, "dim", None) == 1:
-        return ["jsd1d", "energy"]
-    if hasattr(data, "means"):
-        return ["modes", "energy"]
-    return ["twosample"]  # no known modes: energy and MMD^2 to held-out data beside their baselines
 
 
 class Run:
@@ -316,18 +290,17 @@ class Run:
         def generate(n: int, labels: torch.Tensor | None) -> torch.Tensor:
             return self.recipe.generate(n, labels, seed=seed)
 
-        return EvalContext(self.data, generate, num_samples=ev.num_samples, seed=seed, device=self.device,
+        return EvalContext(self.data, generate, num_samples=ev.num_samples, seed=seed, device=self.device, model=self.recipe,
                            cache={"inception": ev.inception, "conditional": bool(self.recipe.num_classes),
                                   "inception_resize": ev.inception_resize, "fid_reference": ev.fid_reference,
                                   # the feature classifier's training bar (first use of a data set only)
                                   "progress": bool(self.cfg.train.progress and self.is_main),
-                                  "model": self.recipe,
                                   # the classifier trains on this data set's own train split, tests on its test split
                                   "dataset": {"name": self.cfg.data.name, "options": dict(self.cfg.data.options)}})
 
     def evaluate(self, metrics: Iterable[str] | None = None) -> dict[str, Any]:
-        names = list(metrics) if metrics is not None else (self.cfg.eval.metrics or getattr(
-            self.recipe, "default_metrics", None) or default_metrics(self.data, self.cfg.eval.inception, self.cfg.eval.num_samples))
+        names = list(metrics) if metrics is not None else metrics_to_compute(
+            self.cfg.eval.metrics, self.recipe, self.data, self.cfg.eval.inception, self.cfg.eval.num_samples)
         ctx = self.eval_context()
         out: dict[str, Any] = {}
         bar = None

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from gankit.capabilities import Classifies
 from gankit.data.base import DataSource
 from gankit.data.labelled import split_labelled, test_split
 from gankit.errors import ConfigError
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from gankit.config import Config
 
 
-class SemiSupervised:
+class SemiSupervised(Classifies):
     """What the semi-supervised recipes share: the labelled split, the test split, the
     classifier's predictions and the labelled data's checkpointed position."""
 

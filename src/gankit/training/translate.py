@@ -30,6 +30,7 @@ from typing import Any, Literal, TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
+from gankit.capabilities import Translates
 from gankit.data.base import DataSource
 from gankit.data.pairs import DomainsSource, PairedSource
 from gankit.errors import ConfigError
@@ -140,7 +141,7 @@ def check_patch_size(D: nn.Module, shape: tuple[int, ...], model: str) -> None:
                       f"{need}x{need}; set data.size={need} or fewer model.d_layers")
 
 
-class TranslationRecipe(Recipe):
+class TranslationRecipe(Translates, Recipe):
     """What pix2pix and CycleGAN share: objective, checks, and applying a network to images."""
 
     num_classes = 0  # no labels pick anything: the input image is the condition
