@@ -28,7 +28,7 @@ import yaml
 
 from gankit.errors import ConfigError
 from gankit.registry import (Bounds, Component, Count, Fraction, NonNegative, NonNegativeInt, Positive, Registry, Seed,
-                             coerce, plain)
+                             coerce)
 
 
 def _opt(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = dataclasses.MISSING) -> Any:

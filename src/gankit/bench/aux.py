@@ -33,6 +33,7 @@ from gankit.bench.report import (
     table,
     write,
 )
+from gankit.capabilities import HasCodes
 from gankit.errors import ConfigError
 
 PRESETS = {"infogan": "infogan-digits", "acgan": "acgan-fashion-mnist", "cdcgan": "cdcgan-fashion-mnist"}
@@ -94,7 +95,7 @@ def _bench_model(model: str, steps: int, seed: int, out_dir: Path, suffix: str =
     t = train_timed(cfg, out_dir / f"{model}{suffix}")
     run = t.run
     recipe = run.recipe
-    if hasattr(recipe, "code_grid"):       # a row per code value, continuous code 0 along it
+    if isinstance(recipe, HasCodes):        # a row per code value, continuous code 0 along it
         grid, cols = recipe.code_grid(10, vary=0 if recipe.codes.continuous else None, seed=0), 10
     else:                                  # a row per class
         k = recipe.num_classes

@@ -22,7 +22,7 @@ class FinalOutputs(Callback):
         run.plot()
         from gankit.report import write_report
 
-        write_report(run.dir, class_names=getattr(run.data, "class_names", None))
+        write_report(run.dir, class_names=run.data.class_names)
 
 
 __all__ = ["FinalOutputs"]

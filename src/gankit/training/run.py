@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from gankit.config import Config, build_config, load_config, recorded_config
+from gankit.capabilities import FiniteData
 from gankit.data import DATASETS, DataSource
 from gankit.data.points import unused_labels_note
 from gankit.errors import CheckpointError, ConfigError
@@ -78,7 +79,7 @@ class Run:
         torch.manual_seed(cfg.seed * 1000)
         self.data: DataSource = DATASETS.build(cfg.data.name, cfg.data.options)
         self.recipe = build_recipe(cfg, self.data, self.device, rank=ctx.rank)
-        if ctx.active and not getattr(self.recipe, "supports_distributed", False):
+        if ctx.active and not self.recipe.supports_distributed:
             raise ConfigError(f"model={cfg.model.name} does not support multi-process training yet; run one process")
         from gankit.validate import check_run
 
@@ -329,7 +330,7 @@ class Run:
         out: dict[str, Any] | None = None
         if self.is_main:
             data_state = self.data.state_dict()
-            shard = getattr(self.data, "shard", None)
+            shard = self.data.shard if isinstance(self.data, FiniteData) else None
             if shard is not None:
                 self.data.shard = (0, 1)  # metrics draw real data as one process
             devices = [self.device] if self.device.type == "cuda" else []

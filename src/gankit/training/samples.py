@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from gankit.capabilities import DrawsSampleGrid
 from gankit.training.callbacks import Callback
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ def save_samples(run: Run, writer: Any = None) -> Path | None:
     k = recipe.num_classes
     labels = torch.arange(k).repeat_interleave(10) if k else None
     n = 10 * k if k else 64
-    if hasattr(recipe, "sample_grid"):  # the recipe's own picture (translation: input | output | target)
+    if isinstance(recipe, DrawsSampleGrid):  # the recipe's own picture (translation: input | output | target)
         imgs, nrow = recipe.sample_grid(32, seed=seed)
     else:
         imgs, nrow = recipe.generate(n, labels, seed=seed), 10 if k else 8
