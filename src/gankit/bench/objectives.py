@@ -73,8 +73,8 @@ def objective_table() -> dict[str, dict[str, Any]]:
                 out[f"fgan-{div}"] = {"loss": {"name": "fgan", "divergence": div}}
         elif entry.name == "wgan":
             for row, (preset, extra) in WGAN_ROWS.items():
-                layer = load_preset(preset)  # the recipe's keys in their short spelling: loss=wgan, penalty=gp
-                out[row] = merge({**layer.pop("model", {}), **layer}, extra)
+                row_cfg = merge(load_preset(preset), extra)
+                out[row] = {**row_cfg.pop("model", {}), **row_cfg}  # the short spelling: loss=wgan penalty=gp
         else:
             out[entry.name] = SETTINGS.get(entry.name, {"loss": {"name": entry.name}})
     return out
