@@ -61,8 +61,8 @@ def time_default_run(busy: bool) -> dict[str, float]:
 def step_comparison(blocks: int = 15, steps_per_block: int = 200) -> dict[str, float]:
     """Median ms per step of gankit's loop and of the hand-written loop, interleaved."""
     from gankit.config import load_config
-    from gankit.training.loop import read_logs
-    from gankit.training.run import Run
+    from gankit.engine.loop import read_logs
+    from gankit.session.run import Run
 
     torch.set_num_threads(1)
     cfg = load_config(None, ["train.progress=false", "train.threads=1"], preset="base")

@@ -37,7 +37,7 @@ def main() -> None:
     from gankit.metrics.twosample import energy_distance
     from gankit.mitigations.rejection import acceptance, fit_critic
     from gankit.networks.mlp import MLPDiscriminator
-    from gankit.training import train
+    from gankit.session import train
 
     data = random_mixture(a.member)
     cfg = run_config("best", data, 0)

@@ -28,7 +28,7 @@ def main() -> None:
     from gankit.bench.generalise import run_config
     from gankit.data.toy import random_mixture
     from gankit.metrics.modes import mode_statistics
-    from gankit.training import train
+    from gankit.session import train
 
     data = random_mixture(member)
     cfg = run_config(method, data, 0, overrides=overrides)

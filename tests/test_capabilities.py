@@ -19,7 +19,7 @@ from gankit.errors import ConfigError
 from gankit.metrics import METRICS
 from gankit.metrics.defaults import default_metrics
 from gankit.metrics.needs import Need
-from gankit.training.recipe import load_recipes
+from gankit.recipes import RECIPES as _RECIPES
 from gankit.validate import check_eval
 
 CPU = torch.device("cpu")
@@ -73,11 +73,11 @@ def _config(name: str, domains: Path, **over):
 def _build(name: str, domains: Path, **over):
     cfg = _config(name, domains, **over)
     data = DATASETS.build(cfg.data.name, cfg.data.options)
-    return cfg, data, load_recipes().build(cfg.model.name, cfg.model.options, cfg=cfg, data=data, device=CPU, rank=0)
+    return cfg, data, _RECIPES.build(cfg.model.name, cfg.model.options, cfg=cfg, data=data, device=CPU, rank=0)
 
 
 def test_every_registered_recipe_is_in_the_table() -> None:
-    assert set(load_recipes().names()) == set(RECIPES)
+    assert set(_RECIPES.names()) == set(RECIPES)
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
@@ -120,7 +120,7 @@ def test_infogan_draws_its_grid_only_for_images() -> None:
     cfg = build_config({"model": {"name": "infogan", "categories": 4}, "latent_dim": 7, "data": "ring", **SMALL,
                         "train": {"batch_size": 8, "progress": False}})
     data = DATASETS.build(cfg.data.name, cfg.data.options)
-    recipe = load_recipes().build("infogan", cfg.model.options, cfg=cfg, data=data, device=CPU, rank=0)
+    recipe = _RECIPES.build("infogan", cfg.model.options, cfg=cfg, data=data, device=CPU, rank=0)
     with pytest.raises(AttributeError):
         recipe.sample_grid  # noqa: B018
 

@@ -22,7 +22,7 @@ import torch
 import yaml
 
 from gankit import plugins
-from gankit.cli.inspect import registries
+from gankit.components import registries
 from gankit.config import build_config, load_config
 from gankit.errors import CheckpointError, ConfigError
 
@@ -117,7 +117,7 @@ def test_eval_sample_and_resume_reopen_the_run_with_the_plug_in_named_again(trai
     assert a.returncode == 0, a.stderr
     xa = np.load(tmp_path / "a.npy")
     assert xa.shape == (50, 2) and np.isfinite(xa).all()
-    from gankit.training.run import load_run
+    from gankit.session.run import load_run
 
     # in this process too: load_run loads the recorded plug-in the user named before validating the config
     plugins.request([plug])
@@ -137,7 +137,7 @@ def test_a_run_whose_plug_in_is_gone_is_one_line(trained, tmp_path):
     state["config"]["plugins"] = [str(tmp_path / "gone.py")]
     torch.save(state, moved / "checkpoint.pt")
     with pytest.raises(CheckpointError) as e:
-        from gankit.training.run import load_run
+        from gankit.session.run import load_run
 
         load_run(moved)
     assert f"holds an invalid config: plug-in file {tmp_path / 'gone.py'} does not exist" in str(e.value)

@@ -24,8 +24,8 @@ from gankit.errors import CheckpointError, ConfigError, DataError, GankitError  
 # The API that needs torch loads on first use, so that `import gankit.cli.main` is instant and
 # the command line's Ctrl-C handler is in place before torch starts loading.
 _LAZY = {"Config": "gankit.config", "build_config": "gankit.config", "load_config": "gankit.config",
-         "Run": "gankit.training", "load_run": "gankit.training", "resume": "gankit.training",
-         "train": "gankit.training"}
+         "Run": "gankit.session", "load_run": "gankit.session", "resume": "gankit.session",
+         "train": "gankit.session"}
 
 __version__ = "0.1.0"
 

@@ -98,8 +98,8 @@ class TrainConfig:
     sample_every: NonNegativeInt = _opt(0, "image grids from a fixed noise batch every N steps (0 = only at the end)")
     progress: bool = _opt(True, "progress bar and phase messages on stderr")
     tensorboard: bool = _opt(False, "also log losses, metrics and grids to RUN/tensorboard")
-    precision: Literal["fp32", "bf16", "fp16"] = _opt("fp32", "autocast dtype (gankit.training.precision)")
-    compile: bool = _opt(False, "torch.compile the networks (gankit.training.fastpath)")
+    precision: Literal["fp32", "bf16", "fp16"] = _opt("fp32", "autocast dtype (gankit.engine.precision)")
+    compile: bool = _opt(False, "torch.compile the networks (gankit.engine.fastpath)")
     channels_last: bool = _opt(False, "NHWC memory order for convolutional networks and image batches")
     data_on_device: bool = _opt(True, "keep a finite data set on the training device (one copy)")
     sync_batchnorm: bool = _opt(False, "SyncBatchNorm across processes (torchrun; CUDA only)")
@@ -175,9 +175,9 @@ def component_registries() -> dict[str, Registry[Any]]:
     """The registry that validates each top-level component section: the recipe (``model``,
     whose own options hold its networks, loss and the rest) and the data set."""
     from gankit.data import DATASETS
-    from gankit.training.recipe import load_recipes
+    from gankit.recipes import RECIPES
 
-    return {"model": load_recipes(), "data": DATASETS}
+    return {"model": RECIPES, "data": DATASETS}
 
 
 # Keys that once sat at the top level of a config and belong to the recipe: each layer (and

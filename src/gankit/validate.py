@@ -1,5 +1,5 @@
 """Checks that need more than one config value: the config against the data set and the
-recipe built from it. Run by :class:`gankit.training.run.Run` before the first step and
+recipe built from it. Run by :class:`gankit.session.run.Run` before the first step and
 before anything is written, so bad input fails in one line and nothing is created.
 
 The evaluation is checked here too: a run that trains for an hour and then cannot compute

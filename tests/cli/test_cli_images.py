@@ -9,7 +9,7 @@ from gankit.cli.main import main
 from gankit.config import build_config
 from gankit.plotting.grid import image_grid
 from gankit.plotting.latent import arithmetic, interpolate
-from gankit.training import Run, load_run
+from gankit.session import Run, load_run
 
 
 def _save_run(path, conditional):

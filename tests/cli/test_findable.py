@@ -218,7 +218,7 @@ SMALL = ["train.steps=3", "train.progress=false", "train.checkpoint_every=0", "e
 @pytest.mark.parametrize("name", ["dcgan-digits", "aae-digits", "aae-digits-supervised", "wgan-gp", "wgan-clip",
                                   "cdcgan-fashion-mnist"])
 def test_presets_train(name, tmp_path):
-    from gankit.training import train
+    from gankit.session import train
 
     extra = []
     if "fashion-mnist" in name:
@@ -313,7 +313,7 @@ def test_grid_columns(n, classes, columns):
 
 
 def test_sample_class_grid_is_near_square(tmp_path, capsys):
-    from gankit.training import Run
+    from gankit.session import Run
 
     cfg = build_config({"data": {"name": "digits"}, "conditional": True, "latent_dim": 8, "device": "cpu",
                         "generator": {"name": "dcgan", "width": 8}, "discriminator": {"name": "dcgan", "width": 8}})

@@ -6,7 +6,7 @@ every directory, compared before and after).
 The CLI runs in-process (``gankit.cli.main.main``); two cases go through the real entry
 point in a subprocess. The runs the commands read are built once per module: a 5-step ring
 run trained by ``gankit train``, and untrained DCGAN (digits, plain and conditional) and
-AAE runs saved from :class:`~gankit.training.Run` (the commands only draw from them).
+AAE runs saved from :class:`~gankit.session.Run` (the commands only draw from them).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from PIL import Image
 from gankit.cli import inspect as cli_inspect
 from gankit.cli.main import main
 from gankit.config import build_config
-from gankit.training import Run
+from gankit.session import Run
 
 TOY_TRAIN = ["--set", "train.steps=5", "--set", "eval.num_samples=200", "--set", "train.progress=false"]
 # Put before every train case's own --set's: should a case slip through validation it trains

@@ -233,7 +233,7 @@ def test_resume_trims_a_deeply_nested_line(world, tmp_path, capsys):
 def _serve(world: dict[str, str], tmp_path: Path):
     from gankit.report.judge import open_session
     from gankit.report.server import JudgeApp, make_server
-    from gankit.training import load_run
+    from gankit.session import load_run
 
     run = tmp_path / "ring"
     shutil.copytree(world["ring"], run)
@@ -310,7 +310,7 @@ def test_checkpoint_holds_no_row_sized_tensor_and_resume_is_exact(tmp_path):
     """A finite data set's checkpoint holds the generator state that drew its epoch's
     permutation, not the permutation: nothing in it grows with the rows. Resuming mid-epoch
     (step 6 of 4-batch epochs), across two epoch boundaries, equals the uninterrupted run."""
-    from gankit.training import resume, train
+    from gankit.session import resume, train
 
     rows = np.random.default_rng(1).normal(size=(3000, 2))
     np.save(tmp_path / "p.npy", rows)

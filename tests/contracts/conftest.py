@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import torch
 
-from gankit.training.checkpoint import load_checkpoint
-from gankit.training.run import Run, resume, train
+from gankit.engine.checkpoint import load_checkpoint
+from gankit.session.run import Run, resume, train
 
 # what legitimately differs between two runs of the same config: the clock
 UNTIMED = ("wall_time", "wall_time_s")

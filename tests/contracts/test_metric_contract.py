@@ -17,7 +17,7 @@ import torch
 from gankit.config import build_config
 from gankit.data import DATASETS
 from gankit.metrics import METRICS, EvalContext
-from gankit.training.run import Run
+from gankit.session.run import Run
 from gankit.validate import check_eval
 
 pytestmark = pytest.mark.usefixtures("module_cache_dir")  # one digits classifier for the module

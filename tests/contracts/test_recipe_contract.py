@@ -1,4 +1,4 @@
-"""The contract every recipe (``model=NAME``, :func:`gankit.training.recipe.load_recipes`) meets:
+"""The contract every recipe (``model=NAME``, :data:`gankit.recipes.RECIPES`) meets:
 from a tiny config it trains a few steps, and a run stopped half-way and resumed from its run
 directory ends bit-identically where the uninterrupted run ends (tests/contracts/conftest.py).
 
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gankit.training.recipe import load_recipes
+from gankit.recipes import RECIPES as _RECIPES
 
 RUN = {"train": {"steps": 6, "batch_size": 16, "progress": False, "log_every": 2, "checkpoint_every": 0},
        "eval": {"num_samples": 64, "metrics": []}}
@@ -92,7 +92,7 @@ def tiny_config(name: str, tmp_path: Path) -> dict[str, Any]:
     return raw
 
 
-@pytest.mark.parametrize("name", load_recipes().names())
+@pytest.mark.parametrize("name", _RECIPES.names())
 def test_every_recipe_resumes_bit_identically(name, tmp_path, resumes_exactly):
     run = resumes_exactly(tiny_config(name, tmp_path), 3)
     assert run.step == 6 and run.cfg.model.name == name

@@ -11,7 +11,7 @@ from gankit.config import build_config
 from gankit.data import DATASETS, PointsSource
 from gankit.data.points import read_points
 from gankit.errors import ConfigError, DataError, GankitError
-from gankit.training import Run
+from gankit.session import Run
 
 
 def _rows(t: torch.Tensor) -> np.ndarray:
@@ -146,7 +146,7 @@ def test_labelled_points_train_conditionally(tmp_path, pts):
 
 
 def test_the_shorthand_names_the_run_after_the_file(tmp_path, pts):
-    from gankit.training.run import run_name
+    from gankit.session.run import run_name
 
     np.save(tmp_path / "my-data.npy", pts)
     cfg = build_config({"data": f"points:{tmp_path / 'my-data.npy'}"})

@@ -114,7 +114,7 @@ def test_claim_holds_and_is_written(result):
     assert saved.summary["kl exact scale"] == pytest.approx(MIX_STD, rel=1e-4)
     assert (result.run_dir / "divergence-fit.png").stat().st_size > 10_000
     # each adversarial fit is a gankit run: its checkpoint reloads the fitted generator
-    from gankit.training import load_run
+    from gankit.session import load_run
 
     run = load_run(result.run_dir / "adversarial" / "kl-start0")
     mu, s = run.recipe.G.params()

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from gankit.config import load_config
-from gankit.training import load_run, resume, train
-from gankit.training.run import Run, pick_device
+from gankit.session import load_run, resume, train
+from gankit.session.run import Run, pick_device
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 
@@ -110,7 +110,7 @@ def test_one_process_nccl_job(tmp_path, monkeypatch):
     for k, v in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
                  "MASTER_PORT": str(port)}.items():
         monkeypatch.setenv(k, v)
-    from gankit.training import distributed
+    from gankit.engine import distributed
 
     try:
         run = train(load_config(None, TOY), run_dir=tmp_path / "r")

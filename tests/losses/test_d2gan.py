@@ -91,7 +91,7 @@ def test_log_positive_is_stable_and_exact():
 
 
 def test_the_two_critics_are_separate_networks(tmp_path):
-    from gankit.training import train
+    from gankit.session import train
 
     run = train(overrides=["loss=d2gan", "train.steps=5", "train.progress=false", "eval.num_samples=100",
                            "generator.width=16", "discriminator.width=16"], run_dir=tmp_path / "r")

@@ -12,7 +12,7 @@ from gankit.cli.main import main
 from gankit.config import build_config
 from gankit.losses import LOSSES
 from gankit.losses.gan import feature_matching_loss
-from gankit.training.recipe import load_recipes
+from gankit.recipes import RECIPES as _RECIPES
 
 
 def test_value_against_numpy():
@@ -58,7 +58,7 @@ def _recipe(**over):
     from gankit.data import DATASETS
 
     data = DATASETS.build(cfg.data.name, cfg.data.options)
-    return load_recipes().build(cfg.model.name, cfg.model.options, cfg=cfg, data=data,
+    return _RECIPES.build(cfg.model.name, cfg.model.options, cfg=cfg, data=data,
                                 device=torch.device("cpu"), rank=0)
 
 

@@ -10,7 +10,7 @@ from gankit.config import build_config
 from gankit.errors import ConfigError
 from gankit.plotting.latent import (arithmetic, candidates, interpolate, latent_arithmetic, lerp, render,
                                     seeded_latents, slerp)
-from gankit.training import Run
+from gankit.session import Run
 
 
 def _unit(d: int, n: int, seed: int) -> torch.Tensor:

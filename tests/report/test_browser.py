@@ -145,7 +145,7 @@ def test_time_limited_points_are_masked(browser: object, point_run: Path) -> Non
 
     from gankit.report.judge import open_session
     from gankit.report.server import JudgeApp, make_server
-    from gankit.training.run import load_run
+    from gankit.session.run import load_run
 
     session = open_session(load_run(point_run), point_run, name="hype-150ms", n=4, seed=0, exposure_ms=150,
                            points=256)

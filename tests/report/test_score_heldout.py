@@ -18,7 +18,7 @@ from gankit.cli.main import main
 from gankit.data import DATASETS
 from gankit.data.base import TensorSource
 from gankit.report import score
-from gankit.training.run import load_run
+from gankit.session.run import load_run
 
 N_ROWS = 200   # 10 % held out: 20 rows
 

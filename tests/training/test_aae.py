@@ -22,9 +22,9 @@ from scipy import stats
 from gankit.cli.main import main
 from gankit.config import build_config, merge
 from gankit.errors import ConfigError
-from gankit.training import train
-from gankit.training.loop import Trainer
-from gankit.training.run import Run
+from gankit.session import train
+from gankit.engine.loop import Trainer
+from gankit.session.run import Run
 
 BASE = {"model": "aae", "data": "digits", "latent_dim": 2, "seed": 0, "device": "cpu",
         "encoder": {"name": "mlp", "width": 128, "depth": 2},

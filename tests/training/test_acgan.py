@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from gankit.training.recipe import build_recipe
+from gankit.recipes.base import build_recipe
 from gankit.cli.main import main
 from gankit.config import build_config
 from gankit.data import DATASETS
@@ -18,8 +18,8 @@ from gankit.losses.info import class_loss
 from gankit.networks.auxiliary import AuxiliaryHead
 from gankit.networks.dcgan import DCGANDiscriminator
 from gankit.networks.mlp import MLPDiscriminator
-from gankit.training.acgan import ACGANRecipe
-from gankit.training.run import Run
+from gankit.recipes.acgan import ACGANRecipe
+from gankit.session.run import Run
 
 CENTRES = np.array([[-2.0, -2.0], [-2.0, 2.0], [2.0, -2.0], [2.0, 2.0]])
 

@@ -4,8 +4,8 @@ the process's choice, so checkpoints of fused (GPU) runs load on a CPU."""
 import torch
 
 from gankit.config import load_config
-from gankit.training.fastpath import configure_backends
-from gankit.training.run import Run
+from gankit.engine.fastpath import configure_backends
+from gankit.session.run import Run
 
 
 def test_deterministic_switch():
@@ -36,7 +36,7 @@ def test_a_fused_checkpoint_loads_into_an_unfused_optimiser(tmp_path):
 def test_threads_for_convolutions_are_the_cores_that_are_free(tmp_path, monkeypatch):
     import os
 
-    from gankit.training import threads
+    from gankit.session import threads
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     cores = len(os.sched_getaffinity(0))
@@ -56,7 +56,7 @@ def test_threads_for_convolutions_are_the_cores_that_are_free(tmp_path, monkeypa
 
 
 def test_others_busy_cores_reads_the_machine():
-    from gankit.training.threads import others_busy_cores
+    from gankit.session.threads import others_busy_cores
 
     v = others_busy_cores(0.05)
     assert 0.0 <= v <= os_cores() + 0.5

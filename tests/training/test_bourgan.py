@@ -95,7 +95,7 @@ def test_the_latent_centres_are_embedded_data_points():
 
 def test_bourgan_needs_a_latent_with_a_coordinate_per_scale(tmp_path):
     from gankit.errors import ConfigError
-    from gankit.training import train
+    from gankit.session import train
 
     with pytest.raises(ConfigError, match="needs latent_dim >= 8"):
         train(overrides=["mitigations.bourgan.samples=256", "prior=normal", "latent_dim=4", "train.steps=2"], run_dir=tmp_path / "r")

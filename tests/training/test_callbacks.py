@@ -9,9 +9,9 @@ import signal
 
 import pytest
 
-from gankit.training import rundir
-from gankit.training.callbacks import Callback
-from gankit.training.run import RunInterrupted, train
+from gankit.session import rundir
+from gankit.session.callbacks import Callback
+from gankit.session.run import RunInterrupted, train
 
 SMALL = {"train": {"steps": 6, "batch_size": 32, "progress": False, "log_every": 2, "eval_every": 3,
                    "checkpoint_every": 0, "threads": 1},

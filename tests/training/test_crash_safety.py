@@ -24,9 +24,9 @@ import pytest
 import torch
 
 from gankit.config import load_config
-from gankit.training import loop
-from gankit.training.loop import Diverged, lr_factor
-from gankit.training.run import Run, RunInterrupted, load_run, resume, train
+from gankit.engine import loop
+from gankit.engine.loop import Diverged, lr_factor
+from gankit.session.run import Run, RunInterrupted, load_run, resume, train
 
 SMALL_MLP = ["generator.width=32", "discriminator.width=32", "train.batch_size=64", "train.log_every=5",
              "train.progress=false", "train.threads=1"]

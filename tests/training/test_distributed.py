@@ -17,8 +17,9 @@ import torch.multiprocessing as mp
 from gankit.config import build_config, merge
 from gankit.data.base import TensorSource
 from gankit.errors import ConfigError
-from gankit.training import distributed, train
-from gankit.training.distributed import DistInfo, RankBatches, rank_slice
+from gankit.engine import distributed
+from gankit.session import train
+from gankit.engine.distributed import DistInfo, RankBatches, rank_slice
 
 STEPS = 12
 BASE = {"seed": 5, "device": "cpu", "generator": {"width": 32, "depth": 2},
@@ -52,8 +53,8 @@ def _worker(rank: int, world: int, port: int, root: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    from gankit.training import resume as resume_run
-    from gankit.training import train as train_run
+    from gankit.session import resume as resume_run
+    from gankit.session import train as train_run
 
     root_p = Path(root)
     own = "" if rank == 0 else f"-rank{rank}"  # rank 1 gets its own path: it must never appear
@@ -125,7 +126,7 @@ def test_two_processes_match_one_with_the_same_global_batch(two_process_runs, re
 
 
 def _params_init() -> dict[str, torch.Tensor]:
-    from gankit.training.run import Run
+    from gankit.session.run import Run
 
     return _params(Run(build_config(BASE), Path("/nonexistent-never-written")))
 
@@ -198,7 +199,7 @@ def test_rank_batches_slice_noise_and_toy_data():
 
 
 def test_batch_must_split_over_processes_and_sync_bn_needs_cuda():
-    from gankit.training.distributed import wrap
+    from gankit.engine.distributed import wrap
 
     with pytest.raises(ConfigError, match="sync_batchnorm needs CUDA"):
         wrap(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2)), torch.device("cpu"),

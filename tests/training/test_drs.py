@@ -17,7 +17,7 @@ from scipy import integrate
 
 from gankit.config import build_config
 from gankit.mitigations.rejection import acceptance
-from gankit.training import Run
+from gankit.session import Run
 
 S = 0.5          # the data's standard deviation; G is N(0, I)
 

@@ -4,12 +4,12 @@ keep their checkpoint keys, and compilation is refused where it cannot different
 import pytest
 import torch
 
-from gankit.training.recipe import build_recipe
+from gankit.recipes.base import build_recipe
 from gankit.config import build_config
 from gankit.data import DATASETS
 from gankit.errors import ConfigError
-from gankit.training.fastpath import DeviceData, channels_last_batch, is_convolutional
-from gankit.training.gan import GANRecipe
+from gankit.engine.fastpath import DeviceData, channels_last_batch, is_convolutional
+from gankit.recipes.gan import GANRecipe
 
 DCGAN = {"seed": 2, "device": "cpu", "data": {"name": "digits", "size": 16}, "latent_dim": 8,
          "generator": {"name": "dcgan", "width": 8}, "discriminator": {"name": "dcgan", "width": 8},

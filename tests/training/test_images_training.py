@@ -7,7 +7,7 @@ import pytest
 
 from gankit.config import build_config, load_config
 from gankit.errors import ConfigError
-from gankit.training import Run, load_run, train
+from gankit.session import Run, load_run, train
 
 pytestmark = [pytest.mark.slow, pytest.mark.training,
               pytest.mark.usefixtures("module_cache_dir")]  # one digits classifier

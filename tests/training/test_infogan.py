@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 import torch
 
-from gankit.training.recipe import build_recipe
+from gankit.recipes.base import build_recipe
 from gankit.cli.main import main
 from gankit.config import build_config
 from gankit.data import DATASETS
 from gankit.losses.gan import discriminator_loss
 from gankit.losses.info import categorical_bound, gaussian_bound
 from gankit.metrics.codes import matched_accuracy
-from gankit.training.infogan import InfoGANRecipe
-from gankit.training.run import Run, load_run
+from gankit.recipes.infogan import InfoGANRecipe
+from gankit.session.run import Run, load_run
 
 RING = {"name": "ring", "modes": 4, "radius": 1.0, "sigma": 0.05}
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from gankit.training.loop import Phase, Trainer, lr_factor
+from gankit.engine.loop import Phase, Trainer, lr_factor
 
 
 def _game(update: str, eta: float = 0.1, steps: int = 5):

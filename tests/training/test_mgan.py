@@ -109,7 +109,7 @@ def test_rows_go_through_their_own_generator_s_input_layer():
 
 @pytest.mark.training
 def test_mgan_trains_in_the_one_loop_and_its_classifier_learns(tmp_path):
-    from gankit.training import train
+    from gankit.session import train
 
     run = train(overrides=["mitigations.mgan.generators=4", "mitigations.mgan.beta=1.0", "train.steps=300",
                            "train.progress=false",

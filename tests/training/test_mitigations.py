@@ -8,14 +8,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gankit.training.recipe import build_recipe
+from gankit.recipes.base import build_recipe
 from gankit.config import build_config
 from gankit.data import DATASETS
 from gankit.errors import ConfigError
 from gankit.mitigations.features import minibatch_features, minibatch_stddev
 from gankit.mitigations.packing import pack
 from gankit.mitigations.unrolled import _adam_step
-from gankit.training.gan import GANRecipe
+from gankit.recipes.gan import GANRecipe
 
 
 def _recipe(mitigations=None, **extra):

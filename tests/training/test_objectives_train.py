@@ -18,7 +18,7 @@ import pytest
 from gankit.bench.objectives import objective_table, objectives_bench, run_config
 from gankit.config import load_preset
 from gankit.losses import DIVERGENCES, LOSSES, WGAN_PRESETS
-from gankit.training import train
+from gankit.session import train
 
 SMALL = ["generator.width=32", "generator.depth=2", "discriminator.width=32", "discriminator.depth=2",
          "train.batch_size=64", "train.log_every=10", "eval.num_samples=500"]

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from gankit.cli.main import main
-from gankit.training.run import load_run, resume
+from gankit.session.run import load_run, resume
 
 OLD_RUNS = Path(__file__).parent.parent / "fixtures" / "old-runs"
 NAMES = sorted(p.name for p in OLD_RUNS.iterdir() if (p / "checkpoint.pt").is_file())

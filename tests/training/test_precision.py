@@ -3,14 +3,14 @@
 import pytest
 import torch
 
-from gankit.training.recipe import build_recipe
+from gankit.recipes.base import build_recipe
 from gankit.config import build_config
 from gankit.data import DATASETS
 from gankit.errors import ConfigError
-from gankit.training import train
-from gankit.training.gan import GANRecipe
-from gankit.training.loop import Phase, Trainer
-from gankit.training.precision import precision_for
+from gankit.session import train
+from gankit.recipes.gan import GANRecipe
+from gankit.engine.loop import Phase, Trainer
+from gankit.engine.precision import precision_for
 
 
 def _recipe(precision: str, **extra):

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from gankit.training.recipe import build_recipe
+from gankit.recipes.base import build_recipe
 from gankit.config import build_config
 from gankit.data import DATASETS
-from gankit.training.gan import GANRecipe
+from gankit.recipes.gan import GANRecipe
 
 
 def _recipe(**cfg):

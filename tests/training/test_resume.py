@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from gankit.errors import CheckpointError
-from gankit.training import load_run, train
-from gankit.training.checkpoint import load_checkpoint, save_atomic
+from gankit.session import load_run, train
+from gankit.engine.checkpoint import load_checkpoint, save_atomic
 
 SMALL = {"train": {"steps": 40, "batch_size": 64, "progress": False, "log_every": 10, "ema": 0.9},
          "generator": {"width": 32, "depth": 2}, "discriminator": {"width": 32, "depth": 2},

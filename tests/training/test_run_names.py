@@ -3,7 +3,7 @@
 import pytest
 
 from gankit.config import load_config
-from gankit.training.rundir import new_run_dir, run_name
+from gankit.session.rundir import new_run_dir, run_name
 
 
 @pytest.mark.parametrize("preset, overrides, name", [

@@ -24,9 +24,9 @@ import pytest
 from gankit.cli.main import main
 from gankit.config import load_config
 from gankit.lockfile import LOCK
-from gankit.training import rundir
-from gankit.training.checkpoint import load_checkpoint
-from gankit.training.run import load_run, train
+from gankit.session import rundir
+from gankit.engine.checkpoint import load_checkpoint
+from gankit.session.run import load_run, train
 
 SMALL = ["generator.width=32", "discriminator.width=32", "train.batch_size=64", "train.log_every=50",
          "train.progress=false", "train.threads=1", "eval.num_samples=200"]
@@ -108,7 +108,7 @@ def test_a_held_run_directory_refuses_every_writer(ring_run, tmp_path, capsys):
     subprocess.run(["cp", "-a", str(ring_run), str(d)], check=True)
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
-        from gankit.training import rundir
+        from gankit.session import rundir
         with rundir.hold({str(d)!r}):
             print("held", flush=True)
             time.sleep(300)
@@ -272,7 +272,7 @@ SLOW = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from gankit.metrics import METRICS
-    from gankit.training.run import RunInterrupted, train
+    from gankit.session.run import RunInterrupted, train
 
     run_dir, flag, what = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 
@@ -289,7 +289,7 @@ SLOW = textwrap.dedent("""
     if what == "eval":
         sets += ["train.eval_every=20", "eval.metrics=[slow]"]
     else:  # step 16 takes minutes
-        from gankit.training.loop import Trainer
+        from gankit.engine.loop import Trainer
         step = Trainer.train_step
         def slow_step(self):
             if self.step == 15:
@@ -349,7 +349,7 @@ def test_lock_is_reentrant_in_one_process_and_exclusive_across(tmp_path):
     d = tmp_path
     with rundir.hold(d), rundir.hold(d):  # resume holds it, then fit again: one process, one lock
         assert (d / LOCK).read_text().strip() == str(os.getpid())
-        r = subprocess.run([sys.executable, "-c", f"from gankit.training import rundir\nrundir.hold({str(d)!r}).__enter__()"],
+        r = subprocess.run([sys.executable, "-c", f"from gankit.session import rundir\nrundir.hold({str(d)!r}).__enter__()"],
                            capture_output=True, text=True, env=ENV)
         assert "gankit.lockfile.Busy" in r.stderr and f"(PID {os.getpid()})" in r.stderr
     assert not (d / LOCK).exists()

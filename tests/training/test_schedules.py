@@ -12,7 +12,7 @@ from torch import nn
 
 from gankit.config import build_config
 from gankit.errors import ConfigError
-from gankit.training.loop import EMA, Phase, Trainer, ema_decay, lr_factor, lr_schedule, ramp
+from gankit.engine.loop import EMA, Phase, Trainer, ema_decay, lr_factor, lr_schedule, ramp
 
 
 def test_lr_schedule_ends_at_its_floor_along_the_cosine():
@@ -68,7 +68,7 @@ def test_schedule_options_are_checked(train, match):
 
 @pytest.mark.training
 def test_every_schedule_resumes_bit_identically(tmp_path):
-    from gankit.training import resume, train
+    from gankit.session import resume, train
 
     cfg = {"seed": 2, "loss": "rpgan", "penalty": {"name": "r1r2", "gamma": 1.0},
            "generator": {"width": 32, "depth": 2}, "discriminator": {"width": 32, "depth": 2},

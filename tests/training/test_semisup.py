@@ -14,7 +14,7 @@ from gankit.data import DATASETS
 from gankit.data.labelled import labelled_indices, split_labelled
 from gankit.errors import DataError
 from gankit.losses.semisup import real_logit, supervised_loss, unsupervised_loss
-from gankit.training import train
+from gankit.session import train
 
 
 def _explicit(l: torch.Tensor) -> torch.Tensor:

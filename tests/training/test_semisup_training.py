@@ -28,7 +28,7 @@ from __future__ import annotations
 import pytest
 
 from gankit.config import merge
-from gankit.training import train
+from gankit.session import train
 
 pytestmark = pytest.mark.training
 

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from gankit.training.recipe import build_recipe
+from gankit.recipes.base import build_recipe
 from gankit.data import DATASETS
 from gankit.data.base import TensorSource
-from gankit.training import load_run, train
-from gankit.training.transform import Standardize
+from gankit.session import load_run, train
+from gankit.engine.transform import Standardize
 
 
 def test_fit_is_exact_on_a_finite_data_set_and_inverts():
@@ -43,7 +43,7 @@ def test_a_run_on_data_far_from_unit_scale_samples_in_its_units(tmp_path):
 def test_standardisation_is_off_for_images_and_by_default():
     run_cfg = {"train": {"standardize": True, "steps": 1}}
     from gankit.config import build_config
-    from gankit.training.gan import GANRecipe
+    from gankit.recipes.gan import GANRecipe
 
     data = DATASETS.build("digits", {"size": 8})
     cfg = build_config({**run_cfg, "data": {"name": "digits", "size": 8}, "generator": "dcgan",

@@ -7,7 +7,7 @@ import statistics
 import pytest
 
 from gankit.config import build_config
-from gankit.training import Run, train
+from gankit.session import Run, train
 
 # The data: N(-2, 0.5^2) and N(2, 0.5^2), weights 1/2 (mixture1d's defaults), 8 sigmas apart, so a
 # G that puts all its mass on one mode shares none of it with the other: JSD = 1/2 KL(p || m) +

@@ -1,4 +1,4 @@
-"""pix2pix and CycleGAN (gankit.training.translate) and their metrics (gankit.metrics.translate):
+"""pix2pix and CycleGAN (gankit.recipes.translate) and their metrics (gankit.metrics.translate):
 the losses at the identity and by hand, L1/PSNR by hand, the image pool (exact resume:
 tests/contracts/), the CLI on translation runs, bad input refused before training, and short trainings that must beat trivial translators."""
 
@@ -13,14 +13,14 @@ import torch
 from PIL import Image
 from torch import nn
 
-from gankit.training.recipe import build_recipe
+from gankit.recipes.base import build_recipe
 from gankit.cli.main import main
 from gankit.config import build_config, load_preset, merge
 from gankit.data import DATASETS
 from gankit.metrics import METRICS, EvalContext
 from gankit.metrics.translate import MAX_PSNR, l1_error, psnr
-from gankit.training.run import Run, load_run, train
-from gankit.training.translate import (
+from gankit.session.run import Run, load_run, train
+from gankit.recipes.translate import (
     CycleGANRecipe,
     ImagePool,
     Pix2PixRecipe,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gankit.config import build_config, load_preset, merge
-from gankit.training.run import train
+from gankit.session.run import train
 
 pytestmark = pytest.mark.training
 

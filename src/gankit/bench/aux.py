@@ -8,7 +8,7 @@
   (same generator, optimiser and schedule; D with a class head vs a projection D): the
   conditional accuracy of their samples on gankit's Fashion-MNIST classifier (metric ``classes``).
 
-Each model is its preset trained by :class:`gankit.training.Run` (the one loop), one after the
+Each model is its preset trained by :class:`gankit.session.Run` (the one loop), one after the
 other; ``steps`` (0: the preset's) and ``seeds`` (one run per seed) apply to all. Writes ``aux.md``, ``aux.json``
 and a sample grid per model (a row per code value / class) into ``out``.
 """

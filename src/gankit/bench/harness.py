@@ -94,7 +94,7 @@ class Timed:
 def train_timed(cfg: Any, run_dir: Path, *, keep_checkpoint: bool = True,
                 callbacks: Iterable[Callable[..., None]] = (), allow_divergence: bool = False,
                 run: Any = None) -> Timed:
-    """Train ``cfg`` in ``run_dir`` from scratch with :func:`gankit.training.train` and time it.
+    """Train ``cfg`` in ``run_dir`` from scratch with :func:`gankit.session.train` and time it.
 
     A gankit run left in ``run_dir`` by an earlier bench is removed first, so that the run does
     not resume it (any other content is refused by ``train``). ``callbacks`` go to ``Run.fit``;
@@ -103,8 +103,8 @@ def train_timed(cfg: Any, run_dir: Path, *, keep_checkpoint: bool = True,
     :class:`Timed` without a run instead of raising. ``run``: a ``Run`` of ``cfg`` in
     ``run_dir`` built (not yet trained) by the caller, to evaluate its untrained state first;
     it is trained with ``Run.fit`` and timed from there."""
-    from gankit.training import train
-    from gankit.training.rundir import is_marked
+    from gankit.session import train
+    from gankit.session.rundir import is_marked
 
     run_dir = Path(run_dir)
     if is_marked(run_dir) or (run_dir / "checkpoint.pt").exists():

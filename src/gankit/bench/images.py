@@ -2,7 +2,7 @@
 metrics at the end of every epoch.
 
 Each model is its preset (``dcgan-fashion-mnist``, ``cdcgan-fashion-mnist``) with the bench's
-width, batch size and length, trained by :class:`gankit.training.Run` (the one loop); a
+width, batch size and length, trained by :class:`gankit.session.Run` (the one loop); a
 callback evaluates the registered metrics ``fid``, ``kid``, ``pr`` and ``classes`` every
 ``eval_every`` steps (default: one epoch), and the run's own final evaluation gives the last
 row. Wall time and images/s count training only; evaluation time is reported apart.
@@ -133,7 +133,7 @@ def _bench_model(model: str, cfg: Any, run_dir: Path,
                  baseline: bool) -> tuple[list[dict[str, Any]], str, list[str]]:
     """The rows of one model: the untrained generator (``baseline``), every evaluation
     period, the run's final evaluation; and the feature extractor's and classes' names."""
-    from gankit.training import Run
+    from gankit.session import Run
 
     run = Run(cfg, run_dir)  # built here to evaluate its untrained generator before it trains
     per_epoch = max(1, len(run.data) // cfg.train.batch_size)

@@ -87,7 +87,7 @@ def _train(folder: str, size: int, steps: int, cache: str, queue: Any) -> None:
     os.environ["GANKIT_CACHE_DIR"] = cache
     import tempfile
 
-    from gankit.training import train
+    from gankit.session import train
 
     cfg = {"data": {"name": "folder", "path": folder, "size": size}, "loss": "rpgan",
            "penalty": {"name": "r1r2", "gamma": 0.05}, "prior": "normal", "latent_dim": 64,

@@ -3,7 +3,7 @@
 Setups are those of ../shared/REFERENCE.md §6: PacGAN's ring (8 modes, radius 1, sigma 0.01)
 and grid (5 x 5, spacing 2, sigma 0.05), the Unrolled-GAN paper's ring (radius 2, sigma 0.02)
 and a 7 x 7 grid. A *method* is a named set of config overrides on top of gankit's
-defaults; every run is the one training loop (:func:`gankit.training.train`). Metrics per run
+defaults; every run is the one training loop (:func:`gankit.session.train`). Metrics per run
 (VEEGAN/PacGAN's definitions, 2,500 samples): modes captured, % high-quality samples,
 reverse KL of the mode histogram to uniform, and the energy distance to real data beside
 its real-vs-real baseline; summarised as mean ± standard error over seeds.

@@ -7,7 +7,7 @@ toy-script weight 0.1), so a newly registered loss or divergence gets
 a row (and a training test, ``tests/training/test_objectives_train.py``) without an edit here.
 Every run is the ``base`` preset (``gankit train --preset base``: the ring, the MLPs, the
 mixture latent, the optimiser, the length) plus the objective's overrides, trained by
-:func:`gankit.training.train`. Metrics (2,500 samples): modes captured, % high-quality
+:func:`gankit.session.train`. Metrics (2,500 samples): modes captured, % high-quality
 samples, reverse KL of the mode histogram to uniform, the energy distance to real data beside
 its real-vs-real baseline, the training loop's wall and CPU time. A run whose loss becomes
 NaN/inf is counted as diverged (the loop stops it) instead of aborting the benchmark.

@@ -3,7 +3,7 @@ each next to the same classifier trained on the labelled examples alone.
 
 For every ``labels`` count and every method (``ssaae``: Makhzani et al. 2016 §5; ``ssgan``:
 Salimans et al. 2016 §5) the method's preset (``ssaae-fashion-mnist``, ``ssgan-fashion-mnist``)
-trains through :class:`gankit.training.Run` (the one loop) on ``data`` with ``model.labels``
+trains through :class:`gankit.session.Run` (the one loop) on ``data`` with ``model.labels``
 labelled training examples (balanced, chosen by ``label_seed``), then the same preset with
 ``model.unlabelled=false``: the same classifier (the AAE's encoder, the GAN's discriminator),
 the same labels, optimiser and steps, without the unlabelled data. Both are scored by

@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from gankit.training.recipe import build_recipe as recipe_from_config
+from gankit.recipes.base import build_recipe as recipe_from_config
 from gankit.bench import BENCHMARKS
 from gankit.bench.report import Column, cpu_name, load_average, table, write
 from gankit.errors import ConfigError
@@ -102,12 +102,12 @@ def model_config(model: str, *, precision: str = "fp32", compile: bool = False, 
 
 
 def build_recipe(model: str, *, channels: int = 3, seed: int = 0, **options: Any) -> Any:
-    """A :class:`~gankit.training.gan.GANRecipe` for ``model`` (random in-memory images for DCGAN)."""
+    """A :class:`~gankit.recipes.gan.GANRecipe` for ``model`` (random in-memory images for DCGAN)."""
     from gankit.config import build_config
     from gankit.data import DATASETS
     from gankit.data.base import TensorSource
-    from gankit.training.gan import GANRecipe
-    from gankit.training.run import pick_device
+    from gankit.recipes.gan import GANRecipe
+    from gankit.session.run import pick_device
 
     cfg = build_config(model_config(model, **options))
     torch.manual_seed(seed)
@@ -132,7 +132,7 @@ def measure(model: str, *, precision: str, compile: bool, channels_last: bool, s
     and convolutions on TF32 tensor cores (CUDA, Ampere and newer; no effect elsewhere)."""
     if compile:
         torch._dynamo.reset()  # a fresh recompile budget for each configuration
-    from gankit.training.fastpath import configure_backends
+    from gankit.engine.fastpath import configure_backends
 
     configure_backends(torch.device(options.get("device", "cpu")), tf32=tf32)
     recipe = build_recipe(model, precision=precision, compile=compile, channels_last=channels_last, **options)
@@ -205,7 +205,7 @@ def speed_bench(*, models: list[str] = MODELS, precisions: list[str] = ("fp32", 
         raise ConfigError("bench speed needs steps >= 1 and warmup >= 0")
     if threads > 0:
         torch.set_num_threads(threads)
-    from gankit.training.precision import DTYPES
+    from gankit.engine.precision import DTYPES
 
     meta: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads(), "device": device,
                             "cpu": cpu_name(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),

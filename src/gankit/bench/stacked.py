@@ -2,7 +2,7 @@
 2017; Lin et al. 2018, Table 2) for DCGAN and the mode-collapse mitigations, over seeds.
 
 Every run is the ``dcgan-stacked-mnist`` preset (DCGAN width 16, Adam 5e-4 decayed linearly,
-3 epochs) with a method's overrides, trained by :func:`gankit.training.train` (the one loop)
+3 epochs) with a method's overrides, trained by :func:`gankit.session.train` (the one loop)
 one after the other in this process. Its final evaluation gives the ``stacked_modes`` metric:
 modes of 1000 with at least one of ``eval_samples`` samples and KL(p_gen || p_data), beside the
 same numbers for as many real stacked images. ``base``: the stacked data set (MNIST's files

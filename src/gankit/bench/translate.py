@@ -1,7 +1,7 @@
 """``gankit bench translate``: pix2pix on Fashion-MNIST edges -> images and CycleGAN between two
 Fashion-MNIST classes, measured on held-out data beside trivial translators.
 
-Each model is its preset trained by :class:`gankit.training.Run` (the one loop) with the
+Each model is its preset trained by :class:`gankit.session.Run` (the one loop) with the
 bench's length: ``pix2pix`` (``pix2pix-fashion-edges``: L1 + cGAN), ``l1`` (the same with
 ``model.gan=0``: the paper's "L1 alone" regression) and ``cyclegan`` (``cyclegan-fashion``).
 

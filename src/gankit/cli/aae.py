@@ -16,7 +16,7 @@ from gankit.capabilities import Encodes
 from gankit.errors import ConfigError
 from gankit.registry import Count, Seed, coerce
 from gankit.cli.inspect import IN_MEMORY_BYTES
-from gankit.training.run import load_run
+from gankit.session.run import load_run
 from gankit.validate import check_output_file
 
 

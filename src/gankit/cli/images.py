@@ -103,7 +103,7 @@ def _indices(text: str | None, name: str) -> list[int]:
 def _model(run_dir: str, cls: str | None = None):
     """The run's recipe, and ``--class`` as a label (an index or a class name)."""
     from gankit.cli.inspect import class_label
-    from gankit.training.run import load_run
+    from gankit.session.run import load_run
 
     run = load_run(run_dir)
     if run.data.kind != "images":

@@ -20,7 +20,7 @@ from gankit.capabilities import DrawsSampleGrid, HasCodes
 from gankit.config import EvalSamples
 from gankit.errors import ConfigError
 from gankit.registry import Count, Seed, coerce
-from gankit.training.run import load_run, writing
+from gankit.session.run import load_run, writing
 from gankit.validate import check_eval, check_output_file
 
 
@@ -292,35 +292,9 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def registries() -> dict[str, object]:
     """Every registry, by kind (the docs tables and `gankit list` read this)."""
-    from gankit.data import DATASETS
-    from gankit.losses import LOSSES
-    from gankit.losses.penalties import PENALTIES
-    from gankit.metrics import METRICS
-    from gankit.networks import DISCRIMINATORS, ENCODERS, GENERATORS, PRIORS
-    from gankit.mitigations.base import MITIGATIONS
-    from gankit.training.run import RECIPES, _register_recipes
+    from gankit.components import registries as every
 
-    _register_recipes()
-    regs: dict[str, object] = {"models": RECIPES, "losses": LOSSES}
-    try:
-        from gankit.losses.fdiv import DIVERGENCES
-
-        regs["divergences"] = DIVERGENCES
-    except ImportError:
-        pass
-    regs.update({"penalties": PENALTIES, "mitigations": MITIGATIONS, "generators": GENERATORS,
-                 "discriminators": DISCRIMINATORS, "encoders": ENCODERS, "priors": PRIORS, "datasets": DATASETS, "metrics": METRICS})
-    from gankit.networks.translation import PATCH_DISCRIMINATORS, TRANSLATORS
-
-    # pix2pix / cyclegan's networks (model.net, model.d_...): image -> image, and a map of logits
-    regs.update({"translators": TRANSLATORS, "patch-discriminators": PATCH_DISCRIMINATORS})
-    try:
-        from gankit.experiments import EXPERIMENTS
-
-        regs["experiments"] = EXPERIMENTS
-    except ImportError:
-        pass
-    return regs
+    return dict(every())
 
 
 # Config sections `gankit list KIND` shows: kind -> (dataclass, key prefix, what it is).

@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gankit: error: {e}", file=sys.stderr)
         return e.status
     except KeyboardInterrupt as e:
-        from gankit.training.run import RunInterrupted
+        from gankit.session.run import RunInterrupted
 
         if isinstance(e, RunInterrupted):
             print(f"gankit: {e}", file=sys.stderr)

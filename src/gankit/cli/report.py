@@ -99,7 +99,7 @@ def check_report_path(out: Path) -> Path:
 # -- judge ----------------------------------------------------------------------------------
 def run_judge(args: argparse.Namespace) -> int:
     from gankit.report.judge import open_session, session_name
-    from gankit.training.run import load_run
+    from gankit.session.run import load_run
 
     port = coerce(args.port, Port, "--port")
     n = coerce(args.n, Questions, "--n")

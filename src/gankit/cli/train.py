@@ -7,8 +7,8 @@ import json
 
 from gankit import jsonio
 from gankit.config import LAYER_ORDER, config_layers, image_default_line, load_config, resolve_config
-from gankit.training import distributed
-from gankit.training.run import Run, resume, train
+from gankit.engine import distributed
+from gankit.session.run import Run, resume, train
 
 TRAIN_EPILOG = f"""\
 The config is layered, each layer overriding the ones before it:

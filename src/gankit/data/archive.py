@@ -151,7 +151,7 @@ def decode(source: Any, size: int, channels: int, crop: Crop = "crop") -> np.nda
     the pixel limit is a :class:`DataError`, an unreadable one raises Pillow's error."""
     from PIL import Image
 
-    from gankit.data.images import open_image
+    from gankit.data.decode import open_image
 
     with open_image(source) as im:
         im.load()

@@ -16,11 +16,9 @@ Changing the size (``size`` option) follows ``fit``:
 
 from __future__ import annotations
 
-import contextlib
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
@@ -28,13 +26,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gankit.data.base import DATASETS, TensorSource
+from gankit.data.decode import open_image
 from gankit.data.fetch import locate
 from gankit.data.idx import read_images_and_labels
 from gankit.errors import DataError
 from gankit.registry import Bounds, Seed
-
-if TYPE_CHECKING:
-    from PIL.Image import Image as PILImage
 
 Fit = Literal["auto", "pad", "resize"]
 # Side of the images a data set may be padded or resized to (0: keep the stored size). Larger
@@ -44,7 +40,6 @@ MAX_SIZE = 1024
 ImageSize = Annotated[int, Bounds(ge=0, le=MAX_SIZE)]
 # Pixels of one image file, read from its header before anything is decoded: a PNG of a few
 # hundred bytes can claim gigapixels. Below Pillow's own limit (89.5 M, where it only warns).
-MAX_PIXELS = 8192 * 8192
 MAX_STACKED = 1_000_000  # stacked images held in memory (3 x 28 x 28 float32 each: 9.4 GB at the bound)
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -193,26 +188,6 @@ def load_image(path: Path, size: int, channels: int) -> np.ndarray:
             return _load_image(path, size, channels)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
             raise DataError(f"image {path} is too large to load (a decompression bomb?): {e}") from None
-
-
-@contextlib.contextmanager
-def open_image(path: Path) -> Iterator[PILImage]:
-    """``PIL.Image.open(path)``, which reads only the header, refusing an image of more than
-    :data:`MAX_PIXELS` pixels with a :class:`DataError` before any pixel is decoded."""
-    from PIL import Image
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS, below it, decides
-        try:
-            im = Image.open(path)
-        except Image.DecompressionBombError as e:  # over twice Pillow's limit: refused in open()
-            raise DataError(f"image {path} is too large to load (a decompression bomb?): {e}") from None
-    with im:
-        w, h = im.size
-        if w * h > MAX_PIXELS:
-            raise DataError(f"image {path} is too large to load: {w} x {h} = {w * h:,} pixels, over gankit's "
-                            f"limit of {MAX_PIXELS:,} (8192 x 8192); shrink it or leave it out")
-        yield im
 
 
 def _load_image(path: Path, size: int, channels: int) -> np.ndarray:

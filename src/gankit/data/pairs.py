@@ -46,9 +46,9 @@ from gankit.data.images import (
     MAX_SIZE,
     ImageSize,
     load_image,
-    open_image,
     to_unit_range,
 )
+from gankit.data.decode import open_image
 from gankit.errors import DataError
 from gankit.registry import Bounds, Fraction, NonNegativeInt, Seed
 

@@ -46,9 +46,9 @@ from gankit.errors import ConfigError
 from gankit.experiments.base import EXPERIMENTS, ExperimentResult
 from gankit.integrate import Grid, grid_1d, js_divergence, kl_divergence, normal_log_prob, reverse_kl_divergence
 from gankit.plotting.divergence_fit import plot_divergence_fit
-from gankit.training.callbacks import Callback
-from gankit.training.loop import Trainer, lr_factor, make_optimizer
-from gankit.training.run import Run, train
+from gankit.session.callbacks import Callback
+from gankit.engine.loop import Trainer, lr_factor, make_optimizer
+from gankit.session.run import Run, train
 
 NAME = "divergence-fit"
 CLAIM = ("fitting a Gaussian to a two-mode mixture, KL(p||q) covers both modes, reverse KL and JSD lock onto one "
@@ -189,7 +189,7 @@ def adversarial_config(divergence: str, data_options: dict[str, Any], start: tup
 
 class _Fit(Callback):
     """The experiment's view of the run: a critic-only warm-up before the first step (a
-    :class:`~gankit.training.loop.Trainer` of the recipe's D phase) and the generator's
+    :class:`~gankit.engine.loop.Trainer` of the recipe's D phase) and the generator's
     ``(mu, s)`` after every step."""
 
     def __init__(self, critic_warmup: int) -> None:
@@ -213,7 +213,7 @@ class _Fit(Callback):
 
 
 def train_adversarial(cfg: dict[str, Any], critic_warmup: int, run_dir: Path | None = None) -> np.ndarray:
-    """Train with the GAN recipe and the one loop (:func:`gankit.training.train`); returns
+    """Train with the GAN recipe and the one loop (:func:`gankit.session.train`); returns
     the ``(mu, s)`` path, ``(steps + 1, 2)``.
 
     The run is written to ``run_dir`` (``gankit sample RUN_DIR`` draws from the fitted

@@ -5,7 +5,7 @@ z values to one of the modes of mixture. When the discriminator learns to reject
 some mode, the generator learns to map all z values to another mode. However, it never learns
 to generate all modes of the mixture."
 
-A plain non-saturating GAN trained by :func:`gankit.training.train` (no EMA, no mitigation,
+A plain non-saturating GAN trained by :func:`gankit.session.train` (no EMA, no mitigation,
 gankit's default Adam: lr 2e-4, betas (0.5, 0.999)) on the Unrolled-GAN paper's ring
 (8 modes, radius 2, sigma 0.02), with a network pair of the size Metz et al. use there:
 G two hidden layers of 128 ReLU, D one hidden layer of 128 ReLU. Every ``record_every``
@@ -33,7 +33,7 @@ from gankit.experiments.base import EXPERIMENTS, ExperimentResult
 from gankit.experiments.optimal_discriminator import torch_threads
 from gankit.metrics.modes import mode_statistics
 from gankit.plotting.training_experiments import plot_mode_dynamics
-from gankit.training import Run, train
+from gankit.session import Run, train
 
 NAME = "mode-collapse-dynamics"
 CLAIM = ("without mitigation the non-saturating GAN's generator does not cover the 8 modes of the "

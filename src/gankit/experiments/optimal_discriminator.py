@@ -7,7 +7,7 @@ For a fixed generator distribution ``p_g`` the value function
 ``D* = 1/2`` everywhere and ``V = -log 4`` (eq. 15).
 
 Both densities here are known mixtures (:mod:`gankit.data.toy`) and only D trains: one
-:class:`~gankit.training.loop.Phase` of the training loop whose loss draws fresh samples
+:class:`~gankit.engine.loop.Phase` of the training loop whose loss draws fresh samples
 from both each step and calls :func:`gankit.losses.gan.discriminator_loss`. Adam with a
 cosine decay of the learning rate to 0, so the late iterates average out the sampling
 noise. The trained D is then compared with ``D*`` on a quadrature grid
@@ -47,7 +47,7 @@ from gankit.integrate import Grid, grid_1d, grid_2d, js_divergence, value_functi
 from gankit.losses import gan
 from gankit.networks import DISCRIMINATORS
 from gankit.plotting.training_experiments import plot_discriminator
-from gankit.training.loop import Phase, Trainer, lr_factor, make_optimizer
+from gankit.engine.loop import Phase, Trainer, lr_factor, make_optimizer
 
 PAPER = "Goodfellow et al. 2014, 'Generative Adversarial Nets', Proposition 1 and Theorem 1"
 CaseName = Literal["1d", "2d"]

@@ -7,7 +7,7 @@ noise", and "T is not unique". In 1-D one such map is explicit, the monotone tra
 ``T(-z)``, which is decreasing and pushes N(0, 1) to the same law because ``-Z ~ Z``.
 
 A GAN with ``latent_dim = 1`` and standard normal z is trained on a two-mode mixture by
-:func:`gankit.training.train` (non-saturating loss, R1 penalty on D for convergence,
+:func:`gankit.session.train` (non-saturating loss, R1 penalty on D for convergence,
 Mescheder et al. 2018, linear learning-rate decay). Then:
 
 * the learned map ``z -> G(z)`` on ``[-z_range, z_range]`` is compared with ``T(z)`` and with
@@ -38,7 +38,7 @@ from gankit.errors import ConfigError
 from gankit.experiments.base import EXPERIMENTS, ExperimentResult
 from gankit.experiments.optimal_discriminator import torch_threads
 from gankit.plotting.training_experiments import plot_push_forward
-from gankit.training import Run, train
+from gankit.session import Run, train
 
 NAME = "push-forward"
 CLAIM = ("a generator fed 1-D standard Gaussian noise learns to push it forward to a bimodal target "

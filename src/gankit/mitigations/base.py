@@ -18,7 +18,7 @@ CriticFn = Callable[[Tensor, Tensor | None], Tensor]
 
 
 class Mitigation:
-    """Hook points. ``recipe`` is the :class:`gankit.training.gan.GANRecipe` being built."""
+    """Hook points. ``recipe`` is the :class:`gankit.recipes.gan.GANRecipe` being built."""
 
     name: str = ""
 

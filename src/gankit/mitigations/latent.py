@@ -7,7 +7,7 @@ generator is ``K`` generators that share every weight but that bias: MGAN's para
 sharing (Hoang et al. 2018, "MGAN: Training Generative Adversarial Nets with Multiple
 Generators") and InfoGAN's categorical code (Chen et al. 2016) without the mutual-information
 term: nothing ties a code to what it generates, so codes may share a mode or split one. With
-``model=infogan`` (:mod:`gankit.training.infogan`) the same one-hot code is fed with a Q head
+``model=infogan`` (:mod:`gankit.recipes.infogan`) the same one-hot code is fed with a Q head
 on D's body and the lower bound ``L_I = E log Q(c | G(z, c)) + H(c)`` in G's and Q's losses,
 which makes the code recoverable from the sample (``metric codes`` scores it). Unlike a
 mixture with continuous overlap (``prior=mog``), the codes are disconnected, so a continuous

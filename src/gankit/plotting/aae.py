@@ -38,7 +38,7 @@ def plot_aae_run(run: Any, n: int = 2000) -> None:
         save_reconstructions(xr, recipe.reconstruct(xr), run.dir / "reconstructions.png")
         if recipe.prior.dim >= 2:
             save_manifold(recipe, run.dir / "manifold.png")
-        from gankit.plotting.runs import save_run_grid
+        from gankit.plotting.grid import save_run_grid
 
         save_run_grid(run, run.dir / "samples.png")
     elif data.shape == (2,):

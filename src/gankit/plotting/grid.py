@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from gankit.capabilities import DrawsSampleGrid
 
 
 def image_grid(images: torch.Tensor, nrow: int = 8, pad: int = 2) -> np.ndarray:
@@ -35,3 +38,17 @@ def save_image_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, pad: 
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path)
     return path
+
+
+def save_run_grid(run: Any, path: Path, per_class: int = 10) -> None:
+    recipe = run.recipe
+    if isinstance(recipe, DrawsSampleGrid):  # a recipe's own picture of its samples (translation: input | output | target)
+        imgs, nrow = recipe.sample_grid(32, seed=run.cfg.eval.seed)
+        save_image_grid(imgs, path, nrow=nrow)
+    elif recipe.num_classes:
+        k = recipe.num_classes
+        labels = torch.arange(k).repeat_interleave(per_class)
+        imgs = recipe.generate(k * per_class, labels, seed=run.cfg.eval.seed)
+        save_image_grid(imgs, path, nrow=per_class)
+    else:
+        save_image_grid(recipe.generate(64, seed=run.cfg.eval.seed), path, nrow=8)

@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from gankit.capabilities import DrawsSampleGrid, Encodes, KnownModes  # noqa: E402
-from gankit.plotting.grid import save_image_grid  # noqa: E402
+from gankit.capabilities import Encodes, KnownModes  # noqa: E402
+from gankit.plotting.grid import save_run_grid  # noqa: E402
 
 
 def plot_run(run: Any) -> None:
@@ -145,20 +145,6 @@ def plot_points_1d(run: Any, path: Path, n: int = 20000) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def save_run_grid(run: Any, path: Path, per_class: int = 10) -> None:
-    recipe = run.recipe
-    if isinstance(recipe, DrawsSampleGrid):  # a recipe's own picture of its samples (translation: input | output | target)
-        imgs, nrow = recipe.sample_grid(32, seed=run.cfg.eval.seed)
-        save_image_grid(imgs, path, nrow=nrow)
-    elif recipe.num_classes:
-        k = recipe.num_classes
-        labels = torch.arange(k).repeat_interleave(per_class)
-        imgs = recipe.generate(k * per_class, labels, seed=run.cfg.eval.seed)
-        save_image_grid(imgs, path, nrow=per_class)
-    else:
-        save_image_grid(recipe.generate(64, seed=run.cfg.eval.seed), path, nrow=8)
 
 
 def plot_losses(history: list[dict[str, float]], path: Path) -> None:

@@ -444,6 +444,6 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path, *,
 
 
 def write_report(run_dir: str | Path, *, class_names: list[str] | None = None) -> Path:
-    """``RUN_DIR/report.html`` for one run; the hook :meth:`gankit.training.run.Run.fit` calls
+    """``RUN_DIR/report.html`` for one run; the hook :class:`gankit.session.outputs.FinalOutputs` calls
     at the end of training. ``class_names``: the data set's (read from the config if omitted)."""
     return build_report([run_dir], Path(run_dir) / "report.html", class_names=[class_names])

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from gankit.errors import ConfigError
-from gankit.training import distributed
+from gankit.engine import distributed
 
 if TYPE_CHECKING:
-    from gankit.training.run import Run
+    from gankit.session.run import Run
 
 
 class RunTooLong(ConfigError):

@@ -31,8 +31,8 @@ from gankit.data.base import DataSource
 from gankit.errors import ConfigError
 from gankit.losses.info import class_loss
 from gankit.registry import NonNegative
-from gankit.training.auxiliary import AuxiliaryGANRecipe
-from gankit.training.recipe import RECIPES
+from gankit.recipes.auxiliary import AuxiliaryGANRecipe
+from gankit.recipes.base import RECIPES
 
 if TYPE_CHECKING:
     from gankit.config import Config

@@ -1,7 +1,7 @@
 """What AC-GAN and InfoGAN share: the GAN recipe with a second head on D's body, and a loss
 term for that head in the D and the G phase.
 
-Both are :class:`~gankit.training.gan.GANRecipe` runs (its objective, penalty, EMA,
+Both are :class:`~gankit.recipes.gan.GANRecipe` runs (its objective, penalty, EMA,
 schedule and the one loop) in which
 
 * D is unconditional and wrapped in :class:`~gankit.networks.auxiliary.AuxiliaryHead`;
@@ -22,8 +22,8 @@ from gankit.data.base import DataSource
 from gankit.errors import ConfigError
 from gankit.networks import DISCRIMINATORS
 from gankit.networks.auxiliary import AuxiliaryHead
-from gankit.training.gan import GANRecipe
-from gankit.training.loop import Logs
+from gankit.recipes.gan import GANRecipe
+from gankit.engine.loop import Logs
 from gankit.mitigations.base import Mitigation
 
 if TYPE_CHECKING:

@@ -35,11 +35,11 @@ from gankit.networks import DISCRIMINATORS, ENCODERS, GENERATORS, PRIORS
 from gankit.networks.aae_priors import LatentPrior, as_latent_prior
 from gankit.networks.semisup import CategoricalStyleEncoder
 from gankit.registry import Component, Count, LatentDim, Positive, Seed
-from gankit.training.aae import _check
-from gankit.training.loop import Logs, Phase, make_optimizer
-from gankit.training.recipe import (RECIPES, DiscriminatorOption, EncoderOption, GeneratorOption, LossOption,
+from gankit.recipes.aae import _check
+from gankit.engine.loop import Logs, Phase, make_optimizer
+from gankit.recipes.base import (RECIPES, DiscriminatorOption, EncoderOption, GeneratorOption, LossOption,
                                     PriorOption, Recipe)
-from gankit.training.semisup import SemiSupervised
+from gankit.recipes.semisup import SemiSupervised
 
 if TYPE_CHECKING:
     from gankit.config import Config

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from gankit.training.callbacks import Callback
+from gankit.session.callbacks import Callback
 
 if TYPE_CHECKING:
-    from gankit.training.run import Run
+    from gankit.session.run import Run
 
 # The logs shown after the bar, when a step logs them.
 SHOWN = ("d_loss", "g_loss", "D(x)", "D(G(z))", "recon_mse")

@@ -37,8 +37,8 @@ from gankit.errors import ConfigError
 from gankit.losses import LOSSES, Objective
 from gankit.networks.translation import PATCH_DISCRIMINATORS, TRANSLATORS, Norm
 from gankit.registry import Component, Count, Fraction, NonNegative, NonNegativeInt
-from gankit.training.loop import Logs, Phase, Trainer, make_optimizer
-from gankit.training.recipe import RECIPES, LossOption, Recipe
+from gankit.engine.loop import Logs, Phase, Trainer, make_optimizer
+from gankit.recipes.base import RECIPES, LossOption, Recipe
 
 if TYPE_CHECKING:
     from gankit.config import Config

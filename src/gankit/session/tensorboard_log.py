@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gankit.training.callbacks import Callback
+from gankit.session.callbacks import Callback
 
 if TYPE_CHECKING:
-    from gankit.training.run import Run
+    from gankit.session.run import Run
 
 
 class TensorBoardLog(Callback):
     """Scalars of every logging step and evaluation, the final evaluation's included;
-    :attr:`writer` is there for other callbacks' images (:class:`~gankit.training.samples.SampleGrids`)."""
+    :attr:`writer` is there for other callbacks' images (:class:`~gankit.session.samples.SampleGrids`)."""
 
     def __init__(self) -> None:
         self.writer: Any = None

@@ -43,9 +43,9 @@ from gankit.losses.info import categorical_bound, gaussian_bound
 from gankit.networks import PRIORS
 from gankit.networks.codes import LatentCodes
 from gankit.registry import NonNegative, NonNegativeInt
-from gankit.training.auxiliary import AuxiliaryGANRecipe
-from gankit.training.loop import Logs
-from gankit.training.recipe import RECIPES
+from gankit.recipes.auxiliary import AuxiliaryGANRecipe
+from gankit.engine.loop import Logs
+from gankit.recipes.base import RECIPES
 
 if TYPE_CHECKING:
     from gankit.config import Config

@@ -1,7 +1,7 @@
 """What a run does around its loop, as callbacks on the run's events (minGPT's trainer,
 stylegan2-ada's training loop).
 
-:class:`~gankit.training.run.Run` keeps the loop, the evaluations and the checkpoints; the
+:class:`~gankit.session.run.Run` keeps the loop, the evaluations and the checkpoints; the
 rest (``metrics.jsonl``, the progress bar, TensorBoard, sample grids, the final outputs) is
 a :class:`Callback` each. A user's plain function ``fn(run, logs)`` is one too
 (:func:`as_callback`): it is called after every step.
@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from gankit.training.loop import read_logs
+from gankit.engine.loop import read_logs
 
 if TYPE_CHECKING:
-    from gankit.training.run import Run
+    from gankit.session.run import Run
 
 
 class Callback:

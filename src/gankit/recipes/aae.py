@@ -14,7 +14,7 @@ seed 001's eq. (21)-(22):
 regularisation is measured against. ``aae.supervised=true`` is the paper's label-informed
 regularisation: D also sees the one-hot label, and the prior samples of a batch come from
 the components its labels pick, so the codes of class ``y`` are pushed into component ``y``.
-The loop in :mod:`gankit.training.loop` runs the phases; nothing here loops over steps.
+The loop in :mod:`gankit.engine.loop` runs the phases; nothing here loops over steps.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from gankit.losses.penalties import PENALTIES, Penalty
 from gankit.networks import DISCRIMINATORS, ENCODERS, GENERATORS, PRIORS
 from gankit.networks.aae_priors import LatentPrior, as_latent_prior
 from gankit.registry import Component, LatentDim
-from gankit.training.recipe import (RECIPES, DiscriminatorOption, EncoderOption, GeneratorOption, LossOption,
+from gankit.recipes.base import (RECIPES, DiscriminatorOption, EncoderOption, GeneratorOption, LossOption,
                                     PenaltyOption, PriorOption, Recipe)
 
 if TYPE_CHECKING:
     from gankit.config import Config
-from gankit.training.loop import Logs, Phase, make_optimizer
+from gankit.engine.loop import Logs, Phase, make_optimizer
 
 AAE_METRICS = ["recon", "latent_mmd"]
 

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from gankit.capabilities import DrawsSampleGrid
-from gankit.training.callbacks import Callback
+from gankit.session.callbacks import Callback
 
 if TYPE_CHECKING:
-    from gankit.training.run import Run
-    from gankit.training.tensorboard_log import TensorBoardLog
+    from gankit.session.run import Run
+    from gankit.session.tensorboard_log import TensorBoardLog
 
 
 def save_samples(run: Run, writer: Any = None) -> Path | None:

@@ -1,8 +1,8 @@
 """Runs: train, resume, load, evaluate. The public API the CLI, the experiments and the
 benchmarks use; :func:`train` is the one entrance to training.
 
-A :class:`Run` is a thin session around the loop (:mod:`gankit.training.loop`): it steps,
-evaluates and checkpoints, and calls its callbacks' events (:mod:`gankit.training.callbacks`)
+A :class:`Run` is a thin session around the loop (:mod:`gankit.engine.loop`): it steps,
+evaluates and checkpoints, and calls its callbacks' events (:mod:`gankit.session.callbacks`)
 for the rest. ``runs/<name>/`` holds ``config.yaml`` (resolved), ``metrics.jsonl`` (logged during
 training), ``metrics.json`` (final evaluation), plots, and ``checkpoint.pt`` with
 everything needed to continue exactly: networks, EMA, optimisers, step, RNG states, data
@@ -30,20 +30,21 @@ from gankit.errors import CheckpointError, ConfigError
 from gankit.metrics import METRICS, EvalContext
 from gankit.metrics.defaults import metrics_to_compute
 from gankit.registry import Registry
-from gankit.training import distributed, rundir
-from gankit.training.callbacks import Callback, as_callback
-from gankit.training.checkpoint import check_state, load_checkpoint, rng_state, save_atomic, set_rng_state
-from gankit.training.loop import Diverged, lr_schedule, read_logs
-from gankit.training.metrics_log import MetricsLog
-from gankit.training.outputs import FinalOutputs
-from gankit.training.pace import Pace, RunTooLong
-from gankit.training.progress import ProgressBar, say
-from gankit.training.recipe import RECIPES, build_recipe, load_recipes as _register_recipes
-from gankit.training.rundir import absolute_data_paths, new_run_dir, run_name  # noqa: F401 (run_name: importable here)
-from gankit.training.samples import SampleGrids
-from gankit.training.signals import Abort, RunInterrupted, StopSignals
-from gankit.training.tensorboard_log import TensorBoardLog
-from gankit.training.threads import choose_threads
+from gankit.engine import distributed
+from gankit.session import rundir
+from gankit.session.callbacks import Callback, as_callback
+from gankit.engine.checkpoint import check_state, load_checkpoint, rng_state, save_atomic, set_rng_state
+from gankit.engine.loop import Diverged, lr_schedule, read_logs
+from gankit.session.metrics_log import MetricsLog
+from gankit.session.outputs import FinalOutputs
+from gankit.session.pace import Pace, RunTooLong
+from gankit.session.progress import ProgressBar, say
+from gankit.recipes import RECIPES, build_recipe
+from gankit.session.rundir import absolute_data_paths, new_run_dir, run_name  # noqa: F401 (run_name: importable here)
+from gankit.session.samples import SampleGrids
+from gankit.session.signals import Abort, RunInterrupted, StopSignals
+from gankit.session.tensorboard_log import TensorBoardLog
+from gankit.session.threads import choose_threads
 
 
 def pick_device(name: str) -> torch.device:
@@ -61,21 +62,20 @@ def pick_device(name: str) -> torch.device:
 class Run:
     """A training run bound to its directory.
 
-    Under torchrun (:mod:`gankit.training.distributed`) every rank builds the same Run; only
+    Under torchrun (:mod:`gankit.engine.distributed`) every rank builds the same Run; only
     rank 0 (``is_main``) writes the directory, training logs are averaged over ranks and
     evaluations run on rank 0 and are broadcast.
     """
 
     def __init__(self, cfg: Config, run_dir: Path) -> None:
-        _register_recipes()
         ctx = distributed.setup(cfg.device)
         self.cfg, self.dir, self.rank, self.world = cfg, Path(run_dir), ctx.rank, ctx.world
         self.device = distributed.device_for(pick_device(cfg.device), ctx)
-        from gankit.training.fastpath import configure_backends
+        from gankit.engine.fastpath import configure_backends
 
         configure_backends(self.device, tf32=cfg.train.tf32, deterministic=cfg.train.deterministic)
         # The same seed on every rank: identical initial networks, EMA and RNG streams, so
-        # rank 0's checkpoint restores every rank (gankit.training.distributed).
+        # rank 0's checkpoint restores every rank (gankit.engine.distributed).
         torch.manual_seed(cfg.seed * 1000)
         self.data: DataSource = DATASETS.build(cfg.data.name, cfg.data.options)
         self.recipe = build_recipe(cfg, self.data, self.device, rank=ctx.rank)
@@ -134,7 +134,7 @@ class Run:
             notes: Iterable[str] = ()) -> Run:
         """Train until ``steps`` total training steps (default: the run's planned end).
 
-        ``callbacks``: :class:`~gankit.training.callbacks.Callback` objects, or functions
+        ``callbacks``: :class:`~gankit.session.callbacks.Callback` objects, or functions
         ``fn(run, logs)`` called after every step; they follow the run's own (rank 0:
         ``metrics.jsonl``, the progress bar, TensorBoard, sample grids, ``metrics.json``,
         plots and the report). ``notes``: lines said once training starts.
@@ -143,15 +143,15 @@ class Run:
         every ``train.checkpoint_seconds`` of wall time, at the end, and on SIGINT/SIGTERM,
         which then raise :class:`RunInterrupted` once the checkpoint is on disk. Each
         ``metrics.jsonl`` row is flushed as it is written. A loss that becomes non-finite or
-        explodes stops the run with :class:`~gankit.training.loop.Diverged`; the last
+        explodes stops the run with :class:`~gankit.engine.loop.Diverged`; the last
         checkpoint on disk is then the last good state (none is written after divergence).
 
-        What a signal guarantees (:class:`~gankit.training.signals.StopSignals`): during an
+        What a signal guarantees (:class:`~gankit.session.signals.StopSignals`): during an
         evaluation it stops at once and the state of the step before it is saved; during a
         training step the first signal stops at the end of that step (saved there), a second
         stops at once, keeping the last checkpoint on disk (a step cannot be cut mid-way and saved).
 
-        The directory is this process's alone while it trains (:mod:`gankit.training.rundir`:
+        The directory is this process's alone while it trains (:mod:`gankit.session.rundir`:
         a lock naming the process, and the run's marker, written first). After the first
         steps the run's length at their speed is estimated; over ``train.max_hours`` the run
         stops with :class:`RunTooLong` before it has spent more than those few steps.
@@ -360,7 +360,7 @@ def train(config: Config | Mapping[str, Any] | None = None, *, overrides: Iterab
 
     ``config``: a Config, a nested dict, or None for the default; ``overrides``:
     ``["loss=wgan", "train.steps=500"]``. ``run_dir``: by default a new directory named
-    after the run (:func:`~gankit.training.rundir.new_run_dir`). ``replace``: an earlier
+    after the run (:func:`~gankit.session.rundir.new_run_dir`). ``replace``: an earlier
     gankit run in ``run_dir`` is removed first, so the run starts over there (a benchmark
     run again); any other non-empty directory is still refused. ``fit_kwargs`` (``steps``,
     ``callbacks``, ``notes``) go to :meth:`Run.fit`. Returns the finished :class:`Run`.
@@ -415,7 +415,7 @@ def resume(run_dir: str | Path, steps: int | None = None, *, max_hours: float | 
     gives bit-identically what the uninterrupted run gives. Past the planned end, the run is
     *extended*: the extension is appended to ``train.extend`` (recorded in the run's config
     and checkpoint) and the schedule restarts from the base learning rate over it
-    (see :func:`gankit.training.loop.lr_factor`); :func:`describe_schedule` says so.
+    (see :func:`gankit.engine.loop.lr_factor`); :func:`describe_schedule` says so.
     ``max_hours`` replaces the run's ``train.max_hours`` (and is recorded with it)."""
     if max_hours is not None and not (math.isfinite(max_hours) and max_hours >= 0):
         raise ConfigError(f"--max-hours must be a number of hours >= 0 (0 = no limit), got {max_hours}")

@@ -1,4 +1,5 @@
-"""What every recipe shares: the checkpointable state of its networks, loop and data order.
+"""What every recipe shares: the registry, the option types of the components it builds,
+and the checkpointable state of its networks, loop and data order.
 
 A recipe (``GANRecipe``, ``AAERecipe``) turns a config into networks and the phases of the
 one loop; this base class saves and restores what a run needs to continue exactly.
@@ -6,7 +7,6 @@ one loop; this base class saves and restores what a run needs to continue exactl
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -16,25 +16,12 @@ from torch import nn
 from gankit.capabilities import Generates
 from gankit.data.base import DataSource
 from gankit.registry import Component, Of, Registry
-from gankit.training.loop import Phase, Trainer, lr_factor, lr_schedule
+from gankit.engine.loop import Phase, Trainer, lr_factor, lr_schedule
 
 # The recipes (``model=`` in a config): name -> class built with the run's context. A recipe's
 # keyword-only constructor arguments are its options (``model.cycle=10``), validated like
 # every other component's.
 RECIPES: Registry[Callable[..., Any]] = Registry("model", context=("cfg", "data", "device", "rank"))
-
-# Modules whose import registers the built-in recipes; imported on first use (they import
-# the config, which validates ``model`` against this registry).
-RECIPE_MODULES: tuple[str, ...] = (
-    "gankit.training.gan",
-    "gankit.training.aae",
-    "gankit.training.acgan",
-    "gankit.training.infogan",
-    "gankit.training.translate",
-    "gankit.training.ssgan",
-    "gankit.training.ssaae",
-)
-
 
 # How a recipe's signature names the components it builds: each is validated against its
 # registry (``model.generator.width=64`` against the generator's options).
@@ -47,16 +34,9 @@ PenaltyOption = Annotated[Component, Of("penalty")]
 MitigationsOption = Annotated[dict[str, dict[str, Any]], Of("mitigation", many=True)]
 
 
-def load_recipes() -> Registry[Callable[..., Any]]:
-    """Import the built-in recipe modules (once) and return :data:`RECIPES`."""
-    for mod in RECIPE_MODULES:
-        importlib.import_module(mod)
-    return RECIPES
-
-
 def build_recipe(cfg: Any, data: DataSource, device: torch.device, rank: int = 0) -> Any:
     """The recipe ``cfg.model`` names, built with its own options and the run's context."""
-    return load_recipes().build(cfg.model.name, cfg.model.options, cfg=cfg, data=data, device=device, rank=rank)
+    return RECIPES.build(cfg.model.name, cfg.model.options, cfg=cfg, data=data, device=device, rank=rank)
 
 
 class Recipe(Generates):

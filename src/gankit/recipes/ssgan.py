@@ -1,6 +1,6 @@
 """The semi-supervised GAN (Salimans et al. 2016, "Improved Techniques for Training GANs", §5).
 
-A :class:`~gankit.training.gan.GANRecipe` whose discriminator has K outputs, one logit per
+A :class:`~gankit.recipes.gan.GANRecipe` whose discriminator has K outputs, one logit per
 class of the data set, the fake class's logit fixed at 0 (:mod:`gankit.losses.semisup`). The
 GAN's game sees D through its implied real logit ``log Z(x) = logsumexp_k l_k``, so every
 classic objective applies unchanged (``loss=feature-matching``, the paper's choice for
@@ -26,10 +26,10 @@ from gankit.errors import ConfigError
 from gankit.losses import LOSSES
 from gankit.losses.semisup import real_logit, supervised_loss
 from gankit.registry import Count, Positive, Seed
-from gankit.training.gan import GANRecipe
-from gankit.training.loop import Logs, Phase
-from gankit.training.recipe import RECIPES
-from gankit.training.semisup import SemiSupervised
+from gankit.recipes.gan import GANRecipe
+from gankit.engine.loop import Logs, Phase
+from gankit.recipes.base import RECIPES
+from gankit.recipes.semisup import SemiSupervised
 
 if TYPE_CHECKING:
     from gankit.config import Config

@@ -1,7 +1,7 @@
 """``RUN_DIR/metrics.jsonl``: one JSON row per logging step and per periodic evaluation.
 
 Rows reach the file as they are written (line-buffered), so a killed run keeps its log;
-a resumed run first drops the rows past its checkpoint (:func:`gankit.training.rundir.trim_log`).
+a resumed run first drops the rows past its checkpoint (:func:`gankit.session.rundir.trim_log`).
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 from gankit import jsonio
-from gankit.training.callbacks import Callback
+from gankit.session.callbacks import Callback
 
 if TYPE_CHECKING:
-    from gankit.training.run import Run
+    from gankit.session.run import Run
 
 
 class MetricsLog(Callback):

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gankit import jsonio
-from gankit.training import rundir
-from gankit.training.callbacks import Callback
+from gankit.session import rundir
+from gankit.session.callbacks import Callback
 
 if TYPE_CHECKING:
-    from gankit.training.run import Run
+    from gankit.session.run import Run
 
 
 class FinalOutputs(Callback):

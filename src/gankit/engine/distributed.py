@@ -5,7 +5,7 @@ environment variables ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` 
 ``MASTER_PORT``; :func:`setup` joins that process group (NCCL on CUDA, gloo on the CPU).
 With one process everything here is a no-op, so the same code trains on one or many.
 
-The conventions gankit follows (and :mod:`gankit.training.gan` relies on):
+The conventions gankit follows (and :mod:`gankit.recipes.gan` relies on):
 
 * ``train.batch_size`` is the GLOBAL batch: each of the ``world`` ranks trains on
   ``batch_size / world`` examples, its slice of the global batch. Noise and toy data are
@@ -175,7 +175,7 @@ class RankBatches:
 
     def __init__(self, data: Any, device: torch.device, ctx: DistInfo, *, data_on_device: bool = True,
                  channels_last: bool = False) -> None:
-        from gankit.training.fastpath import DeviceData
+        from gankit.engine.fastpath import DeviceData
 
         self.data, self.device, self.ctx, self.channels_last = data, device, ctx, channels_last
         self.sharded = isinstance(data, FiniteData)
@@ -200,7 +200,7 @@ class RankBatches:
             x, y = x[s], (None if y is None else y[s])
         x = x.to(self.device, non_blocking=True)
         if self.channels_last:
-            from gankit.training.fastpath import channels_last_batch
+            from gankit.engine.fastpath import channels_last_batch
 
             x = channels_last_batch(x)
         return x, (None if y is None else y.to(self.device))

@@ -3,7 +3,7 @@
 This is the only place that knows what a GAN update is: the discriminator phase (k
 repeats of Goodfellow et al.'s inner loop, WGAN's n_critic) and the generator phase, with
 the configured objective, penalty and mitigations. The loop in
-:mod:`gankit.training.loop` runs the phases; nothing here loops over steps.
+:mod:`gankit.engine.loop` runs the phases; nothing here loops over steps.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from gankit.losses import LOSSES, Objective
 from gankit.losses.penalties import PENALTIES, Penalty
 from gankit.networks import DISCRIMINATORS, GENERATORS, PRIORS
 from gankit.networks.base import ParallelCritics
-from gankit.training.transform import Standardize
-from gankit.training import distributed, fastpath
+from gankit.engine.transform import Standardize
+from gankit.engine import distributed, fastpath
 from gankit.registry import Component, LatentDim
-from gankit.training.recipe import (RECIPES, DiscriminatorOption, GeneratorOption, LossOption, MitigationsOption,
+from gankit.recipes.base import (RECIPES, DiscriminatorOption, GeneratorOption, LossOption, MitigationsOption,
                                     PenaltyOption, PriorOption, Recipe)
-from gankit.training.loop import EMA, Logs, Phase, ema_decay, lr_factor, make_optimizer, ramp
+from gankit.engine.loop import EMA, Logs, Phase, ema_decay, lr_factor, make_optimizer, ramp
 from gankit.mitigations.base import MITIGATIONS, Mitigation
-from gankit.training.precision import precision_for
+from gankit.engine.precision import precision_for
 
 if TYPE_CHECKING:
     from gankit.config import Config
@@ -73,7 +73,7 @@ def _add_terms(loss: Tensor, logs: Logs, phase: str, terms: list[tuple[str, Tens
 class GANRecipe(Discriminates, Recipe):
     """Networks, objective, penalty and mitigations of one GAN run, and its phases.
 
-    In a torchrun job (:mod:`gankit.training.distributed`) ``train.batch_size`` is the
+    In a torchrun job (:mod:`gankit.engine.distributed`) ``train.batch_size`` is the
     global batch; ``batch_size`` here is this rank's share, ``G_train`` / ``D_train`` the
     DDP wrappers used by the phase that trains each network.
     """
