@@ -108,3 +108,76 @@ def test_short_forms_in_files_take_dotted_overrides(tmp_path):
 def test_run_names_are_plain(name):
     with pytest.raises(ConfigError, match="name must be a plain directory name"):
         build_config({"name": name})
+
+
+# ------------------------------------------------------------- the recipe owns its options
+
+def test_a_key_the_recipe_does_not_take_is_an_error_naming_the_recipe_and_its_keys():
+    with pytest.raises(ConfigError) as e:
+        load_config(overrides=["model=pix2pix", "data=pair-task", "generator.width=512"])
+    text = str(e.value)
+    assert text.startswith("unknown option model.generator for model 'pix2pix' (options: l1, gan, net, width,")
+    with pytest.raises(ConfigError, match="unknown option model.encoder for model 'gan'"):
+        build_config({"encoder": {"name": "mlp"}})
+
+
+def test_top_level_spellings_are_lifted_into_the_recipe_section(tmp_path):
+    old = tmp_path / "old.yaml"  # a config file written before the recipe's keys moved into model
+    old.write_text("model: aae\ndata: {name: digits, size: 8}\nlatent_dim: 3\nprior: {name: mog, components: 10}\n"
+                   "aae: {supervised: true}\nloss: lsgan\n")
+    cfg = load_config(old)
+    m = cfg.model
+    assert (m.name, m["latent_dim"], m["prior"].name, m["prior"]["components"], m["supervised"], m["loss"].name) \
+        == ("aae", 3, "mog", 10, True, "lsgan")
+    assert m["adversarial"] is True and "conditional" not in m.options  # the AAE takes no conditional
+    new = tmp_path / "new.yaml"
+    new.write_text("model: {name: aae, latent_dim: 3, prior: {name: mog, components: 10}, supervised: true, "
+                   "loss: lsgan}\ndata: {name: digits, size: 8}\n")
+    assert load_config(new).to_dict() == cfg.to_dict()
+
+
+def test_a_later_layer_wins_in_either_spelling(tmp_path):
+    f = tmp_path / "run.yaml"
+    f.write_text("model: {loss: hinge, conditional: false}\n")
+    cfg = load_config(f, overrides=["loss=wgan", "penalty=gp"])
+    assert (cfg.model["loss"].name, cfg.model["penalty"].name) == ("wgan", "gp")
+    f.write_text("loss: hinge\n")
+    assert load_config(f, overrides=["model.loss=lsgan"]).model["loss"].name == "lsgan"
+
+
+def test_switching_the_recipe_drops_the_options_below_it_for_the_old_one():
+    # base sets the GAN's networks and its mixture prior; an AAE starts from its own defaults
+    aae = load_config(overrides=["model=aae", "data=digits"])
+    assert aae.model["prior"].name == "normal" and aae.model["generator"]["width"] == 256
+    gan = load_config(overrides=["model=gan"])  # naming the same recipe keeps them
+    assert gan.model["generator"]["width"] == 128 and gan.model["prior"].name == "categorical"
+
+
+def test_a_recorded_config_of_an_earlier_gankit_opens_without_the_keys_its_recipe_does_not_take():
+    from gankit.config import recorded_keys
+
+    old = {"model": {"name": "gan"}, "conditional": False, "latent_dim": 4, "data": {"name": "ring"},
+           "generator": {"name": "mlp", "width": 16}, "encoder": {"name": "mlp", "width": 8},
+           "aae": {"adversarial": True, "supervised": False}, "loss": {"name": "ns", "smoothing": 0.0}}
+    cfg = build_config(recorded_keys(old))
+    assert cfg.model["latent_dim"] == 4 and cfg.model["generator"]["width"] == 16
+    assert not {"encoder", "adversarial", "supervised"} & set(cfg.model.options)
+    with pytest.raises(ConfigError, match="model.encoder"):  # the same keys written today are an error
+        build_config({"model": {"name": "gan", "encoder": {"name": "mlp"}}})
+
+
+def test_a_moved_key_set_in_python_says_where_it_lives_now():
+    cfg = load_config()
+    with pytest.raises(AttributeError, match=r"a recipe option now: cfg.model.options\['loss'\]"):
+        cfg.loss = "wgan"
+
+
+def test_a_config_is_checked_once_unless_it_changes():
+    from gankit.config import is_checked
+
+    cfg = load_config(overrides=["train.steps=10"])
+    assert is_checked(cfg)
+    cfg.train.steps = 0  # changed in Python: checked again, and refused
+    assert not is_checked(cfg)
+    with pytest.raises(ConfigError, match="train.steps must be >= 1, got 0"):
+        check_config(cfg)

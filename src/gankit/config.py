@@ -316,6 +316,9 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any], *, top: bool = 
     for k, v in override.items():
         if isinstance(v, Mapping) and k in out and not isinstance(out[k], dict):
             out[k] = _section_as_mapping(k, out[k]) if top else _short_form(k, out[k])
+        if isinstance(v, str) and isinstance(out.get(k), dict) and k != "mitigations" \
+                and v == out[k].get("name", DEFAULT_NAMES.get(k) if top else None):
+            continue  # naming the component it already is (model=gan) keeps its options
         if isinstance(v, Mapping) and isinstance(out.get(k), dict):
             # Switching a component's name drops the old entry's options: they belong to it
             # (the recipe's too: switching model=gan to aae drops the GAN's networks and loss).
@@ -418,8 +421,11 @@ def check_config(cfg: Config) -> None:
 
     Every value is checked against its field's hint again (type and range): a Config built or
     changed in Python never went through :func:`coerce`. Component options are resolved
-    against their registries (defaults filled in place).
+    against their registries (defaults filled in place). A config already checked and not
+    changed since (:func:`is_checked`) is not checked again.
     """
+    if is_checked(cfg):
+        return
     _check_values(cfg)
     t = cfg.train
     for k in ("checkpoint_every", "threads"):
@@ -446,6 +452,19 @@ def check_config(cfg: Config) -> None:
 
         for m in cfg.eval.metrics:
             METRICS.entry(m)
+    cfg.__dict__["_checked"] = _fingerprint(cfg)  # beside the fields: not a config key
+
+
+def is_checked(cfg: Config) -> bool:
+    """Whether :func:`check_config` passed on ``cfg`` exactly as it is now (a config built by
+    :func:`build_config` and not changed in Python since), so a run validates it once."""
+    return cfg.__dict__.get("_checked") == _fingerprint(cfg)
+
+
+def _fingerprint(cfg: Config) -> str:
+    import json
+
+    return json.dumps(cfg.to_dict(), sort_keys=True, default=repr)
 
 
 def _plugins(value: Any) -> list[str]:

@@ -21,7 +21,7 @@ from gankit.errors import ConfigError
 
 def check_run(cfg: Config, data: DataSource, recipe: Generates) -> None:
     """Raise :class:`ConfigError` (one line) if the run cannot train or be evaluated."""
-    check_config(cfg)  # again: a Config built or changed in Python skipped build_config
+    check_config(cfg)  # a Config built or changed in Python skipped build_config (else already checked)
     if isinstance(data, FiniteData) and cfg.train.batch_size > len(data):
         raise ConfigError(f"train.batch_size={cfg.train.batch_size} exceeds the {len(data)} examples of "
                           f"data set {data.name!r}")
