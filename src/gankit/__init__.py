@@ -1,6 +1,6 @@
 """gankit: generative adversarial networks, every objective checked against the mathematics.
 
-The public API (the CLI uses nothing else)::
+The public API (``gankit train`` and ``gankit resume`` call the same functions)::
 
     import gankit
     run = gankit.train(overrides=["loss=wgan", "penalty=gp", "train.steps=2000"])

@@ -1,11 +1,13 @@
 """Typed run configuration.
 
-A config is a tree of dataclasses. Component sections (``data``, ``generator``,
-``discriminator``, ``prior``, ``loss``, ``penalty``) are a registry name plus that entry's
-options, validated against the registered factory's signature, so every option a user can
-set is exactly a keyword argument of the code that uses it. Overrides come as dotted
-``key=value`` pairs whose values are parsed as YAML (``lr=1e-4`` is a float,
-``betas=[0.5,0.9]`` a list). Unknown keys, wrong types and values out of range raise
+A config is a tree of dataclasses. Its component sections, ``model`` (the recipe) and
+``data``, are a registry name plus that entry's options, validated against the registered
+factory's signature, so every option a user can set is exactly a keyword argument of the
+code that uses it; the recipe's options hold its own components (``model.generator``,
+``model.loss``), validated against their registries in turn. The old top-level spellings
+(``loss: wgan``, ``--set generator.width=64``) are lifted into ``model`` (:func:`lift`).
+Overrides come as dotted ``key=value`` pairs whose values are parsed as YAML (``lr=1e-4`` is
+a float, ``betas=[0.5,0.9]`` a list). Unknown keys, wrong types and values out of range raise
 :class:`ConfigError` naming the key: each field's hint carries its range
 (:class:`gankit.registry.Bounds`), as the factories' signatures do for component options.
 

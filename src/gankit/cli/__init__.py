@@ -1,1 +1,1 @@
-"""The ``gankit`` command line: one module per sub-command, each using the public API."""
+"""The ``gankit`` command line: one module per sub-command, each exposing ``register(subparsers)``."""

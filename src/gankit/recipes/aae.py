@@ -10,8 +10,8 @@ seed 001's eq. (21)-(22):
 * ``G``: E, as the generator, minimises the generator loss on ``D(E(x))``
   (default: non-saturating ``-log D(E(x))``).
 
-``aae.adversarial=false`` keeps only ``recon``: a plain autoencoder, the baseline the
-regularisation is measured against. ``aae.supervised=true`` is the paper's label-informed
+``model.adversarial=false`` keeps only ``recon``: a plain autoencoder, the baseline the
+regularisation is measured against. ``model.supervised=true`` is the paper's label-informed
 regularisation: D also sees the one-hot label, and the prior samples of a batch come from
 the components its labels pick, so the codes of class ``y`` are pushed into component ``y``.
 The loop in :mod:`gankit.engine.loop` runs the phases; nothing here loops over steps.
