@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal
 import yaml
 
 from gankit.errors import ConfigError
-from gankit.registry import (Bounds, Component, Count, Fraction, NonNegative, NonNegativeInt, Positive, Registry, Seed,
+from gankit.registry import (Bounds, Component, Count, Fraction, NonNegative, NonNegativeInt, Of, Positive, Registry, Seed,
                              coerce)
 
 
@@ -720,6 +720,11 @@ def describe_hint(hint: Any) -> str:
     from gankit.registry import _name
 
     text = _name(hint)
+    of = next((m for m in getattr(hint, "__metadata__", ()) if isinstance(m, Of)), None)
+    if of is not None:  # a recipe's component: a registry name and its options
+        plural = {"loss": "losses", "penalty": "penalties"}.get(of.kind, f"{of.kind}s")
+        return (f"{of.kind} names -> their options (gankit list {plural})" if of.many else
+                f"a name + its options (gankit list {plural})")
     if typing.get_origin(hint) is Annotated:
         bounds = [m for m in hint.__metadata__ if isinstance(m, Bounds)]
         text = f"{text} {_one_range(bounds).describe()}" if bounds else text

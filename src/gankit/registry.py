@@ -162,6 +162,10 @@ class Entry(Generic[T]):
                     out[n] = p
         return out
 
+    def hint(self, key: str) -> Any:
+        """The type hint option ``key`` is validated against (``Any`` if it has none)."""
+        return _hint(self.factory, key)
+
     def defaults(self, context: tuple[str, ...] = ()) -> dict[str, Any]:
         return {
             n: p.default

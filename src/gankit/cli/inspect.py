@@ -408,20 +408,16 @@ def _list_registry(kind: str, reg: Any, prefix: str) -> None:
 def option_lines(entry: Any, context: tuple[str, ...] = (), prefix: str = "") -> list[str]:
     """``KEY: TYPE = DEFAULT  (meaning)`` for every option of a registry entry, read from its
     signature (the hints validation checks) and its docstring."""
-    import typing
-
     from gankit.config import describe_hint
 
     doc = inspect.getdoc(entry.factory) or ""
-    target = entry.factory.__init__ if inspect.isclass(entry.factory) else entry.factory
-    try:
-        hints = typing.get_type_hints(target, include_extras=True)
-    except Exception:  # an unresolvable annotation: show the options without types
-        hints = {}
+    if inspect.isclass(entry.factory):  # a recipe describes its options in __init__'s docstring
+        doc += "\n" + "\n".join(inspect.getdoc(klass.__init__) or "" for klass in entry.factory.__mro__
+                                if "__init__" in klass.__dict__ and klass is not object)
     lines = []
     for name, param in entry.options(context).items():
-        hint = hints.get(name)
-        kind_text = describe_hint(hint) if hint is not None else "any"
+        hint = entry.hint(name)
+        kind_text = describe_hint(hint) if hint is not Any else "any"
         default = "(required)" if param.default is inspect.Parameter.empty else _show(_plain(param.default))
         meaning = _option_help(doc, name)
         lines.append(f"{prefix}{name}: {kind_text} = {default}" + (f"  ({meaning})" if meaning else ""))

@@ -181,7 +181,7 @@ class AAERecipe(Encodes, Recipe):
         of a supervised run), ``(n, *shape)`` on the CPU."""
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         if labels is not None and not self.num_classes:
-            raise ConfigError("labels select prior components only in a supervised AAE (aae.supervised=true)")
+            raise ConfigError("labels select prior components only in a supervised AAE (model.supervised=true)")
         z = self.prior.sample(n, generator=gen, labels=labels)   # (n, latent_dim), CPU
         return self.decode(z, batch)
 

@@ -85,9 +85,12 @@ class GANRecipe(Discriminates, Recipe):
                  prior: PriorOption = Component("normal"), latent_dim: LatentDim = 2,
                  loss: LossOption = Component("ns"), penalty: PenaltyOption = Component("none"),
                  mitigations: MitigationsOption = {}, conditional: bool = False) -> None:  # noqa: B006 (never mutated)
-        """``generator``/``discriminator``: G and D (gankit list generators|discriminators);
-        ``prior``: z's distribution, of ``latent_dim`` coordinates; ``loss``: the objective;
-        ``penalty``: a critic regulariser; ``mitigations``: name -> options;
+        """The GAN's own options (``model.*``):
+
+        ``generator``: G; ``discriminator``: D, returning logits;
+        ``prior``: z's distribution, of ``latent_dim`` coordinates;
+        ``loss``: the adversarial objective; ``penalty``: a critic regulariser;
+        ``mitigations``: mode-collapse mitigations, name -> options;
         ``conditional``: G and D see the data set's labels (Mirza & Osindero 2014)."""
         self.cfg, self.data, self.device = cfg, data, device
         o = self.options = GANOptions(generator, discriminator, prior, latent_dim, loss, penalty, dict(mitigations),
