@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -104,15 +103,15 @@ def train_timed(cfg: Any, run_dir: Path, *, keep_checkpoint: bool = True,
     ``run_dir`` built (not yet trained) by the caller, to evaluate its untrained state first;
     it is trained with ``Run.fit`` and timed from there."""
     from gankit.session import train
-    from gankit.session.rundir import is_marked
+    from gankit.session.rundir import remove_run
 
     run_dir = Path(run_dir)
-    if is_marked(run_dir) or (run_dir / "checkpoint.pt").exists():
-        shutil.rmtree(run_dir)
+    if run is not None:  # built by the caller: its directory is cleared here, as train(replace=True) does
+        remove_run(run_dir)
     load0 = _load()
     t0, c0 = time.perf_counter(), time.process_time()
     try:
-        run = train(cfg, run_dir=run_dir, callbacks=list(callbacks)) if run is None else \
+        run = train(cfg, run_dir=run_dir, replace=True, callbacks=list(callbacks)) if run is None else \
             run.fit(callbacks=list(callbacks))
     except FloatingPointError as e:  # the loop refuses a non-finite loss
         if not allow_divergence:
