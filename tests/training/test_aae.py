@@ -197,7 +197,7 @@ def test_presets_load_and_conv_networks_train(tmp_path, record):
     from gankit.config import load_config
 
     sup = load_config(preset="aae-digits-supervised")
-    assert (sup.model.name, sup.prior.name, sup.prior.options["components"], sup.aae.supervised) == ("aae", "mog", 10, True)
+    assert (sup.model.name, sup.model["prior"].name, sup.model["prior"]["components"], sup.model["supervised"]) == ("aae", "mog", 10, True)
     cfg = load_config(preset="aae-digits", overrides=["encoder=conv", "generator=conv", "encoder.width=16",
                                                       "generator.width=16", "device=cpu"])
     recipe = Run(cfg, tmp_path / "conv").recipe

@@ -348,6 +348,7 @@ def _list_section(kind: str) -> None:
     for o in section_options(cls, prefix if kind != "optim" else ""):
         keys = [o.key] if kind != "optim" else [f"optim_g.{o.key}", f"optim_d.{o.key}"]
         here = [_lookup(run, k) for k in keys]
+        here = [v["name"] if isinstance(v, dict) and "name" in v else v for v in here]  # a component: its name
         differs = [f"{k.split('.')[0]} {_show(v)}" if kind == "optim" else _show(v)
                    for k, v in zip(keys, here) if v is not _MISSING and v != _plain(o.default)]
         extra = f" (the default preset: {', '.join(differs)})" if differs and o.type != "section" else ""
