@@ -181,3 +181,8 @@ def test_a_config_is_checked_once_unless_it_changes():
     assert not is_checked(cfg)
     with pytest.raises(ConfigError, match="train.steps must be >= 1, got 0"):
         check_config(cfg)
+
+
+def test_a_key_given_both_ways_in_one_mapping_is_an_error():
+    with pytest.raises(ConfigError, match=r"^loss is set twice, at the top level and as model.loss; set it once$"):
+        build_config({"loss": "wgan", "model": {"name": "gan", "loss": "ns"}})

@@ -193,8 +193,9 @@ DEFAULT_NAMES = {"model": "gan", "data": "ring"}
 
 def lift(raw: Mapping[str, Any]) -> dict[str, Any]:
     """``raw`` with the recipe's keys written at the top level (``loss: wgan``, ``aae:
-    {supervised: true}``) moved into ``model`` (``model.loss``, ``model.supervised``); what
-    ``model`` itself says wins over them."""
+    {supervised: true}``) moved into ``model`` (``model.loss``, ``model.supervised``). A key
+    given both ways in one mapping is an error; across layers the later layer wins
+    (:func:`merge` lifts each side first)."""
     out = dict(raw)
     moved = {k: out.pop(k) for k in RECIPE_KEYS if k in out}
     aae = out.pop("aae", None)
@@ -208,17 +209,10 @@ def lift(raw: Mapping[str, Any]) -> dict[str, Any]:
     model = {"name": model} if isinstance(model, str) else {} if model is None else model
     if not isinstance(model, Mapping):
         raise ConfigError(f"model must be a name or a mapping with 'name', got {model!r}")
-    out["model"] = _deep_merge(moved, model)
-    return out
-
-
-def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(dict(base))
-    for k, v in over.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = _deep_merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
+    twice = sorted(k for k in moved if k in model)
+    if twice:  # one mapping saying it twice: neither may silently win
+        raise ConfigError(f"{twice[0]} is set twice, at the top level and as model.{twice[0]}; set it once")
+    out["model"] = {**model, **moved}
     return out
 
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from gankit.config import build_config, load_config
+from gankit.config import build_config, load_config, merge
 from gankit.errors import ConfigError
 from gankit.session import Run, load_run, train
 
@@ -17,9 +17,7 @@ def _config(steps, **extra):
     """The ``dcgan-digits`` preset (8x8, width 32, batch 64, Adam 5e-4), shortened."""
     cfg = load_config(preset="dcgan-digits", overrides=[f"train.steps={steps}", "train.sample_every=0",
                                                         "train.progress=false", "device=cpu", "seed=0"])
-    raw = cfg.to_dict()
-    raw.update(extra)
-    return build_config(raw)
+    return build_config(merge(cfg.to_dict(), extra))
 
 
 def test_dcgan_on_digits_lowers_classifier_fid(tmp_path, record):
