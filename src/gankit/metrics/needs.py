@@ -30,6 +30,7 @@ class Planned:
     model_name: str = ""
     num_samples: int = 2500
     inception: str | None = None
+    fid_reference: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +144,22 @@ ENOUGH_ROWS = Need("finite data of at least eval.num_samples rows", _enough_rows
 IMAGES = Need("image data", _images)
 FEATURES = Need("image features: class labels or Inception", _features,
                 default=lambda data, inception, n: bool(data.num_classes) or inception_usable(data, inception, n))
+def _inception_covariance(p: Planned) -> str | None:
+    # Named Inception weights are used whatever the count (auto falls back to the classifier
+    # below 2048): fewer images than features make FID's covariance singular, refused at the
+    # end of a run; said here, before its first step.
+    if p.inception is None:
+        return None
+    rows = p.data.x.shape[0] if p.data.x is not None else p.num_samples
+    n = min(p.num_samples, rows) if p.fid_reference is None else p.num_samples
+    if n >= 2048:
+        return None
+    return (f"with eval.inception needs at least 2048 images on each side (its 2048 features' covariance), "
+            f"but eval.num_samples and the data give {n}: raise eval.num_samples, or drop eval.inception to use "
+            "the classifier's features")
+
+
+INCEPTION_COVARIANCE = Need("2048 images for Inception's covariance", _inception_covariance)
 LABELS = Need("class labels", _labels, default=lambda data, inception, n: bool(data.num_classes))
 NEIGHBOURS = Need("more samples than the metric's k nearest neighbours", _neighbours)
 STACKED = Need("stacked data (data=stacked)", _stacked)
