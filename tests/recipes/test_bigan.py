@@ -151,7 +151,6 @@ COV_GZ = np.array([[B * B + SG * SG, B], [B, 1.0]])      # (G(z), z), z ~ N(0, 1
 # Adam over 1,500 batches of 4,096 with a linearly decaying lr: the largest error at POINTS was
 # 0.0017-0.020 over seeds 0-4, with ATEN_CPU_CAPABILITY=default and avx2 alike; the bound is 5x that.
 STEPS, TOL = 1500, 0.1
-STEPS_TRAIN = 1000
 POINTS = np.array([[0.0, 0.0], [1.0, 0.5], [-1.0, 1.0], [0.5, -0.5], [1.5, 1.0], [-0.8, -0.2]])
 
 
@@ -185,7 +184,7 @@ GAUSS = {"model": "bigan", "data": {"name": "mixture1d", "means": [1.0], "sigmas
          "prior": "normal", "device": "cpu",
          "generator": {"width": 32, "depth": 2}, "encoder": {"width": 32, "depth": 2},
          "discriminator": {"width": 64, "depth": 2},
-         "train": {"steps": STEPS_TRAIN, "batch_size": 256, "lr_decay": "linear", "standardize": False,
+         "train": {"steps": 1000, "batch_size": 256, "lr_decay": "linear", "standardize": False,
                    "progress": False, "log_every": 200, "checkpoint_every": 0},
          "optim_g": {"lr": 2e-3, "betas": [0.5, 0.999]}, "optim_d": {"lr": 2e-3, "betas": [0.5, 0.999]},
          "eval": {"metrics": ["recon", "latent_mmd"], "num_samples": 4000}}
