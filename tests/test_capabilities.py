@@ -44,6 +44,8 @@ def _domains(root: Path) -> Path:
 RECIPES = {
     "gan": ({"data": "ring", **SMALL}, {Discriminates}),
     "aae": ({"model": "aae", "data": "ring", "prior": {"name": "mog", "components": 8, "sigma": 0.2}, **SMALL}, {Encodes}),
+    "bigan": ({"model": "bigan", "data": "ring", "prior": {"name": "mog", "components": 8, "sigma": 0.2}, **SMALL},
+              {Encodes}),
     "acgan": ({"model": "acgan", "data": "digits", "conditional": True}, {Discriminates}),
     "infogan": ({"model": {"name": "infogan", "categories": 4}, "latent_dim": 7, "data": "digits"},
                 {Discriminates, HasCodes, DrawsSampleGrid}),

@@ -36,6 +36,7 @@ TINY: dict[str, dict[str, Any]] = {
             "discriminator": {"name": "mlp", "width": 16, "depth": 2},
             "prior": {"name": "mog", "components": 10, "radius": 4.0, "sigma": 0.5}, "aae": {"supervised": True}},
     "acgan": {"model": "acgan", "conditional": True, "data": DIGITS8, "latent_dim": 16, **DCGAN8},
+    "bigan": {"model": "bigan", "data": "ring", "latent_dim": 2, **MLP16, "encoder": {"width": 16, "depth": 2}},
     "infogan": {"model": {"name": "infogan", "categories": 4, "continuous": 1}, "data": "ring", "latent_dim": 7,
                 **MLP16},
     "pix2pix": {"model": {"name": "pix2pix", "width": 4, "d_width": 4, "d_layers": 1},

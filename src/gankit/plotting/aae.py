@@ -27,8 +27,9 @@ def plot_aae_run(run: Any, n: int = 2000) -> None:
     """Write the figures above into ``run.dir``."""
     recipe, data = run.recipe, run.data
     x, y = examples(data, n, torch.Generator().manual_seed(run.cfg.eval.seed))
-    title = f"AAE on {data.name}, prior {run.cfg.model['prior'].name}, step {run.step}"
-    if not run.cfg.model['adversarial']:
+    # every Encodes model is drawn so (aae, ssaae, bigan); only the AAE has an adversarial switch
+    title = f"{run.cfg.model.name} on {data.name}, prior {run.cfg.model['prior'].name}, step {run.step}"
+    if not run.cfg.model.get('adversarial', True):
         title += " (no adversarial phase)"
     plot_latent(recipe.encode(x), y, recipe.prior, run.dir / "latent.png", title=title, metrics=run.metrics,
                 class_names=list(data.class_names) or None)
