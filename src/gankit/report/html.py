@@ -31,7 +31,7 @@ MAX_SLIDER_IMAGES = 40  # sample grids embedded per run: evenly spaced over trai
 _POINT_DATA = ("ring", "grid", "mixture1d", "mixture", "points", "moons", "circles", "swissroll", "spiral")
 _PROB_KEYS = ("D(x)", "D(G(z))", "D(z)", "D(E(x))")
 _FACT_KEYS = ("step", "wall_time_s", "threads", "feature_extractor")
-_FEATURE_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage")  # measured in a feature space
+_FEATURE_METRICS = ("fid",)   # named with its feature space (the feature_extractor row holds it for the rest)
 _CARD_KEY = "feature_protocol"   # the Inception protocol card: its own table, not a metric row
 _ABOUT = {
     "modes": "modes covered (a mode counts with >= 1 % of its expected samples within 3 sigma)",
@@ -59,7 +59,7 @@ th{background:#f4f4f4}td.k,th.k{text-align:left;font-family:ui-monospace,Menlo,C
 .chart .ct{font-size:13px;font-weight:600}.chart .cl{font-size:11px;fill:#333}
 .chart .frame{fill:none;stroke:#bbb}.chart .grid{stroke:#eee}.chart .axis{stroke:#999}
 .chart .ref{stroke:#888;stroke-dasharray:4 3}
-.side{display:flex;flex-wrap:wrap;gap:0 36px;align-items:flex-start}.side>div{max-width:560px}.runs{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:16px}
+.side{display:flex;flex-wrap:wrap;gap:0 36px;align-items:flex-start}.side>div{max-width:100%;overflow-x:auto}.runs{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,740px),1fr));gap:16px}
 .pic,.slider{max-width:100%;overflow-x:auto}.pic img,.slider img{display:block;max-width:none;border:1px solid #e3e3e3}
 .pic img.grid,.slider img{image-rendering:pixelated}
 .slider input{width:100%;max-width:520px}.charts svg{max-width:none}pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px;max-height:520px}
@@ -234,7 +234,7 @@ def constants_table(runs: Sequence[RunFiles], rows_of: Any, keys: Sequence[str],
             f'<table><tr><th class="k">value</th>{head}</tr>{body}</table></div>')
 
 
-_Y_LABELS = {"losses": "loss", "discriminator outputs (mean)": "mean D over the batch (probability)",
+_Y_LABELS = {"losses": "loss", "discriminator outputs (mean)": "mean D (probability)",
              "divergence estimate": "divergence estimate (nats)"}
 
 
