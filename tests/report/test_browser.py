@@ -197,3 +197,121 @@ def test_report_opens_offline_and_its_slider_moves(browser: object, cond_run: Pa
         browser.set_offline(False)
     assert errors == []
     assert all(u.startswith(("file:", "data:")) for u in requests), requests
+
+
+# --------------------------------------------------------------------------- the report's layout
+
+# Every line box of visible text (HTML text nodes line by line, SVG <text> whole), and every
+# pair of boxes of different nodes that overlap by more than 2 px both ways; every shown
+# <img> whose box is smaller than its natural size.
+LAYOUT_JS = """() => {
+  const boxes = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  let node, id = 0;
+  while ((node = walker.nextNode())) {
+    if (!node.textContent.trim()) continue;
+    const el = node.parentElement;
+    if (!el || el.closest('script,style,title') || !el.checkVisibility()) continue;   // e.g. a closed <details>
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const rects = el.closest('svg') ? [el.getBoundingClientRect()] : Array.from(range.getClientRects());
+    for (const r of rects) {
+      if (r.width > 0.5 && r.height > 0.5) boxes.push({id: id, text: node.textContent.trim().slice(0, 40),
+        l: r.left + scrollX, t: r.top + scrollY, r: r.right + scrollX, b: r.bottom + scrollY});
+    }
+    id++;
+  }
+  const overlaps = [];
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const a = boxes[i], c = boxes[j];
+    if (a.id === c.id) continue;
+    const w = Math.min(a.r, c.r) - Math.max(a.l, c.l), h = Math.min(a.b, c.b) - Math.max(a.t, c.t);
+    if (w > 2 && h > 2) overlaps.push([a.text, c.text]);
+  }
+  const shrunk = Array.from(document.querySelectorAll('img')).filter(im => !im.hidden && im.complete).map(im => {
+    const r = im.getBoundingClientRect();
+    return {w: r.width, h: r.height, nw: im.naturalWidth, nh: im.naturalHeight, pixelated:
+            getComputedStyle(im).imageRendering === 'pixelated', grid: im.classList.contains('grid') ||
+            !!im.closest('.slider')};
+  });
+  return {texts: boxes.length, overlaps: overlaps, images: shrunk};
+}"""
+
+
+def layout(browser: object, path: Path, shot: Path | None = None) -> dict:
+    """Open ``path`` offline and measure it (:data:`LAYOUT_JS`); a full-page screenshot to ``shot``."""
+    page = browser.new_page()
+    try:
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.goto(path.resolve().as_uri())
+        page.wait_for_load_state("load")
+        if shot is not None:
+            page.screenshot(path=str(shot), full_page=True)
+        return page.evaluate(LAYOUT_JS)
+    finally:
+        page.close()
+
+
+def _check(result: dict) -> None:
+    assert result["texts"] > 50                               # the measurement saw the page's text
+    assert result["overlaps"] == [], result["overlaps"][:5]
+    shown = result["images"]
+    assert shown, "no image measured"
+    for im in shown:
+        assert im["w"] >= im["nw"] - 0.5 and im["h"] >= im["nh"] - 0.5, im    # never below native size
+        assert im["pixelated"] == im["grid"], im   # sample grids pixelated, figures (matplotlib) smooth
+
+
+@pytest.fixture(scope="module")
+def translation_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pix2pix on 8x8 digit edges for 4 steps: a grid of input | output | target columns."""
+    import gankit
+
+    d = tmp_path_factory.mktemp("runs") / "pix2pix"
+    gankit.train({"model": {"name": "pix2pix", "width": 4, "d_width": 4, "d_layers": 1},
+                  "data": {"name": "pair-task", "base": "digits", "task": "edges", "size": 8, "num": 64,
+                           "test_num": 16}},
+                 overrides=["train.steps=4", "train.batch_size=8", "train.progress=false", "eval.metrics=[]"],
+                 run_dir=d)
+    return d
+
+
+def test_report_pages_have_no_overlapping_text_and_no_shrunk_images(
+        browser: object, point_run: Path, cond_run: Path, translation_run: Path, tmp_path: Path) -> None:
+    import gankit
+    from gankit.report import build_report, write_report
+
+    other = tmp_path / "ring-wgan-with-a-long-run-name"
+    gankit.train({"loss": "wgan", "data": "ring"}, overrides=["train.steps=20", "train.progress=false",
+                                                              "train.eval_every=10", "eval.num_samples=200"],
+                 run_dir=other)
+    pages = {"points": write_report(point_run), "images": write_report(cond_run),
+             "translation": write_report(translation_run),
+             "comparison": build_report([point_run, other], tmp_path / "compare.html")}
+    shots = Path(os.environ.get("GANKIT_SCREENSHOTS") or tmp_path)
+    for name, path in pages.items():
+        result = layout(browser, path, shots / f"report-{name}.png")
+        assert (shots / f"report-{name}.png").stat().st_size > 10_000, name
+        _check(result)
+
+
+def test_the_layout_check_finds_a_broken_page(browser: object, tmp_path: Path) -> None:
+    # two texts on top of each other and a 40 x 30 figure drawn at 20 x 15: what the check exists to catch
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), "white").save(buf, format="PNG")
+    png = base64.b64encode(buf.getvalue()).decode()
+    page = tmp_path / "broken.html"
+    page.write_text("<!DOCTYPE html><html><body><p>" + "word " * 60 + "</p>"
+                    '<div style="position:absolute;left:10px;top:200px">first label</div>'
+                    '<div style="position:absolute;left:14px;top:204px">second label</div>'
+                    f'<img style="width:20px;height:15px" src="data:image/png;base64,{png}"></body></html>')
+    result = layout(browser, page)
+    assert result["overlaps"] == [["first label", "second label"]]
+    assert [(im["w"], im["h"], im["nw"], im["nh"]) for im in result["images"]] == [(20, 15, 40, 30)]
+    with pytest.raises(AssertionError):
+        _check({**result, "texts": 100})

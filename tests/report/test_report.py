@@ -58,9 +58,13 @@ def test_one_run_shows_its_metrics_beside_baselines(tmp_path: Path) -> None:
     assert re.search(r">energy</td><td>0\.00123 <span class=\"base\">\(baseline -5\.00e-05\)</span>", html)
     assert "6.7 ± 0.73" in html                          # kid with its standard error
     assert '<td class="k">energy_baseline' not in html and '<td class="k">kid_std' not in html  # no rows of their own
-    assert html.count("<svg") == 3 + 3   # losses, D outputs, divergence; eval energy, modes, kid (final row)
-    for title in ("losses", "discriminator outputs (mean)", "divergence estimate", "eval: energy", "eval: modes"):
+    assert html.count("<svg") == 2 + 2   # losses, divergence; eval energy, modes
+    for title in ("losses", "divergence estimate", "eval: energy", "eval: modes"):
         assert f'aria-label="{title}"' in html
+    # D's outputs never changed (0.55, 0.45) and kid was measured once: table entries, not flat charts
+    assert 'aria-label="discriminator outputs (mean)"' not in html and 'aria-label="eval: kid"' not in html
+    assert re.search(r'<td class="k">D\(x\)</td><td>0\.55</td></tr><tr><td class="k">D\(G\(z\)\)</td><td>0\.45</td>', html)
+    assert "Unchanged over the evaluations (no chart; final values above): kid." in html
     assert "energy_baseline" in html                     # the baseline drawn in the eval chart
     assert "ns on ring" in html and "batch_size: 64" in html   # title and the config itself
     assert "decision surface" in html                    # the 2-D picture for point data

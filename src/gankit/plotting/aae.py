@@ -64,6 +64,8 @@ def plot_latent(codes: torch.Tensor, labels: torch.Tensor | None, prior: Any, pa
         lim = max(prior.extent, float(np.abs(codes).max()))
         zs = torch.linspace(-lim, lim, 400, dtype=torch.float64)[:, None]
         ax.plot(zs.numpy().ravel(), prior.log_prob(zs).exp().numpy(), "k", label="prior")
+        ax.set_xlabel("z1")
+        ax.set_ylabel("density" if labels is None else "density (prior); codes per class (counts)")
         groups = [(None, codes[:, 0])] if labels is None else [(int(k), codes[labels.numpy() == k, 0])
                                                                  for k in labels.unique()]
         for k, c in groups:
@@ -104,17 +106,21 @@ def save_reconstructions(x: torch.Tensor, x_hat: torch.Tensor, path: Path, per_r
     rows = []
     for i in range(0, x.shape[0] - per_row + 1, per_row):
         rows += [x[i:i + per_row], x_hat[i:i + per_row]]
-    return save_image_grid(torch.cat(rows), path, nrow=per_row)
+    return save_image_grid(torch.cat(rows), path, nrow=per_row,
+                           row_labels=["original", "reconstruction"] * (len(rows) // 2))
 
 
 def save_manifold(recipe: Any, path: Path, m: int = 20) -> Path:
-    """The decoder on an ``m x m`` grid over ``[-a, a]^2`` in the first two coordinates (others 0)."""
+    """The decoder on an ``m x m`` grid over ``[-a, a]^2`` in the first two coordinates (others 0),
+    each column named by its ``z1`` and each row by its ``z2``."""
     a = 0.8 * recipe.prior.extent
     g = torch.linspace(-a, a, m)
     z = torch.zeros(m * m, recipe.prior.dim)
     z[:, 0] = g.repeat(m)                    # columns: z1 grows to the right
     z[:, 1] = g.flip(0).repeat_interleave(m)  # rows: z2 grows upwards
-    return save_image_grid(recipe.decode(z), path, nrow=m)
+    names = [f"{v:.1f}" for v in g.tolist()]
+    return save_image_grid(recipe.decode(z), path, nrow=m, row_labels=[f"z2={v}" for v in reversed(names)],
+                           col_labels=names)
 
 
 def plot_decoded_points(x: torch.Tensor, decoded: torch.Tensor, path: Path, title: str) -> None:
@@ -122,6 +128,8 @@ def plot_decoded_points(x: torch.Tensor, decoded: torch.Tensor, path: Path, titl
     ax.scatter(x[:, 0], x[:, 1], s=2, c="k", alpha=0.3, label="data")
     ax.scatter(decoded[:, 0], decoded[:, 1], s=2, c="tab:orange", alpha=0.6, label="decoded prior samples")
     ax.set_title(title, fontsize=9)
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
     ax.set_aspect("equal")
     ax.legend(loc="upper right", markerscale=4)
     fig.tight_layout()

@@ -130,7 +130,7 @@ class Interpolation:
 
 
 def interpolate(model: Any, *, pairs: int = 4, steps: int = 8, seed: int = 0, spherical: bool = False,
-                label: int | None = None, out: str | Path | None = None) -> Interpolation:
+                label: int | None = None, out: str | Path | None = None, labelled: bool = False) -> Interpolation:
     """``pairs`` rows of ``steps`` images from ``z_{2p}`` to ``z_{2p+1}`` (numbered latents of
     ``seed``), with ``t = 0, 1/(T-1), ..., 1``; the first and last column are exactly
     ``G(z_{2p})`` and ``G(z_{2p+1})``. Conditional models: every row uses class ``label``, or
@@ -149,8 +149,24 @@ def interpolate(model: Any, *, pairs: int = 4, steps: int = 8, seed: int = 0, sp
         row_labels = labels_for(model, pairs, label)
     flat_labels = None if row_labels is None else row_labels.repeat_interleave(steps)
     imgs = render(model, path.reshape(pairs * steps, -1), flat_labels)     # (P*T, C, H, W)
-    written = save_image_grid(imgs, out, nrow=steps) if out is not None else None
+    rows, cols = interpolation_labels(model, pairs, t, row_labels) if labelled else (None, None)
+    written = (save_image_grid(imgs, out, nrow=steps, row_labels=rows, col_labels=cols)
+               if out is not None else None)
     return Interpolation(path, imgs.view(pairs, steps, *imgs.shape[1:]), row_labels, written)
+
+
+def interpolation_labels(model: Any, pairs: int, t: Tensor, row_labels: Tensor | None
+                         ) -> tuple[list[str], list[str]]:
+    """Row ``p``: ``z_{2p} → z_{2p+1}`` (and its class); column ``i``: ``t = t_i``."""
+    names = list(model.data.class_names or [])
+    rows = []
+    for p in range(pairs):
+        text = f"z{2 * p} → z{2 * p + 1}"
+        if row_labels is not None:
+            c = int(row_labels[p])
+            text += f", {names[c] if c < len(names) else c}"
+        rows.append(text)
+    return rows, [f"t={float(v):.2g}" for v in t]
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -187,10 +203,11 @@ class Arithmetic:
 
 def arithmetic(model: Any, a: Sequence[int], b: Sequence[int], c: Sequence[int], *, seed: int = 0,
                label: int | None = None, noise: float = 0.25, variations: int = 3,
-               out: str | Path | None = None) -> Arithmetic:
+               out: str | Path | None = None, labelled: bool = False) -> Arithmetic:
     """Latent vector arithmetic over numbered latents of ``seed`` (indices from :func:`candidates`):
     ``z = mean(z_a) - mean(z_b) + mean(z_c)`` (three indices per concept, as in Radford et al.).
-    Variations are ``z + u``, ``u ~ U[-noise, noise]^d`` drawn from ``seed``."""
+    Variations are ``z + u``, ``u ~ U[-noise, noise]^d`` drawn from ``seed``. With ``labelled``
+    the PNG names each row: ``A: 3,7,12 | mean``, ..., ``A − B + C | variations``."""
     for name, idx in (("a", a), ("b", b), ("c", c)):
         if len(idx) == 0:
             raise ConfigError(f"concept {name} needs at least one latent index (three in Radford et al. 2016)")
@@ -215,7 +232,10 @@ def arithmetic(model: Any, a: Sequence[int], b: Sequence[int], c: Sequence[int],
     grid = torch.stack([torch.stack(r) for r in rows])                     # (4, W, C, H, W)
     # a small grid: cells of at least 64 px so the concepts can be told apart
     scale = max(1, 64 // imgs.shape[-1])
-    written = save_image_grid(grid.flatten(0, 1), out, nrow=width, scale=scale) if out is not None else None
+    rows_text = ([f"{n}: {','.join(str(i) for i in idx)} | mean" for n, idx in (("A", a), ("B", b), ("C", c))]
+                 + ["A − B + C | variations"]) if labelled else None
+    written = (save_image_grid(grid.flatten(0, 1), out, nrow=width, scale=scale, row_labels=rows_text)
+               if out is not None else None)
     return Arithmetic(z, means, var, grid, written)
 
 

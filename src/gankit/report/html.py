@@ -31,6 +31,7 @@ MAX_SLIDER_IMAGES = 40  # sample grids embedded per run: evenly spaced over trai
 _POINT_DATA = ("ring", "grid", "mixture1d", "mixture", "points", "moons", "circles", "swissroll", "spiral")
 _PROB_KEYS = ("D(x)", "D(G(z))", "D(z)", "D(E(x))")
 _FACT_KEYS = ("step", "wall_time_s", "threads", "feature_extractor")
+_FEATURE_METRICS = ("fid",)   # named with its feature space (the feature_extractor row holds it for the rest)
 _CARD_KEY = "feature_protocol"   # the Inception protocol card: its own table, not a metric row
 _ABOUT = {
     "modes": "modes covered (a mode counts with >= 1 % of its expected samples within 3 sigma)",
@@ -58,10 +59,10 @@ th{background:#f4f4f4}td.k,th.k{text-align:left;font-family:ui-monospace,Menlo,C
 .chart .ct{font-size:13px;font-weight:600}.chart .cl{font-size:11px;fill:#333}
 .chart .frame{fill:none;stroke:#bbb}.chart .grid{stroke:#eee}.chart .axis{stroke:#999}
 .chart .ref{stroke:#888;stroke-dasharray:4 3}
-.side{display:flex;flex-wrap:wrap;gap:0 36px;align-items:flex-start}.side>div{max-width:560px}.runs{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:16px}
-.pic img{max-width:100%;image-rendering:pixelated;border:1px solid #e3e3e3}.pic img.grid{width:min(100%,520px)}
-.slider img{width:100%;max-width:520px;image-rendering:pixelated;border:1px solid #e3e3e3}
-.slider input{width:100%;max-width:520px}pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px;max-height:520px}
+.side{display:flex;flex-wrap:wrap;gap:0 36px;align-items:flex-start}.side>div{max-width:100%;overflow-x:auto}.runs{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,740px),1fr));gap:16px}
+.pic,.slider{max-width:100%;overflow-x:auto}.pic img,.slider img{display:block;max-width:none;border:1px solid #e3e3e3}
+.pic img.grid,.slider img{image-rendering:pixelated}
+.slider input{width:100%;max-width:520px}.charts svg{max-width:none}pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px;max-height:520px}
 .swatch{display:inline-block;width:10px;height:10px;margin-right:5px;border-radius:2px}
 """
 
@@ -112,14 +113,14 @@ def _value(v: Any) -> str:
 
 def metric_keys(runs: Sequence[RunFiles]) -> list[str]:
     """The metrics rows of the table: every key of any run's metrics.json, in first-seen order,
-    less the baselines and standard errors (shown beside their metric), per-class values
+    less the baselines, totals and standard errors (shown beside their metric), per-class values
     (their own table) and run facts."""
     keys: list[str] = []
     for r in runs:
         for k in r.metrics:
             if k in keys or k in _FACT_KEYS or k == _CARD_KEY or CLASS_KEY.match(k):
                 continue
-            if (k.endswith("_baseline") or k.endswith("_std")) and k.rsplit("_", 1)[0] in r.metrics:
+            if k.endswith(("_baseline", "_std", "_total")) and k.rsplit("_", 1)[0] in r.metrics:
                 continue
             keys.append(k)
     return keys
@@ -133,6 +134,10 @@ def _metric_cell(m: dict[str, Any], k: str) -> str:
         cell += f" ± {_value(m[f'{k}_std'])}"
     if f"{k}_baseline" in m:
         cell += f' <span class="base">(baseline {_value(m[f"{k}_baseline"])})</span>'
+    elif f"{k}_total" in m:
+        cell += f' <span class="base">(of {_value(m[f"{k}_total"])} in the data)</span>'
+    elif k in _FEATURE_METRICS and m.get("feature_extractor"):
+        cell += f' <span class="base">(features: {_text(m["feature_extractor"])})</span>'
     return f"<td>{cell}</td>"
 
 
@@ -151,8 +156,9 @@ def metrics_table(runs: Sequence[RunFiles]) -> str:
             facts.append(f'<tr><td class="k">{escape(k)}</td>' + "".join(
                 f"<td>{_value(r.metrics.get(k))}</td>" for r in runs) + "</tr>")
     return (f'<table><tr><th class="k">metric</th>{head}</tr>{"".join(rows)}{"".join(facts)}</table>'
-            '<p class="note">A metric with a <code>_baseline</code> in metrics.json shows it in brackets: the '
-            'same metric between two samples of real data, the value a perfect generator would get.</p>')
+            '<p class="note">In brackets, what a number compares with: a <code>_baseline</code> is the same '
+            "metric between two samples of real data (the value a perfect generator would get); modes are out "
+            "of the data's own count; a distance in a feature space names its features.</p>")
 
 
 def _card_rows(card: dict[str, Any]) -> list[tuple[str, str]]:
@@ -199,6 +205,39 @@ def per_class_table(runs: Sequence[RunFiles]) -> str:
             f'<table><tr><th class="k">class</th><th class="k">name</th>{head}</tr>{"".join(rows)}</table>')
 
 
+def _constant(values: Sequence[Any]) -> bool:
+    """Finite numbers that never change: a table entry, not a chart."""
+    vs = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    return bool(vs) and max(vs) - min(vs) <= 1e-12 * max(1.0, abs(vs[0]))
+
+
+def constant_keys(runs: Sequence[RunFiles], rows_of: Any, keys: Sequence[str]) -> list[str]:
+    """The ``keys`` whose values are constant in every run that logs them."""
+    out = []
+    for k in keys:
+        per_run = [[row.get(k) for row in rows_of(r) if k in row] for r in runs]
+        logged = [v for v in per_run if v]
+        if logged and all(_constant(v) for v in logged):
+            out.append(k)
+    return out
+
+
+def constants_table(runs: Sequence[RunFiles], rows_of: Any, keys: Sequence[str], what: str) -> str:
+    """A table of the ``keys`` that did not change (each run's value), instead of flat charts."""
+    if not keys:
+        return ""
+    head = "".join(f"<th>{escape(r.name)}</th>" for r in runs)
+    body = "".join(f'<tr><td class="k">{escape(k)}</td>' + "".join(
+        f"<td>{_value(next((row[k] for row in rows_of(r) if k in row), None))}</td>" for r in runs) + "</tr>"
+        for k in keys)
+    return (f'<div class="consts"><p class="note">Constant {escape(what)} (no chart):</p>'
+            f'<table><tr><th class="k">value</th>{head}</tr>{body}</table></div>')
+
+
+_Y_LABELS = {"losses": "loss", "discriminator outputs (mean)": "mean D (probability)",
+             "divergence estimate": "divergence estimate (nats)"}
+
+
 def _chart_groups(history: list[dict[str, float]]) -> list[tuple[str, list[str]]]:
     keys: list[str] = []
     for row in history:
@@ -229,6 +268,8 @@ def _series(runs: Sequence[RunFiles], keys: list[str], rows_of: Any) -> list[Ser
 
 
 def training_charts(runs: Sequence[RunFiles]) -> str:
+    """The training logs' curves, grouped (losses, D's outputs, ...); a value that never
+    changed is a row of :func:`constants_table` instead of a flat line."""
     groups: list[tuple[str, list[str]]] = []
     for r in runs:
         for title, ks in _chart_groups(r.history):
@@ -238,12 +279,18 @@ def training_charts(runs: Sequence[RunFiles]) -> str:
                     break
             else:
                 groups.append((title, list(ks)))
+    flat = constant_keys(runs, lambda r: r.history, [k for _, ks in groups for k in ks])
     charts = []
     for title, ks in groups:
+        ks = [k for k in ks if k not in flat]
+        if not ks:
+            continue
         probs = title.startswith("discriminator")
         charts.append(line_chart(_series(runs, ks, lambda r: r.history), title=title,
+                                 ylabel=_Y_LABELS.get(title, title),
                                  hlines=[(0.5, "0.5")] if probs else [], ylim=(0.0, 1.0) if probs else None))
-    return "".join(charts)
+    return ('<div class="charts">' + "".join(charts) + "</div>"
+            + constants_table(runs, lambda r: r.history, flat, "during training"))
 
 
 def eval_charts(runs: Sequence[RunFiles]) -> str:
@@ -265,13 +312,18 @@ def eval_charts(runs: Sequence[RunFiles]) -> str:
                         and not k.endswith(("_baseline", "_std", "_total")) and isinstance(v, (int, float))
                         and not isinstance(v, bool))
     lookup = dict(zip((r.name for r in runs), rows_by_run))
+    flat = constant_keys(runs, lambda r: lookup[r.name], keys)
     charts = []
     for k in keys:
+        if k in flat:   # its value is in the final metrics table
+            continue
         series = _series(runs, [k], lambda r: lookup[r.name])
         base = _series(runs, [f"{k}_baseline"], lambda r: lookup[r.name])
         for s in base:
             s.dash, s.label = "4 3", f"{s.label} baseline" if len(runs) > 1 else f"{k}_baseline"
-        charts.append(line_chart(series + base, title=f"eval: {k}"))
+        totals = {r.metrics[f"{k}_total"] for r in runs if isinstance(r.metrics.get(f"{k}_total"), (int, float))}
+        hlines = [(float(t), f"{_value(t)} in the data") for t in sorted(totals)]
+        charts.append(line_chart(series + base, title=f"eval: {k}", ylabel=k, hlines=hlines))
     if len(runs) == 1 and runs[0].class_names:
         r = runs[0]
         names = r.class_names
@@ -280,8 +332,13 @@ def eval_charts(runs: Sequence[RunFiles]) -> str:
         for s, c in zip(series, range(len(names))):
             s.label = str(c) if names[c] == str(c) else f"{c} {names[c]}"
         if series:
-            charts.append(line_chart(series, title="eval: conditional accuracy per class", ylim=(0.0, 1.0)))
-    return "<h3>Evaluations during training</h3><div class=\"charts\">" + "".join(charts) + "</div>"
+            charts.append(line_chart(series, title="eval: conditional accuracy per class", ylim=(0.0, 1.0),
+                                     ylabel="conditional accuracy"))
+    note = (f'<p class="note">Unchanged over the evaluations (no chart; final values above): '
+            f'{escape(", ".join(flat))}.</p>' if flat else "")
+    if not charts:
+        return f"<h3>Evaluations during training</h3>{note}" if note else ""
+    return "<h3>Evaluations during training</h3><div class=\"charts\">" + "".join(charts) + "</div>" + note
 
 
 def _slider(r: RunFiles) -> str:
@@ -420,7 +477,7 @@ def render(runs: Sequence[RunFiles]) -> str:
     body = [f"<h1>{escape(title)}</h1><p class=\"sub\">{sub} · {escape(', '.join(str(r.dir) for r in runs))}</p>",
             legend, '<div class="side"><div><h2>Final metrics</h2>', metrics_table(runs), protocol_table(runs), "</div>",
             f"<div>{per_class_table(runs)}</div></div>", "<h2>Samples</h2>", pictures(runs),
-            "<h2>Training curves</h2><div class=\"charts\">", training_charts(runs), "</div>",
+            "<h2>Training curves</h2>", training_charts(runs),
             eval_charts(runs), judge_section(runs), "<h2>Config</h2>", config_section(runs)]
     return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">{CSP_TAG}{GENERATOR_TAG}"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{escape(title)}</title>"

@@ -77,6 +77,19 @@ class Items:
         pad = 0.12 * (hi_ - lo_ or 1.0)
         return lo_ - pad, hi_ + pad
 
+    def window(self) -> tuple[tuple[float, float], ...]:
+        """2-D points: one window ``((x0, x1), (y0, y1))`` for every item (from all of them).
+        Square, at equal aspect, when the coordinates' spreads differ by at most
+        ``ASPECT_RATIO_MAX``; otherwise each coordinate gets its own range, so elongated data
+        fill the canvas instead of a thin stripe of it."""
+        lo, hi = np.percentile(self.x.reshape(-1, self.x.shape[-1]), [0.5, 99.5], axis=0)
+        span = np.where(hi > lo, hi - lo, 0.0)
+        span = np.where(span > 0, span, span.max() or 1.0)
+        if span.max() <= ASPECT_RATIO_MAX * span.min():
+            span = np.full_like(span, span.max())
+        mid, half = (lo + hi) / 2, 0.62 * span   # a 12 % margin on each side
+        return tuple((float(m - h), float(m + h)) for m, h in zip(mid, half))
+
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -95,6 +108,9 @@ class Items:
                            class_names=[str(c) for c in z["class_names"]])
         except (OSError, ValueError, KeyError) as e:
             raise ConfigError(f"{path} is not a judge items file ({type(e).__name__}); move it away to start over") from None
+
+
+ASPECT_RATIO_MAX = 2.0   # the judge's scatter keeps equal aspect up to this ratio of spreads
 
 
 def make_items(run: Any, n: int, seed: int, points: int = 256) -> Items:

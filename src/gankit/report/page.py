@@ -67,17 +67,19 @@ SCRIPT = r"""
   }
 
   function drawPoints(canvas, item) {
-    var ctx = canvas.getContext('2d'), w = canvas.width, h = canvas.height, lo = item.limits[0], hi = item.limits[1];
+    var ctx = canvas.getContext('2d'), w = canvas.width, h = canvas.height;
     ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, w, h);
     ctx.strokeStyle = '#ccc'; ctx.strokeRect(0.5, 0.5, w - 1, h - 1);
-    function sx(v) { return (v - lo) / (hi - lo) * w; }
+    var xl = item.xlim || item.limits, yl = item.ylim || item.limits;
+    function px(v) { return (v - xl[0]) / (xl[1] - xl[0]) * w; }
+    function py(v) { return h - (v - yl[0]) / (yl[1] - yl[0]) * h; }
     ctx.fillStyle = '#111';
     if (item.hist) {
       var bw = w / item.hist.length;
       item.hist.forEach(function (c, i) { var bh = c / item.ymax * (h - 10); ctx.fillRect(i * bw + 1, h - bh, bw - 2, bh); });
       return;
     }
-    item.points.forEach(function (p) { ctx.beginPath(); ctx.arc(sx(p[0]), h - sx(p[1]), 2.2, 0, 6.2832); ctx.fill(); });
+    item.points.forEach(function (p) { ctx.beginPath(); ctx.arc(px(p[0]), py(p[1]), 2.2, 0, 6.2832); ctx.fill(); });
   }
   function mask() {
     var c = document.createElement('canvas'); c.width = 112; c.height = 112;

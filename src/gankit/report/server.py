@@ -71,6 +71,7 @@ class JudgeApp:
         items = session.items
         if items.kind == "points":
             self.limits = items.limits()
+            self.window = items.window() if items.x.shape[-1] == 2 else None
             if items.x.shape[-1] == 1:
                 self.bins = np.linspace(*self.limits, 41)
                 counts = [np.histogram(x[:, 0], bins=self.bins)[0] for x in items.x]
@@ -102,6 +103,7 @@ class JudgeApp:
                         body["hist"] = np.histogram(x[:, 0], bins=self.bins)[0].tolist()
                         body["ymax"] = self.ymax
                     else:
+                        body["xlim"], body["ylim"] = (list(w) for w in self.window)
                         body["points"] = np.round(x, 5).tolist()
                     self._cache[i] = (json.dumps(body).encode(), "application/json")
             return self._cache[i]

@@ -14,6 +14,8 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
            "#999999", "#882255", "#117733", "#332288")
 DASHES = ("", "6 3", "2 2", "8 3 2 3")
 MAX_POINTS = 800  # per series: a longer series is thinned to every k-th point (the last one kept)
+CHAR_PX = 6.6     # an upper bound on the width of one character of the 11 px label font
+LEGEND_ROW_PX = 16
 
 
 @dataclass
@@ -67,15 +69,36 @@ def _finite(v: float | None) -> bool:
     return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
 
 
+def legend_layout(labels: Sequence[str], width: float) -> list[tuple[float, int, str]]:
+    """The legend below a chart, as flowing text: ``(x, row, label)`` per entry, an entry
+    (an 18 px line sample and its label) placed after the previous one in its row or at the
+    start of the next row when it would cross ``width``; a label too long for a whole row is
+    cut with an ellipsis. Widths are estimated (:data:`CHAR_PX`), never measured, so they
+    err on the wide side."""
+    max_chars = max(4, int((width - 22) / CHAR_PX))
+    out: list[tuple[float, int, str]] = []
+    x, row = 0.0, 0
+    for label in labels:
+        text = label if len(label) <= max_chars else label[:max_chars - 1] + "…"
+        w = 22 + len(text) * CHAR_PX + 12
+        if x > 0 and x + w > width:
+            x, row = 0.0, row + 1
+        out.append((x, row, text))
+        x += w
+    return out
+
+
 def line_chart(series: Sequence[Series], *, title: str, xlabel: str = "step", ylabel: str = "",
                hlines: Sequence[tuple[float, str]] = (), ylim: tuple[float, float] | None = None,
                width: int = 392, height: int = 250) -> str:
     """One chart: ``series`` as polylines (a missing or non-finite value breaks the line; a
     series of one point is drawn as a dot), ``hlines`` as dashed reference lines ``(y, label)``."""
-    left, right, top, bottom = 58, 22, 28, 40
-    legend_rows = math.ceil(len(series) / 3)
-    height += 16 * legend_rows
-    pw, ph = width - left - right, height - top - bottom - 16 * legend_rows
+    right, top, bottom = 22, 28, 40
+    legend = legend_layout([s.label for s in series], width - 16)
+    legend_rows = legend[-1][1] + 1 if legend else 0
+    ph = height - top - bottom
+    base = height + 4          # the legend's rows start below the x axis's label
+    height = base + LEGEND_ROW_PX * legend_rows
     xs_all = [x for s in series for x, y in zip(s.x, s.y) if _finite(y) and _finite(x)]
     ys_all = [y for s in series for y in s.y if _finite(y)] + [h for h, _ in hlines if _finite(h)]
     out = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
@@ -94,6 +117,10 @@ def line_chart(series: Sequence[Series], *, title: str, xlabel: str = "step", yl
     elif ylim is None:
         pad = (y1 - y0) * 0.05
         y0, y1 = y0 - pad, y1 + pad
+    yticks = [t for t in nice_ticks(y0, y1) if y0 <= t <= y1]
+    # room on the left for the widest tick label and, beside it, the rotated y label
+    left = int(24 + CHAR_PX * max((len(fmt(t)) for t in yticks), default=1))
+    pw = width - left - right
 
     def px(x: float) -> float:
         return left + (x - x0) / (x1 - x0) * pw
@@ -102,18 +129,19 @@ def line_chart(series: Sequence[Series], *, title: str, xlabel: str = "step", yl
         return top + (1 - (y - y0) / (y1 - y0)) * ph
 
     out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" class="frame"/>')
-    for t in nice_ticks(y0, y1):
-        if y0 <= t <= y1:
-            out.append(f'<line x1="{left}" x2="{left + pw}" y1="{py(t):.1f}" y2="{py(t):.1f}" class="grid"/>'
-                       f'<text x="{left - 5}" y="{py(t) + 4:.1f}" text-anchor="end" class="cl">{fmt(t)}</text>')
+    for t in yticks:
+        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{py(t):.1f}" y2="{py(t):.1f}" class="grid"/>'
+                   f'<text x="{left - 5}" y="{py(t) + 4:.1f}" text-anchor="end" class="cl">{fmt(t)}</text>')
     for t in nice_ticks(x0, x1):
         if x0 <= t <= x1:
             out.append(f'<line x1="{px(t):.1f}" x2="{px(t):.1f}" y1="{top + ph}" y2="{top + ph + 4}" class="axis"/>'
                        f'<text x="{px(t):.1f}" y="{top + ph + 16}" text-anchor="middle" class="cl">{fmt(t)}</text>')
     out.append(f'<text x="{left + pw / 2:.1f}" y="{top + ph + 32}" text-anchor="middle" class="cl">{escape(xlabel)}</text>')
     if ylabel:
-        out.append(f'<text transform="translate(13 {top + ph / 2:.1f}) rotate(-90)" text-anchor="middle" '
-                   f'class="cl">{escape(ylabel)}</text>')
+        fits = int(ph / CHAR_PX)
+        text = ylabel if len(ylabel) <= fits else ylabel[:fits - 1] + "…"
+        out.append(f'<text transform="translate(12 {top + ph / 2:.1f}) rotate(-90)" text-anchor="middle" '
+                   f'class="cl">{escape(text)}</text>')
     for h, label in hlines:
         if _finite(h) and y0 <= h <= y1:
             out.append(f'<line x1="{left}" x2="{left + pw}" y1="{py(h):.1f}" y2="{py(h):.1f}" class="ref"/>'
@@ -133,11 +161,10 @@ def line_chart(series: Sequence[Series], *, title: str, xlabel: str = "step", yl
             elif pts:
                 d = " ".join(f"{a:.1f},{b:.1f}" for a, b in pts)
                 out.append(f'<polyline points="{d}" fill="none" stroke="{escape(s.color)}" stroke-width="1.6"{dash}/>')
-    for i, s in enumerate(series):
-        row, col = divmod(i, 3)
-        lx, ly = left + col * (pw / 3), height - 8 - 16 * (legend_rows - 1 - row)
+    for s, (x, row, text) in zip(series, legend):   # below the x axis's label, wrapped to the chart's width
+        lx, ly = 8 + x, base + LEGEND_ROW_PX * (row + 1) - 4
         dash = f' stroke-dasharray="{escape(s.dash)}"' if s.dash else ""
         out.append(f'<line x1="{lx:.1f}" x2="{lx + 18:.1f}" y1="{ly - 4:.1f}" y2="{ly - 4:.1f}" stroke="{escape(s.color)}" '
-                   f'stroke-width="2"{dash}/><text x="{lx + 22:.1f}" y="{ly:.1f}" class="cl">{escape(s.label[:34])}</text>')
+                   f'stroke-width="2"{dash}/><text x="{lx + 22:.1f}" y="{ly:.1f}" class="cl">{escape(text)}</text>')
     out.append("</svg>")
     return "".join(out)
