@@ -37,6 +37,11 @@ def _expected(images, nrow, scale=4):
     return np.kron(arr, np.ones((scale, scale), dtype=arr.dtype))
 
 
+def _grid_part(got, want):
+    """The grid itself: labels sit in margins left of and above it."""
+    return got[got.shape[0] - want.shape[0]:, got.shape[1] - want.shape[1]:]
+
+
 def test_interpolate_writes_the_api_grid(runs, tmp_path, capsys):
     out = tmp_path / "interp.png"
     argv = ["interpolate", str(runs["cond"]), "--out", str(out), "--steps", "6", "--pairs", "3",
@@ -45,9 +50,10 @@ def test_interpolate_writes_the_api_grid(runs, tmp_path, capsys):
     assert "3 x 6 slerp" in capsys.readouterr().out
     res = interpolate(load_run(runs["cond"]).recipe, pairs=3, steps=6, seed=5, spherical=True, label=2)
     assert res.labels.tolist() == [2, 2, 2]
-    got = _png(out)
-    assert got.shape == ((3 * 10 + 2) * 4, (6 * 10 + 2) * 4)               # rows/cols of 8+2 px, 4x
-    np.testing.assert_array_equal(got, _expected(res.images.flatten(0, 1), 6))
+    got, want = _png(out), _expected(res.images.flatten(0, 1), 6)
+    assert want.shape == ((3 * 10 + 2) * 4, (6 * 10 + 2) * 4)              # rows/cols of 8+2 px, 4x
+    np.testing.assert_array_equal(_grid_part(got, want), want)
+    assert got.shape[0] > want.shape[0] and got.shape[1] > want.shape[1]  # row labels left, t= above
 
 
 def test_arithmetic_grid_then_result(runs, tmp_path, capsys):
@@ -59,7 +65,9 @@ def test_arithmetic_grid_then_result(runs, tmp_path, capsys):
     assert main(["arithmetic", str(runs["plain"]), "--seed", "3", "--a", "3,7,12", "--b", "1,2,9",
                  "--c", "0,5,15", "--out", str(out)]) == 0
     res = arithmetic(load_run(runs["plain"]).recipe, [3, 7, 12], [1, 2, 9], [0, 5, 15], seed=3)
-    np.testing.assert_array_equal(_png(out), _expected(res.images.flatten(0, 1), 4, scale=8))
+    got, want = _png(out), _expected(res.images.flatten(0, 1), 4, scale=8)
+    np.testing.assert_array_equal(_grid_part(got, want), want)
+    assert got.shape[1] > want.shape[1]  # the A, B, C and result rows are named on the left
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -120,7 +120,7 @@ def run_interpolate(args: argparse.Namespace) -> int:
     out = _png(args.out)
     model, label = _model(args.run_dir, args.cls)
     res = interpolate(model, pairs=args.pairs, steps=args.steps, seed=args.seed, spherical=args.spherical,
-                      label=label, out=out)
+                      label=label, out=out, labelled=True)
     how = "slerp" if args.spherical else "lerp"
     classes = "" if res.labels is None else f", classes {res.labels.tolist()}"
     print(f"wrote {args.pairs} x {args.steps} {how} interpolation (latents 2p -> 2p+1 of seed {args.seed}"
@@ -150,7 +150,7 @@ def run_arithmetic(args: argparse.Namespace) -> int:
     coerce(args.noise, NonNegative, "--noise")
     coerce(args.seed, Seed, "--seed")
     model, label = _model(args.run_dir, args.cls)
-    res = arithmetic(model, a, b, c, seed=args.seed, label=label, noise=args.noise, out=out)
+    res = arithmetic(model, a, b, c, seed=args.seed, label=label, noise=args.noise, out=out, labelled=True)
     print(f"wrote mean(z{a}) - mean(z{b}) + mean(z{c}) of seed {args.seed} to {res.path} "
           f"(rows A, B, C: exemplars then G(mean); last row: result, then noise +-{args.noise})")
     return 0
