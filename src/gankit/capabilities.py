@@ -52,6 +52,11 @@ class DrawsSampleGrid(ABC):
     def sample_grid(self, n: int, *, seed: int | None = None) -> tuple[Tensor, int]:
         """``(images (m, C, H, W), columns)`` for a picture of about ``n`` samples."""
 
+    def sample_grid_labels(self, m: int, columns: int) -> tuple[list[str] | None, list[str] | None]:
+        """``(row labels, column labels)`` of that picture of ``m`` images in rows of
+        ``columns`` (None: unlabelled), written beside it."""
+        return None, None
+
 
 class Encodes(ABC):
     """An autoencoder with a latent prior (the adversarial autoencoder)."""

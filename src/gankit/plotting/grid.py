@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from gankit.capabilities import DrawsSampleGrid, HasCodes, Translates
+from gankit.capabilities import DrawsSampleGrid
 
 LABEL_FONT_PX = 12   # the labels' size: as large as the report's own small print
 MAX_LABEL_CHARS = 24  # a longer class name is cut (with an ellipsis) so the margin stays narrow
@@ -89,16 +89,7 @@ def run_grid_labels(run: Any, n: int, nrow: int) -> tuple[list[str] | None, list
     columns (pix2pix: input | output | target; CycleGAN: input | translated | back, with rows
     A -> B -> A, then B -> A -> B), InfoGAN's rows (one categorical code value each)."""
     recipe = run.recipe
-    rows = math.ceil(n / nrow)
-    if isinstance(recipe, Translates):
-        if run.cfg.model.name == "cyclegan":
-            half = math.ceil(rows / 2)
-            return (["A → B → A"] * half + ["B → A → B"] * (rows - half),
-                    ["input", "translated", "back"] * (nrow // 3))
-        return None, ["input", "output", "target"] * (nrow // 3)
-    if isinstance(recipe, HasCodes):
-        return [f"code {c}" for c in range(rows)], None
-    return None, None
+    return recipe.sample_grid_labels(n, nrow) if isinstance(recipe, DrawsSampleGrid) else (None, None)
 
 
 def save_run_grid(run: Any, path: Path, per_class: int = 10) -> None:

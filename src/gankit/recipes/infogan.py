@@ -29,6 +29,7 @@ again.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from typing import Any, TYPE_CHECKING
@@ -217,7 +218,7 @@ class InfoGANRecipe(HasCodes, DrawsSampleGrid, AuxiliaryGANRecipe):
         return self.generate_codes(c, None if u is None else u.repeat(r, 1), eps=eps.repeat(r, 1))
 
     @property
-    def sample_grid(self) -> Callable[..., tuple[Tensor, int]]:  # only image runs have one (Run and gankit sample ask hasattr)
+    def sample_grid(self) -> Callable[..., tuple[Tensor, int]]:  # image runs only: point runs get a scatter plot
         """Image runs: ``sample_grid(n, seed) -> (images, columns)``, one row per code value
         (:meth:`code_grid`) for the run's sample PNGs."""
         if self.data.kind != "images":
@@ -228,3 +229,6 @@ class InfoGANRecipe(HasCodes, DrawsSampleGrid, AuxiliaryGANRecipe):
             return self.code_grid(cols, seed=seed or 0), cols
 
         return grid
+
+    def sample_grid_labels(self, m: int, columns: int) -> tuple[list[str] | None, list[str] | None]:
+        return [f"code {c}" for c in range(math.ceil(m / columns))], None

@@ -25,6 +25,7 @@ Optimisers are ``optim_g`` (translators) and ``optim_d`` (discriminators), the s
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal, TYPE_CHECKING
 
 import torch
@@ -287,6 +288,9 @@ class Pix2PixRecipe(TranslationRecipe):
         a = self.data.test_inputs[idx]
         return triplets([a, self.translate(a), self.data.test_x[idx]])
 
+    def sample_grid_labels(self, m: int, columns: int) -> tuple[list[str] | None, list[str] | None]:
+        return None, ["input", "output", "target"] * (columns // 3)
+
     def modules(self) -> dict[str, nn.Module]:
         return {"G": self.G, "D": self.D}
 
@@ -390,6 +394,12 @@ class CycleGANRecipe(TranslationRecipe):
         first = triplets([a, ga, self.translate(ga, "BA")])[0]
         second = triplets([b, fb, self.translate(fb)])[0]
         return torch.cat([first, second]), 3 * max(1, min(4, n))
+
+    def sample_grid_labels(self, m: int, columns: int) -> tuple[list[str] | None, list[str] | None]:
+        rows = math.ceil(m / columns)
+        half = math.ceil(rows / 2)
+        return (["A → B → A"] * half + ["B → A → B"] * (rows - half),
+                ["input", "translated", "back"] * (columns // 3))
 
     def modules(self) -> dict[str, nn.Module]:
         return {"G": self.G, "F": self.F, "D_A": self.D_A, "D_B": self.D_B}
