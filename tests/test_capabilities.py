@@ -95,7 +95,7 @@ def test_recipe_declares_what_it_can_do(name: str, domains: Path) -> None:
     x = data.sample(6, torch.Generator().manual_seed(0))[0]
     if isinstance(recipe, Encodes):
         assert torch.equal(recipe.reconstruct(x), recipe.decode(recipe.encode(x)))
-        assert recipe.prior.num_components == 8          # its own mog prior (switching model=aae drops base's GAN options)
+        assert recipe.prior.num_components == 8          # its mog prior
     if isinstance(recipe, Classifies):
         logits = recipe.class_logits(x).detach()
         assert torch.equal(recipe.classify(x), logits.argmax(1))

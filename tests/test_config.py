@@ -145,11 +145,14 @@ def test_a_later_layer_wins_in_either_spelling(tmp_path):
     assert load_config(f, overrides=["model.loss=lsgan"]).model["loss"].name == "lsgan"
 
 
-def test_switching_the_recipe_drops_the_options_below_it_for_the_old_one():
-    # base sets the GAN's networks and its mixture prior; an AAE starts from its own defaults
+def test_switching_the_recipe_keeps_the_options_below_it_that_the_new_one_takes():
+    # base sets the GAN's networks and its mixture prior: an AAE takes them too, pix2pix none
     aae = load_config(overrides=["model=aae", "data=digits"])
-    assert aae.model["prior"].name == "normal" and aae.model["generator"]["width"] == 256
-    gan = load_config(overrides=["model=gan"])  # naming the same recipe keeps them
+    assert (aae.model["prior"].name, aae.model["prior"]["components"], aae.model["generator"]["width"]) == ("mog", 8, 128)
+    assert aae.model["encoder"]["width"] == 256  # the AAE's own option keeps its own default
+    pix = load_config(overrides=["model=pix2pix", "data=pair-task"])
+    assert set(pix.model.options) & {"generator", "prior", "latent_dim"} == set() and pix.model["loss"].name == "ns"
+    gan = load_config(overrides=["model=gan"])  # naming the recipe it already is keeps everything
     assert gan.model["generator"]["width"] == 128 and gan.model["prior"].name == "categorical"
 
 

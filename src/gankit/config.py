@@ -312,19 +312,28 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any], *, top: bool = 
     for k, v in override.items():
         if isinstance(v, Mapping) and k in out and not isinstance(out[k], dict):
             out[k] = _section_as_mapping(k, out[k]) if top else _short_form(k, out[k])
-        if isinstance(v, str) and isinstance(out.get(k), dict) and k != "mitigations" \
-                and v == out[k].get("name", DEFAULT_NAMES.get(k) if top else None):
-            continue  # naming the component it already is (model=gan) keeps its options
+        if isinstance(v, str) and isinstance(out.get(k), dict) and k != "mitigations":
+            v = {"name": v}  # a component named in its short form
         if isinstance(v, Mapping) and isinstance(out.get(k), dict):
-            # Switching a component's name drops the old entry's options: they belong to it
-            # (the recipe's too: switching model=gan to aae drops the GAN's networks and loss).
+            # Switching a component's name drops the old entry's options: they belong to it.
+            # Switching the recipe keeps those the new one also takes (its networks, latent,
+            # loss: model=aae on base keeps base's MLPs), and drops the rest.
             old = out[k].get("name", DEFAULT_NAMES.get(k) if top else None)
             if "name" in v and old is not None and v["name"] != old:
-                out[k] = {}
+                out[k] = _shared_options(out[k], v["name"]) if top and k == "model" else {}
             out[k] = _merge(out[k], v)
         else:
             out[k] = copy.deepcopy(v)
     return out
+
+
+def _shared_options(old: Mapping[str, Any], recipe: str) -> dict[str, Any]:
+    """The options of the recipe switched from that recipe ``recipe`` also takes."""
+    registry = component_registries()["model"]
+    if not isinstance(recipe, str) or recipe.split(":", 1)[0] not in registry:
+        return {}
+    takes = registry.entry(recipe).options(registry.context)
+    return {k: copy.deepcopy(v) for k, v in old.items() if k in takes}
 
 
 def _short_form(key: str, value: Any) -> Any:
