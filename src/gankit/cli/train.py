@@ -16,9 +16,10 @@ The config is layered, each layer overriding the ones before it:
 (`base` is the preset every run starts from; without --preset, a GAN run adds the default preset,
 or on image data the image default, derived from the data (it says what it chose);
 a value no layer sets is the built-in default. `gankit list presets` lists the presets, `gankit list`
-every key with its type, built-in default and meaning; `gankit list train|optim|eval|aae` one section).
+every key with its type, built-in default and meaning; `gankit list train|optim|eval` one section,
+`gankit list models` each recipe's own options, set as model.KEY or by their short names: loss=wgan).
 A layer that switches a component's name (loss: wgan) drops the options the layers below gave
-the old entry.
+the old entry; switching the recipe (model=aae) keeps those the new recipe also takes.
 
 examples:
   gankit train --dry-run --preset wgan-gp      # the resolved config, where each value came from
