@@ -245,7 +245,7 @@ CASES = [
     ("ring-fid", S("eval.metrics=[fid]"), "metric 'fid' needs image data"),
     ("gan-codes", S("eval.metrics=[codes]"), "metric 'codes' needs an InfoGAN run"),
     ("gan-test-error", S("eval.metrics=[test_error]"), "metric 'test_error' needs a semi-supervised run"),
-    ("recon-on-gan", S("eval.metrics=[recon]"), "metric 'recon' needs an adversarial autoencoder"),
+    ("recon-on-gan", S("eval.metrics=[recon]"), "metric 'recon' needs a model that encodes x into z"),
     ("metric-unknown", S("eval.metrics=[nope]"), "unknown metric 'nope'"),
     ("inception-missing", S("eval.inception={base}/none.pt"), "eval.inception: TorchScript Inception file"),
     # --- folder:, npz:, stacked, fashion-mnist
@@ -325,7 +325,7 @@ CASES = [
     ("arithmetic-grid-huge", ["arithmetic", "{dc}", "--grid", "{tmp}/g.png", "-n", "10000000"],
      "a grid holds at most 10000"),
     # --- encode
-    ("encode-gan-run", ["encode", "{toy}", "--out", "{tmp}/e.npy"], "encode needs model=aae"),
+    ("encode-gan-run", ["encode", "{toy}", "--out", "{tmp}/e.npy"], "encode needs a model that encodes (model=aae, bigan)"),
     ("encode-n-zero", ["encode", "{aae}", "--out", "{tmp}/e.npy", "-n", "0"], "-n must be >= 1, got 0"),
     ("encode-n-huge", ["encode", "{aae}", "--out", "{tmp}/e.npy", "-n", "1000000000000"], "in memory"),
     ("encode-suffix", ["encode", "{aae}", "--out", "{tmp}/e.txt"], "--out must end in .npy or .npz"),

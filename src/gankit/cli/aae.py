@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
   gankit encode runs/aae-ns-digits-20261201-101500 --out codes.npy
   gankit encode runs/aae-ns-digits-20261201-101500 --out codes.npz --split test   # codes and labels
   gankit encode runs/aae-ns-ring-20261201-101500 --out codes.npy -n 5000 --seed 1  # a toy data set""")
-    p.add_argument("run_dir", help="an adversarial autoencoder run (model=aae)")
+    p.add_argument("run_dir", help="a run of a model that encodes (model=aae, bigan)")
     p.add_argument("--out", "-o", required=True, help=".npy (codes z) or .npz (z, and y for labelled data)")
     p.add_argument("--split", help="encode this split of the data set instead of the run's (e.g. test)")
     p.add_argument("-n", type=int, default=1000, help="samples to encode from an infinite (toy) data set")
@@ -41,7 +41,7 @@ def run_encode(args: argparse.Namespace) -> int:
     n, seed = coerce(args.n, Count, "-n"), coerce(args.seed, Seed, "--seed")
     run = load_run(args.run_dir)
     if not isinstance(run.recipe, Encodes):
-        raise ConfigError(f"{args.run_dir} is a model={run.cfg.model.name} run; encode needs model=aae")
+        raise ConfigError(f"{args.run_dir} is a model={run.cfg.model.name} run; encode needs a model that encodes (model=aae, bigan)")
     data = run.data
     if args.split is not None:
         from gankit.data import DATASETS

@@ -30,7 +30,7 @@ from gankit.metrics.twosample import gaussian_mmd2
 def _model(ctx: EvalContext, metric: str) -> Encodes:
     model = ctx.model
     if not isinstance(model, Encodes):
-        raise ValueError(f"the {metric!r} metric needs an adversarial autoencoder run (model=aae)")
+        raise ValueError(f"the {metric!r} metric needs a model that encodes x into z (model=aae, bigan)")
     return model
 
 

@@ -110,7 +110,7 @@ def _stacked(p: Planned) -> str | None:
 def _encodes(p: Planned) -> str | None:
     if isinstance(p.model, Encodes):
         return None
-    return f"needs an adversarial autoencoder (model=aae), not model={p.model_name}"
+    return f"needs a model that encodes x into z (model=aae, bigan), not model={p.model_name}"
 
 
 def _prior_components(p: Planned) -> str | None:
