@@ -125,3 +125,17 @@ def sample_aside(data: DataSource, n: int, generator: torch.Generator) -> tuple[
 
 # Factories return a DataSource; their keyword arguments are the data set's options.
 DATASETS: Registry[Callable[..., DataSource]] = Registry("dataset")
+
+
+def held_out(name: str, options: dict[str, Any]) -> DataSource | None:
+    """The test split of registered data set ``name`` with the run's other ``options``, when its
+    entry has a ``split`` option, the run trains on another split, and the split loads (MNIST's
+    test files may be missing); else None."""
+    from gankit.errors import GankitError
+
+    if "split" not in DATASETS.entry(name).options() or options.get("split") == "test":
+        return None
+    try:
+        return DATASETS.build(name, {**options, "split": "test"})
+    except GankitError:
+        return None

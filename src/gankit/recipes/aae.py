@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.capabilities import Encodes
-from gankit.data.base import DATASETS, DataSource
-from gankit.errors import ConfigError, GankitError
+from gankit.data.base import DataSource, held_out
+from gankit.errors import ConfigError
 from gankit.losses import LOSSES, Objective
 from gankit.losses.penalties import PENALTIES, Penalty
 from gankit.networks import DISCRIMINATORS, ENCODERS, GENERATORS, PRIORS
@@ -189,14 +189,8 @@ class AAERecipe(Encodes, Recipe):
         return self.G
 
     def heldout(self) -> DataSource | None:
-        """The data set's test split, when its registry entry has a ``split`` option and it loads."""
-        name, opts = self.cfg.data.name, dict(self.cfg.data.options)
-        if "split" not in DATASETS.entry(name).options() or opts.get("split") == "test":
-            return None
-        try:
-            return DATASETS.build(name, {**opts, "split": "test"})
-        except GankitError:  # e.g. MNIST's test files not on this machine
-            return None
+        """The data set's test split (:func:`gankit.data.base.held_out`), or None."""
+        return held_out(self.cfg.data.name, dict(self.cfg.data.options))
 
     def modules(self) -> dict[str, nn.Module]:
         return {"E": self.E, "G": self.G, "D": self.D}

@@ -163,17 +163,14 @@ def held_out_real(run: Any, n: int, seed: int, *, skip: int = 0) -> HeldOut:
 def _test_split(run: Any) -> Any:
     """The run's data set's ``test`` split (same options, same shape), or None when it has none."""
     from gankit.data import DATASETS
-    from gankit.errors import GankitError
+    from gankit.data.base import held_out
 
     cfg = getattr(run, "cfg", None)
     if cfg is None or cfg.data.name not in DATASETS:
         return None
-    name, options = cfg.data.name, dict(cfg.data.options)
-    if "split" not in DATASETS.entry(name).options() or options.get("split", "train") != "train":
-        return None
-    try:
-        test = DATASETS.build(name, {**options, "split": "test"})
-    except GankitError:
+    options = dict(cfg.data.options)
+    test = held_out(cfg.data.name, options) if options.get("split", "train") == "train" else None
+    if test is None:
         return None
     x = test.x
     return test if x is not None and len(x) >= 2 and tuple(x.shape[1:]) == tuple(run.data.shape) else None
