@@ -169,3 +169,80 @@ def test_a_zip_of_non_images_is_refused(tmp_path):
         f.writestr("b.png", "not a png")
     with pytest.raises(DataError, match=r"holds no readable images \(1 file"):
         build(z, size=8)
+
+
+# --------------------------------------------------------------------------- the command line
+
+def _cli(tmp_path, monkeypatch, capsys, *sets: str) -> tuple[int, list[str]]:
+    """``gankit train`` with ``sets`` in a fresh working directory: its exit status and its stderr lines."""
+    from gankit.cli.main import main
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    argv = ["train", "--set", "train.steps=2", "--set", "train.progress=false"]
+    try:
+        status = main([*argv, *[a for s in sets for a in ("--set", s)]])
+    except SystemExit as e:
+        status = int(e.code or 0)
+    return status, capsys.readouterr().err.strip().splitlines()
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+
+
+def _junk_zip(p: Path) -> Path:
+    with zipfile.ZipFile(p.with_suffix(".zip"), "w") as z:
+        z.writestr("a.txt", "x")
+        z.writestr("b.png", "not a png")
+    return p.with_suffix(".zip")
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda p: (p.mkdir(), p)[1], "image folder {} holds no readable images (no files)"),
+    (_junk_zip, "image folder {} holds no readable images (1 file(s) skipped)"),
+])
+def test_a_folder_without_images_is_one_line_exit_2_and_writes_nothing(tmp_path, monkeypatch, capsys, cache,
+                                                                        make, message):
+    data = make(tmp_path / "d")
+    before = _tree(tmp_path)
+    status, err = _cli(tmp_path, monkeypatch, capsys, f"data=folder:{data}")
+    assert (status, err) == (2, [f"gankit: error: {message.format(data)}"])
+    assert _tree(tmp_path) == [*before, "work"] and not cache.exists()     # not even the cache's folder
+
+
+@pytest.mark.parametrize("sets,message", [
+    (["mitigations=augment", "mitigations.augment.policy=[nope]"],
+     "model.mitigations.augment.policy: expected one of 'color', 'translation', 'cutout', got 'nope'"),
+    (["mitigations.augment.policy=nope"], "model.mitigations.augment.policy: expected a list, got 'nope'"),
+    (["penalty=r1", "penalty.gamma=-1"], "model.penalty.gamma must be >= 0, got -1"),
+])
+def test_bad_options_on_a_folder_are_one_line_exit_2_and_write_nothing(tmp_path, monkeypatch, capsys, cache,
+                                                                       sets, message):
+    root = small_folder(tmp_path / "f", 6)
+    before = _tree(tmp_path)
+    status, err = _cli(tmp_path, monkeypatch, capsys, f"data=folder:{root}", "data.size=16", *sets)
+    assert (status, err) == (2, [f"gankit: error: {message}"])
+    assert _tree(tmp_path) == [*before, "work"] and not cache.exists()     # refused before any decoding
+
+
+def test_a_resnet_at_48_pixels_is_one_line_exit_2_and_writes_no_run(tmp_path, monkeypatch, capsys, cache):
+    root = small_folder(tmp_path / "f", 6)
+    status, err = _cli(tmp_path, monkeypatch, capsys, f"data=folder:{root}", "generator=resnet", "data.size=48")
+    assert (status, err) == (2, ["gankit: error: generator resnet needs a side that is a power of two >= 8 "
+                                 "(8, 16, 32, 64, ...), got 48; resize the data (e.g. data.size=32)"])
+    assert _tree(tmp_path / "work") == []
+    # the networks are checked against the data's shape, so the folder was decoded first: its
+    # archive is the one thing written, in the cache (a run at data.size=48 with a DCGAN reuses it)
+    assert [np.load(p, mmap_mode="r").shape for p in (cache / "archives").glob("*.npy")] == [(6, 3, 48, 48)]
+
+
+def test_batches_are_read_without_mapping_the_archive(tmp_path):
+    root = small_folder(tmp_path / "f", 40)
+    src = build(root, size=8)
+    idx = np.array([39, 0, 7, 7, -1, 12])
+    want = unit(np.asarray(src.x.array)[idx])                 # through the memory map
+    assert np.allclose(src.x[torch.from_numpy(idx)].numpy(), want, atol=1e-6)
+    with pytest.raises(IndexError, match="out of range for 40 images"):
+        src.x[torch.tensor([40])]
