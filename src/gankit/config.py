@@ -117,7 +117,8 @@ EvalSamples = Annotated[int, Bounds(ge=2), Bounds(le=10_000_000)]
 class EvalConfig:
     """The final evaluation (and train.eval_every's)."""
 
-    metrics: list[str] | None = _opt(None, "metric names (gankit list metrics); null = the data kind's defaults")
+    metrics: list[str] | None = _opt(
+        None, "metric names (gankit list metrics); null = the recipe's or the data kind's defaults; [] = none")
     num_samples: EvalSamples = _opt(2500, "generated samples per evaluation")
     seed: Seed = _opt(1234, "seed of the evaluation's samples (the same numbers on every re-evaluation)")
     inception: str | None = _opt(None, "Inception-v3 weights file (default: the gankit[inception] extra's; "

@@ -85,6 +85,24 @@ class Uint8Images:
     def numpy(self) -> np.ndarray:
         return np.asarray(self.array)
 
+    def byte_chunks(self, size: int = 1 << 26) -> Iterator[bytes]:
+        """The uint8 bytes in C order, about ``size`` at a time, read without the memory map
+        (a fingerprint of an archive larger than memory never holds it)."""
+        if self._file is None:
+            yield np.ascontiguousarray(self.array).tobytes()
+            return
+        path, offset = self._file
+        total = int(np.prod(self.shape))
+        with open(path, "rb") as f:
+            f.seek(offset)
+            done = 0
+            while done < total:
+                chunk = f.read(min(size, total - done))
+                if not chunk:
+                    raise DataError(f"image archive {path} is shorter than its header says (truncated?)")
+                done += len(chunk)
+                yield chunk
+
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
         return self[slice(None)].to(*args, **kwargs)
 

@@ -56,7 +56,9 @@ def default_metrics(data: DataSource, inception: str | None = None, num_samples:
 
 def metrics_to_compute(chosen: list[str] | None, recipe: Generates | None, data: DataSource,
                        inception: str | None, num_samples: int | None) -> list[str]:
-    """``eval.metrics`` when it names some, else the recipe's declared ``default_metrics``,
-    else the data's defaults."""
+    """``eval.metrics`` when given (``[]``: none), else the recipe's declared
+    ``default_metrics``, else the data's defaults."""
+    if chosen is not None:
+        return list(chosen)
     own = recipe.default_metrics if recipe is not None else None
-    return list(chosen or own or default_metrics(data, inception, num_samples))
+    return list(own or default_metrics(data, inception, num_samples))

@@ -29,6 +29,7 @@ import tempfile
 import warnings
 import weakref
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import torch
@@ -184,9 +185,22 @@ def tensor_fingerprint(t: Tensor | None) -> str:
     if hit is not None and hit[0]() is t and hit[1] == t._version:
         return hit[2]
     h = hashlib.sha256(f"{t.dtype}{tuple(t.shape)}".encode())
-    h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    # a chunk at a time: a data set's images may be an archive larger than memory
+    chunks = t.byte_chunks() if not isinstance(t, Tensor) else _tensor_chunks(t)
+    for chunk in chunks:
+        h.update(chunk)
     _FINGERPRINTS[id(t)] = (weakref.ref(t), t._version, h.hexdigest())
     return h.hexdigest()
+
+
+def _tensor_chunks(t: Tensor, size: int = 1 << 26) -> Iterator[bytes]:
+    """The bytes of ``t`` in C order, about ``size`` bytes at a time (rows of its first axis)."""
+    if t.dim() == 0 or t.shape[0] == 0:
+        yield t.detach().cpu().contiguous().numpy().tobytes()
+        return
+    step = max(1, size // max(1, t[0].numel() * t.element_size()))
+    for i in range(0, t.shape[0], step):
+        yield t[i:i + step].detach().cpu().contiguous().numpy().tobytes()
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
