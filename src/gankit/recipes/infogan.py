@@ -37,7 +37,7 @@ from typing import Any, TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from gankit.capabilities import DrawsSampleGrid, HasCodes
+from gankit.capabilities import DrawsSampleGrid, HasCodes, KnownModes
 from gankit.data.base import DataSource
 from gankit.errors import ConfigError
 from gankit.losses.info import categorical_bound, gaussian_bound
@@ -164,8 +164,8 @@ class InfoGANRecipe(HasCodes, DrawsSampleGrid, AuxiliaryGANRecipe):
 
         own = default_metrics(self.data, self.cfg.eval.inception)
         d = self.data
-        labelled = d.kind == "images" and d.num_classes >= 2 and getattr(d, "y", None) is not None
-        return own + (["codes"] if self.codes.categories and (labelled or hasattr(d, "means")) else [])
+        labelled = d.kind == "images" and d.num_classes >= 2 and d.y is not None
+        return own + (["codes"] if self.codes.categories and (labelled or isinstance(d, KnownModes)) else [])
 
     @torch.no_grad()
     def generate_codes(self, c: Tensor | None, u: Tensor | None = None, *, seed: int | None = None,
