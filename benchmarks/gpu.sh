@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU benchmark, as one prepared script (issue 16): DCGAN-64 on random 3x64x64 images at
+# The GPU benchmark, as one prepared script: DCGAN-64 on random 3x64x64 images at
 # batch 64, 128 and 1024 in fp32 / TF32 / bf16, eager and compiled, channels_last, against the
 # card's bf16 and fp32 matmul peaks measured in the same run; then the default toy run on the
 # GPU. Under 8 minutes on a current card.

@@ -13,7 +13,7 @@ plus one mitigation), run with nothing changed but ``data``, over
 scores 98.89 %; far above it means squeezed modes), reverse KL of the mode histogram to the
 true weights, the energy distance to real data beside its real-vs-real baseline, and the
 training wall time. A run is *at goal* when it captures every mode with HQ between 93 % and
-99 % (issue 14). The family used to choose gankit's default (``family_seed`` 0) is not the
+99 %. The family used to choose gankit's default (``family_seed`` 0) is not the
 one reported (1000).
 """
 
@@ -59,7 +59,7 @@ METHODS: dict[str, Callable[[], dict[str, Any]]] = {
     "default": _preset("default"),   # the default preset: best's recipe + rejection sampling (drs)
     "best": _preset("best"),         # the default without drs
     "base": _preset("base"),         # the 8-component MoG latent tuned to the ring (the earlier default)
-    # the three mitigations of issue 14, each added to `base` as registered
+    # three mode-collapse mitigations, each added to `base` as registered
     "bourgan": _preset("base", {"mitigations": {"bourgan": {}}, "latent_dim": 16, "prior": {"name": "normal"}}),
     "mgan": _preset("base", {"mitigations": {"mgan": {}}}),
     "d2gan": _preset("base", {"loss": {"name": "d2gan"}}),

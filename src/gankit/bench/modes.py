@@ -184,7 +184,7 @@ def mode_width(samples: np.ndarray, means: np.ndarray, sigma: float) -> float:
 
 
 def at_goal(row: Mapping[str, Any]) -> bool:
-    """All modes, >= 98 % HQ, reverse KL <= 0.02, trained in <= 60 s (issue 6)."""
+    """All modes, >= 98 % HQ, reverse KL <= 0.02, trained in <= 60 s."""
     return (row["modes"] == row["modes_total"] and row["hq_percent"] >= GOAL["hq_percent"]
             and row["reverse_kl"] <= GOAL["reverse_kl"] and row["train_s"] <= GOAL["seconds"])
 
