@@ -208,8 +208,9 @@ def plot_losses(history: list[dict[str, float]], path: Path) -> None:
     if not history:
         return
     steps = np.array([h["step"] for h in history])
-    keys_loss = [k for k in ("d_loss", "g_loss", "penalty", "recon_mse") if k in history[-1]]
     keys_prob = [k for k in ("D(x)", "D(G(z))", "D(z)", "D(E(x))") if k in history[-1]]
+    keys_loss = [k for k in ("d_loss", "g_loss", "penalty", "recon_mse") if k in history[-1]] or \
+        [k for k in history[-1] if k != "step" and k not in keys_prob]  # a recipe's own terms (d_cat, sup_ce, ...)
     ncols = 2 if keys_prob else 1
     fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 3.6), squeeze=False)
     for k in keys_loss:
@@ -217,7 +218,8 @@ def plot_losses(history: list[dict[str, float]], path: Path) -> None:
     axes[0, 0].set_xlabel("step")
     axes[0, 0].set_ylabel("loss")
     axes[0, 0].set_title("losses")
-    axes[0, 0].legend()
+    if keys_loss:
+        axes[0, 0].legend()
     if keys_prob:
         for k in keys_prob:
             axes[0, 1].plot(steps, [h.get(k, np.nan) for h in history], label=k)
