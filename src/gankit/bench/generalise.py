@@ -216,7 +216,8 @@ def family_text(meta: Mapping[str, Any]) -> str:
     """Which members of which family the table ran on."""
     members = meta.get("members")
     if members is None:
-        return f"{meta['mixtures']} random mixtures from family seed {meta['family_seed']}"
+        what = "point files" if meta.get("family") == "users" else "random mixtures"
+        return f"{meta['mixtures']} {what} from family seed {meta['family_seed']}"
     return f"members {', '.join(str(m) for m in members)} of family seed {meta['family_seed']}"
 
 
@@ -284,7 +285,8 @@ USERS_SUMMARY = [Column("method", "method"), Column("runs", "runs", ".0f"),
                  Column("train s", _pm("train_s", ".0f"))]
 USERS_PER_RUN = [Column("method", "method"), Column("file", "setup"), Column("seed", "seed", ".0f"),
                  Column("rows", "rows", ".0f"), Column("dim", "dim", ".0f"),
-                 Column("classifier accuracy", "c2st", ".3f"), Column("training rows' accuracy", "c2st_baseline", ".3f"),
+                 Column("classifier accuracy", "c2st", ".3f"),
+                 Column("training rows' accuracy", "c2st_baseline", ".3f"),
                  Column("energy", "energy", ".4g"), Column("energy baseline", "energy_baseline", ".4g"),
                  Column("train s", "train_s", ".0f")]
 
@@ -312,10 +314,11 @@ def generalise_bench(*, methods: list[str] = ("data", "default", "best", "base",
                      pacgan: bool = True, seeds: int = 3, family: str = "mixtures",
                      workers: int = 2, threads: int = 1, overrides: list[str] = (),
                      out: str = "runs/bench/generalise") -> list[dict[str, Any]]:
-    """Modes, HQ, reverse KL, energy and time of whole recipes on random mixtures + ring + grid.
+    """Modes, HQ, reverse KL, energy and time of whole recipes on random mixtures + ring + grid
+    (or classifier accuracy, energy and time on users-like point files).
 
-    ``methods``: recipes of :data:`METHODS`, or ``data``: the data's own samples, a perfect
-    sampler's scores under the same protocol (at 2,500 samples its HQ exceeds 99 % about a
+    ``methods``: recipes of :data:`METHODS`, or ``data``: the data's own samples (on a users'
+    file its training rows), a perfect sampler's scores under the same protocol (at 2,500 samples its HQ exceeds 99 % about a
     quarter of the time); ``mixtures``: members of the random family, drawn from ``family_seed``; ``members``: run
     these members instead (offsets from ``family_seed``, e.g. [3,5,7]); ``pacgan``: add
     PacGAN's ring and grid (mixtures only); ``family``: ``mixtures`` (random 2-D Gaussian
