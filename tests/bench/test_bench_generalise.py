@@ -93,3 +93,73 @@ def test_the_data_row_scores_what_a_perfect_sampler_scores():
             assert row["method"] == "data" and row["modes"] == row["modes_total"]
             assert abs(row["hq_percent"] / 100 - p) < 4 * math.sqrt(p * (1 - p) / 2500), (setup, row)
             assert abs(row["energy"] - row["energy_baseline"]) < 0.05 * max(row["energy_baseline"], 1e-3) + 0.01
+
+
+def test_the_users_family_draws_files_like_users_from_its_seed():
+    # 2,000-7,000 rows, 2-10-D, 2-6 clusters of unequal weights, elongated and rotated spreads,
+    # the first cluster never Gaussian, every column in its own units between 0.1 and 1000
+    import numpy as np
+
+    from gankit.data.families import users_member
+
+    members = [users_member(s) for s in range(1000, 1012)]
+    for m in members:
+        n, d = m.x.shape
+        assert 2000 <= n <= 7000 and 2 <= d <= 10 and 2 <= len(m.shapes) <= 6
+        assert m.shapes[0] != "gaussian" and m.weights.sum() == pytest.approx(1.0)
+        assert np.all((m.scales >= 0.1) & (m.scales <= 1000))
+        z = (m.x - m.offsets) / m.scales  # the points before their units
+        for j, shape in enumerate(m.shapes):
+            assert np.mean(m.labels == j) == pytest.approx(m.weights[j])
+            eig = np.linalg.eigvalsh(np.cov(z[m.labels == j].T))
+            ratio = float(np.sqrt(eig[-1] / eig[0]))  # longest over shortest axis of the spread
+            if shape in ("gaussian", "box"):
+                assert ratio == pytest.approx(m.anisotropy[j], rel=0.15), (shape, ratio, m.anisotropy[j])
+            assert ratio > 2.5, (shape, ratio)
+            # rotated: the longest axis is not a coordinate axis
+            vec = np.linalg.eigh(np.cov(z[m.labels == j].T))[1][:, -1]
+            assert np.abs(vec).max() < 0.999
+    assert max(m.weights.max() / m.weights.min() for m in members) > 3
+    assert {s for m in members for s in m.shapes} == {"gaussian", "banana", "box", "student-t"}
+    assert max(m.scales.max() / m.scales.min() for m in members) > 100
+    assert len({m.x.shape[1] for m in members}) >= 4  # dimensions spread over 2-10
+
+
+def test_the_users_files_are_read_as_points_files_and_the_seed_reproduces_them(tmp_path):
+    import numpy as np
+
+    from gankit.bench.generalise import setups
+    from gankit.data import DATASETS
+    from gankit.data.families import users_member
+
+    data = setups(2, 1000, True, family="users", data_dir=tmp_path / "a")
+    again = setups(2, 1000, True, family="users", data_dir=tmp_path / "b")
+    assert list(data) == ["users-1000", "users-1001"]  # no ring or grid: they are not point files
+    for name, d in data.items():
+        a, b = tmp_path / "a" / d["path"].rsplit("/", 1)[1], tmp_path / "b" / again[name]["path"].rsplit("/", 1)[1]
+        assert a.read_bytes() == b.read_bytes()
+        m = users_member(int(name.split("-")[1]))
+        n, dim = m.x.shape
+        src = DATASETS.build("points", {"path": d["path"]})
+        n_test = round(0.1 * n)  # data.test_fraction's default, as a user's file
+        assert (len(src), len(src.test_x), src.x.shape[1]) == (n - n_test, n_test, dim)
+        test = np.zeros(n, dtype=bool)
+        test[np.random.default_rng(0).permutation(n)[:n_test]] = True
+        np.testing.assert_allclose(src.x.numpy(), m.x[~test], rtol=1e-6)
+        np.testing.assert_allclose(src.test_x.numpy(), m.x[test], rtol=1e-6)
+    assert data["users-1000"]["path"].endswith(".npy") and data["users-1001"]["path"].endswith(".csv")
+    assert not np.array_equal(users_member(1000).x[:5], users_member(1002).x[:5])
+    with pytest.raises(ConfigError, match="family"):
+        setups(1, 0, False, family="user", data_dir=tmp_path)
+
+
+def test_the_classifier_two_sample_accuracy_is_a_half_for_equal_samples_and_one_for_apart():
+    import numpy as np
+
+    from gankit.bench.generalise import classifier_accuracy
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(600, 3)) * 500, rng.normal(size=(600, 3)) * 500
+    assert abs(classifier_accuracy(a, b) - 0.5) < 0.06
+    assert classifier_accuracy(a, b + np.array([1500.0, 0, 0])) > 0.9
+    assert classifier_accuracy(a, b[:300]) == classifier_accuracy(a[:300], b[:300])  # balanced: the first rows

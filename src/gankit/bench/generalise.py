@@ -9,12 +9,18 @@ plus one mitigation), run with nothing changed but ``data``, over
   the stated ``family_seed``, and
 * PacGAN's ring (8 modes, radius 1, sigma 0.01) and grid (5 x 5, spacing 2, sigma 0.05),
 
-``seeds`` seeds each. Per run: modes captured, % high-quality samples (a perfect sampler
+``seeds`` seeds each; or (``family="users"``) over a family of point files like users'
+(:mod:`gankit.data.families`: 2,000-7,000 rows, 2-10-D, 2-6 unequal, elongated, rotated and
+partly non-Gaussian clusters in arbitrary units), written as .npy / .csv files that
+``data=points:PATH`` reads. Per run on the mixtures: modes captured, % high-quality samples (a perfect sampler
 scores 98.89 %; far above it means squeezed modes), reverse KL of the mode histogram to the
 true weights, the energy distance to real data beside its real-vs-real baseline, and the
 training wall time. A run is *at goal* when it captures every mode with HQ between 93 % and
 99 %. The family used to choose gankit's default (``family_seed`` 0) is not the
-one reported (1000).
+one reported (1000). Per run on the users' files: a classifier two-sample test (a
+gradient-boosted classifier, 5-fold, telling generated points from held-out rows: accuracy 0.5
+is indistinguishable) and the energy distance to the held-out rows, each beside the same
+statistic for the training rows, and the training wall time.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ PACGAN = {"ring": {"name": "ring", "modes": 8, "radius": 1.0, "sigma": 0.01},
 
 GOAL = {"hq_low": 93.0, "hq_high": 99.0}
 
+FAMILIES = ("mixtures", "users")
+
 
 def _preset(name: str, extra: Mapping[str, Any] | None = None) -> Callable[[], dict[str, Any]]:
     def build() -> dict[str, Any]:
@@ -67,12 +75,25 @@ METHODS: dict[str, Callable[[], dict[str, Any]]] = {
 
 
 def setups(mixtures: int, family_seed: int, pacgan: bool,
-           members: Sequence[int] | None = None) -> dict[str, dict[str, Any]]:
+           members: Sequence[int] | None = None, *, family: str = "mixtures",
+           data_dir: str | Path | None = None) -> dict[str, dict[str, Any]]:
     """The data sections of the benchmark: ``mix-<seed>`` members of the family (the first
-    ``mixtures``, or the listed ``members``: offsets from ``family_seed``), then ring and grid."""
+    ``mixtures``, or the listed ``members``: offsets from ``family_seed``), then ring and grid;
+    for ``family="users"``, ``users-<seed>`` point files written into ``data_dir`` (no ring
+    or grid: they are not point files)."""
     from gankit.data.toy import random_mixture
 
     offsets = range(mixtures) if members is None else members
+    if family == "users":
+        from gankit.data.families import write_users_member
+
+        if data_dir is None:
+            raise ConfigError("bench generalise: the users family needs a directory to write its point files in")
+        return {f"users-{family_seed + i}": {"name": "points",
+                                             "path": str(write_users_member(family_seed + i, data_dir))}
+                for i in offsets}
+    if family != "mixtures":
+        raise ConfigError(f"bench generalise: unknown family {family!r}; choose one of: {', '.join(FAMILIES)}")
     out = {f"mix-{family_seed + i}": random_mixture(family_seed + i) for i in offsets}
     if pacgan:
         out.update(PACGAN)
@@ -82,15 +103,50 @@ def setups(mixtures: int, family_seed: int, pacgan: bool,
 def run_config(method: str, data: Mapping[str, Any], seed: int, *, overrides: Sequence[str] = (),
                eval_samples: int = 2500) -> dict[str, Any]:
     """The nested config of one run: the method's recipe with ``data`` and ``seed`` set (and
-    the bench's evaluation: modes and energy on 2,500 samples)."""
+    the bench's evaluation: modes and energy on 2,500 samples, or on a points file the
+    held-out two-sample distances)."""
     from gankit.config import merge, parse_overrides
 
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}, {REFERENCE}")
     cfg = merge(METHODS[method](), {"seed": seed, "device": "cpu", "data": dict(data),
-                                    "eval": {"num_samples": eval_samples, "metrics": ["modes", "energy"]},
+                                    "eval": {"num_samples": eval_samples, "metrics": _metrics(data)},
                                     "train": {"progress": False}})
     return merge(cfg, parse_overrides(overrides))
+
+
+def _metrics(data: Mapping[str, Any]) -> list[str]:
+    return ["twosample"] if data.get("name") == "points" else ["modes", "energy"]
+
+
+def classifier_accuracy(a: Any, b: Any, seed: int = 0, folds: int = 5) -> float:
+    """Classifier two-sample test (Lopez-Paz & Oquab 2017): the mean held-out accuracy of a
+    gradient-boosted tree classifier telling the rows of ``a`` from those of ``b`` in
+    ``folds``-fold cross-validation, on the first ``min(len(a), len(b))`` rows of each (balanced,
+    so 0.5 means indistinguishable and 1.0 fully told apart). Trees are blind to each column's
+    units, as the users' files need."""
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    m = min(len(a), len(b))
+    x = np.concatenate([np.asarray(a, dtype=np.float64)[:m], np.asarray(b, dtype=np.float64)[:m]])
+    y = np.repeat([0, 1], m)
+    clf = HistGradientBoostingClassifier(max_iter=100, random_state=seed)
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    return float(cross_val_score(clf, x.reshape(2 * m, -1), y, cv=cv).mean())
+
+
+def users_metrics(ctx: Any) -> dict[str, float]:
+    """A points file's scores: classifier accuracy and energy distance of generated points to
+    the held-out rows, each beside the training rows' own (:func:`heldout_pair`)."""
+    from gankit.metrics.twosample import energy_distance, heldout_pair
+
+    ref, base = heldout_pair(ctx, ctx.num_samples)
+    fake = ctx.generate(base.shape[0], None)
+    return {"c2st": classifier_accuracy(fake, ref), "c2st_baseline": classifier_accuracy(base, ref),
+            "energy": energy_distance(fake, ref), "energy_baseline": energy_distance(base, ref),
+            "rows": float(len(ctx.data) + len(ctx.data.test_x)), "dim": float(ref.shape[1])}
 
 
 def at_goal(row: Mapping[str, Any]) -> bool:
@@ -114,6 +170,9 @@ def run_reference(setup: str, data: Mapping[str, Any], seed: int, eval_samples: 
     source = DATASETS.build(str(data["name"]), opts)
     gen = torch.Generator().manual_seed(10_007 + seed)
     ctx = EvalContext(source, lambda n, y: source.sample(n, gen)[0], num_samples=eval_samples)
+    if data.get("name") == "points":  # the training rows themselves
+        return {"method": REFERENCE, "setup": setup, "seed": seed, "steps": 0, **users_metrics(ctx),
+                "train_s": 0.0, "total_s": 0.0, "cpu_s": 0.0}
     m = {**modes_metric(ctx), **energy_metric(ctx)}
     return {"method": REFERENCE, "setup": setup, "seed": seed, "steps": 0, **point_metrics(m),
             "train_s": 0.0, "total_s": 0.0, "cpu_s": 0.0}
@@ -127,7 +186,8 @@ def run_one(method: str, setup: str, data: Mapping[str, Any], seed: int, out: st
     cfg = run_config(method, data, seed, overrides=overrides)
     cfg = {**cfg, "train": {**cfg["train"], "threads": threads}}
     t = train_timed(cfg, Path(out) / "runs" / method / setup / f"seed{seed}", keep_checkpoint=False)
-    return {"method": method, "setup": setup, "seed": seed, "steps": t.run.step, **point_metrics(t.run.metrics),
+    scores = users_metrics(t.run.eval_context()) if data.get("name") == "points" else point_metrics(t.run.metrics)
+    return {"method": method, "setup": setup, "seed": seed, "steps": t.run.step, **scores,
             "train_s": t.train_s, "total_s": t.wall_s, "cpu_s": t.cpu_s}
 
 
@@ -156,7 +216,8 @@ def family_text(meta: Mapping[str, Any]) -> str:
     """Which members of which family the table ran on."""
     members = meta.get("members")
     if members is None:
-        return f"{meta['mixtures']} random mixtures from family seed {meta['family_seed']}"
+        what = "point files" if meta.get("family") == "users" else "random mixtures"
+        return f"{meta['mixtures']} {what} from family seed {meta['family_seed']}"
     return f"members {', '.join(str(m) for m in members)} of family seed {meta['family_seed']}"
 
 
@@ -202,6 +263,45 @@ def markdown(summary: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, A
     return "\n".join(lines) + "\n"
 
 
+def summarise_users(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per method over every (file, seed): mean ± standard error of the classifier accuracy,
+    its training-rows baseline and the training time (energy distances are per run only: each
+    file has its own units, and an unbiased baseline can be 0 or below)."""
+    out = []
+    for method in dict.fromkeys(r["method"] for r in rows):
+        rs = [r for r in rows if r["method"] == method]
+        s: dict[str, Any] = {"method": method, "runs": len(rs)}
+        for k in ("c2st", "c2st_baseline", "train_s"):
+            s[k], s[k + "_se"] = mean_se([r[k] for r in rs])
+        s["c2st_range"] = (min(r["c2st"] for r in rs), max(r["c2st"] for r in rs))
+        out.append(s)
+    return out
+
+
+USERS_SUMMARY = [Column("method", "method"), Column("runs", "runs", ".0f"),
+                 Column("classifier accuracy", _pm("c2st", ".3f")),
+                 Column("range", lambda s: f"{s['c2st_range'][0]:.3f}-{s['c2st_range'][1]:.3f}"),
+                 Column("training rows' accuracy", _pm("c2st_baseline", ".3f")),
+                 Column("train s", _pm("train_s", ".0f"))]
+USERS_PER_RUN = [Column("method", "method"), Column("file", "setup"), Column("seed", "seed", ".0f"),
+                 Column("rows", "rows", ".0f"), Column("dim", "dim", ".0f"),
+                 Column("classifier accuracy", "c2st", ".3f"),
+                 Column("training rows' accuracy", "c2st_baseline", ".3f"),
+                 Column("energy", "energy", ".4g"), Column("energy baseline", "energy_baseline", ".4g"),
+                 Column("train s", "train_s", ".0f")]
+
+
+def markdown_users(summary: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]],
+                   meta: Mapping[str, Any]) -> str:
+    lines = [*header("generalise", meta["command"], meta["machine"]),
+             f"Family: users' point files, {family_text(meta)}, seeds {meta['seeds']}. Classifier accuracy: "
+             "5-fold gradient-boosted trees telling generated points from held-out rows (0.5: "
+             "indistinguishable); training rows' accuracy: the same for the training rows, what a perfect "
+             "sampler scores. Energy: distance to the held-out rows, beside the training rows' own.", "",
+             *table(USERS_SUMMARY, summary), "", "Per run:", "", *table(USERS_PER_RUN, rows)]
+    return "\n".join(lines) + "\n"
+
+
 # How long the benchmark runs at its defaults (`gankit bench NAME --help` says it).
 RUNTIME = ('396 trainings at the defaults (6 recipes x 22 data sets x 3 seeds; the data row trains nothing),'
            ' 19-84 CPU-seconds each: about 2 h with 2 workers on a 2-core CPU (estimated from the CPU '
@@ -211,16 +311,19 @@ RUNTIME = ('396 trainings at the defaults (6 recipes x 22 data sets x 3 seeds; t
 @BENCHMARKS.register("generalise", runtime=RUNTIME)
 def generalise_bench(*, methods: list[str] = ("data", "default", "best", "base", "bourgan", "mgan", "d2gan"),
                      mixtures: int = 20, members: list[int] | None = None, family_seed: int = 1000,
-                     pacgan: bool = True, seeds: int = 3,
+                     pacgan: bool = True, seeds: int = 3, family: str = "mixtures",
                      workers: int = 2, threads: int = 1, overrides: list[str] = (),
                      out: str = "runs/bench/generalise") -> list[dict[str, Any]]:
-    """Modes, HQ, reverse KL, energy and time of whole recipes on random mixtures + ring + grid.
+    """Modes, HQ, reverse KL, energy and time of whole recipes on random mixtures + ring + grid
+    (or classifier accuracy, energy and time on users-like point files).
 
-    ``methods``: recipes of :data:`METHODS`, or ``data``: the data's own samples, a perfect
-    sampler's scores under the same protocol (at 2,500 samples its HQ exceeds 99 % about a
+    ``methods``: recipes of :data:`METHODS`, or ``data``: the data's own samples (on a users'
+    file its training rows), a perfect sampler's scores under the same protocol (at 2,500 samples its HQ exceeds 99 % about a
     quarter of the time); ``mixtures``: members of the random family, drawn from ``family_seed``; ``members``: run
     these members instead (offsets from ``family_seed``, e.g. [3,5,7]); ``pacgan``: add
-    PacGAN's ring and grid; ``seeds``: seeds 0..n-1 per data set; ``workers`` processes of
+    PacGAN's ring and grid (mixtures only); ``family``: ``mixtures`` (random 2-D Gaussian
+    mixtures) or ``users`` (point files like users', written into ``out``/data and read as
+    ``data=points:PATH``); ``seeds``: seeds 0..n-1 per data set; ``workers`` processes of
     ``threads`` torch threads; ``overrides``: ``key=value`` for every run (for experiments:
     the reported rows use none). Writes ``generalise.md`` and ``generalise.json`` into ``out``."""
     from gankit.config import build_config
@@ -229,7 +332,11 @@ def generalise_bench(*, methods: list[str] = ("data", "default", "best", "base",
         raise ConfigError("bench generalise: seeds, workers and threads must be >= 1, mixtures >= 0")
     if members is not None and (not members or min(members) < 0 or len(set(members)) < len(members)):
         raise ConfigError(f"bench generalise: members must be distinct offsets >= 0, got {members}")
-    data = setups(mixtures, family_seed, pacgan, members)
+    if family not in FAMILIES:
+        raise ConfigError(f"bench generalise: unknown family {family!r}; choose one of: {', '.join(FAMILIES)}")
+    out_dir = Path(out)
+    data = setups(mixtures, family_seed, pacgan and family == "mixtures", members, family=family,
+                  data_dir=out_dir / "data")
     if not data:
         raise ConfigError("bench generalise: no data sets (mixtures=0 and pacgan=false)")
     for m in methods:  # every config validated before the first run
@@ -237,24 +344,25 @@ def generalise_bench(*, methods: list[str] = ("data", "default", "best", "base",
             if m == REFERENCE:
                 continue
             build_config(run_config(m, d, 0, overrides=overrides))
-    out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     env = environment(workers=workers, threads=threads)
     jobs = [(m, name, d, s, str(out_dir), list(overrides), threads)
             for m in methods for name, d in data.items() for s in range(seeds)]
+    users = family == "users"
     rows = run_jobs(run_one, jobs, workers=workers, threads=threads, desc="bench generalise",
-                    postfix=lambda r: f"{r['method']}/{r['setup']}/s{r['seed']}: {r['modes']:.0f}/"
-                                      f"{r['modes_total']:.0f}, HQ {r['hq_percent']:.1f}%")
-    summary = summarise(rows)
+                    postfix=lambda r: f"{r['method']}/{r['setup']}/s{r['seed']}: " + (
+                        f"accuracy {r['c2st']:.3f}" if users else
+                        f"{r['modes']:.0f}/{r['modes_total']:.0f}, HQ {r['hq_percent']:.1f}%"))
+    summary = summarise_users(rows) if users else summarise(rows)
     listed = None if members is None else list(members)
     options = {"methods": list(methods), "mixtures": mixtures, "members": listed, "family_seed": family_seed,
-               "pacgan": pacgan,
+               "pacgan": pacgan, "family": family,
                "seeds": seeds, "workers": workers, "threads": threads, "overrides": list(overrides)}
     meta = {"command": command_from_options("generalise", options), "machine": machine_line(finish(env)),
             "mixtures": mixtures, "members": listed, "family_seed": family_seed,
-            "pacgan": pacgan, "seeds": list(range(seeds)),
+            "pacgan": pacgan and not users, "family": family, "seeds": list(range(seeds)),
             "goal": GOAL, "data": data}
     write(out_dir, "generalise", {"meta": meta, "environment": env, "summary": summary, "runs": rows},
-          markdown(summary, rows, meta))
+          markdown_users(summary, rows, meta) if users else markdown(summary, rows, meta))
     print(f"written: {out_dir / 'generalise.md'}, {out_dir / 'generalise.json'}")
     return summary
