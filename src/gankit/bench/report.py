@@ -41,8 +41,13 @@ def command_from_options(bench: str, options: Mapping[str, Any]) -> str:
     from gankit.bench import BENCHMARKS
 
     defaults = BENCHMARKS.entry(bench).defaults()
-    sets = " ".join(f"--set {k}={_cli(v)}" for k, v in options.items() if defaults.get(k) != v)
+    sets = " ".join(f"--set {k}={_cli(v)}" for k, v in options.items() if _same(defaults.get(k)) != _same(v))
     return f"gankit bench {bench} {sets}".strip()
+
+
+def _same(v: Any) -> Any:
+    """A tuple default and the list a config gives back compare equal."""
+    return list(v) if isinstance(v, tuple) else v
 
 
 def _cli(v: Any) -> str:
