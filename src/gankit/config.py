@@ -189,7 +189,9 @@ def component_registries() -> dict[str, Registry[Any]]:
 # AAE's own two options.
 RECIPE_KEYS = ("conditional", "latent_dim", "generator", "discriminator", "prior", "encoder", "loss", "penalty",
                "mitigations")
-DEFAULT_NAMES = {"model": "gan", "data": "ring"}
+# The recipe and data set a config names when it names none (Config's own defaults).
+DEFAULT_NAMES = {f.name: f.default_factory().name for f in dataclasses.fields(Config)
+                 if f.default_factory is not dataclasses.MISSING and isinstance(f.default_factory(), Component)}
 
 
 def lift(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -225,15 +227,21 @@ def recorded_keys(raw: Mapping[str, Any]) -> dict[str, Any]:
     out = lift(raw)
     if old and isinstance(out.get("model"), Mapping):
         model = dict(out["model"])
-        name = str(model.get("name", DEFAULT_NAMES["model"]))
-        registry = component_registries()["model"]
-        if name in registry:
-            takes = registry.entry(name).options(registry.context)
-            for k in (*RECIPE_KEYS, "adversarial", "supervised"):
-                if k in model and k not in takes:
-                    del model[k]
+        takes = _recipe_options(model.get("name", DEFAULT_NAMES["model"]))
+        if takes is not None:
+            model = {k: v for k, v in model.items()
+                     if k in takes or k not in (*RECIPE_KEYS, "adversarial", "supervised")}
         out["model"] = model
     return out
+
+
+def _recipe_options(name: Any) -> set[str] | None:
+    """The option names recipe ``name`` takes, or None for a name no recipe has (the
+    validation that follows says so in one line)."""
+    registry = component_registries()["model"]
+    if not isinstance(name, str) or name not in registry:
+        return None
+    return set(registry.entry(name).options(registry.context))
 
 
 def parse_value(text: str) -> Any:
@@ -313,8 +321,9 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any], *, top: bool = 
     for k, v in override.items():
         if isinstance(v, Mapping) and k in out and not isinstance(out[k], dict):
             out[k] = _section_as_mapping(k, out[k]) if top else _short_form(k, out[k])
-        if isinstance(v, str) and isinstance(out.get(k), dict) and k != "mitigations":
-            v = {"name": v}  # a component named in its short form
+        if isinstance(v, str) and isinstance(out.get(k), dict) and \
+                (k in DEFAULT_NAMES if top else k != "mitigations" and "name" in out[k]):
+            v = {"name": v}  # a component named in its short form (model=aae, generator=dcgan)
         if isinstance(v, Mapping) and isinstance(out.get(k), dict):
             # Switching a component's name drops the old entry's options: they belong to it.
             # Switching the recipe keeps those the new one also takes (its networks, latent,
@@ -330,10 +339,7 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any], *, top: bool = 
 
 def _shared_options(old: Mapping[str, Any], recipe: str) -> dict[str, Any]:
     """The options of the recipe switched from that recipe ``recipe`` also takes."""
-    registry = component_registries()["model"]
-    if not isinstance(recipe, str) or recipe.split(":", 1)[0] not in registry:
-        return {}
-    takes = registry.entry(recipe).options(registry.context)
+    takes = _recipe_options(recipe) or set()
     return {k: copy.deepcopy(v) for k, v in old.items() if k in takes}
 
 

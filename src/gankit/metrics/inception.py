@@ -214,7 +214,7 @@ class InceptionV3:
     ``torch.inference_mode``, with a progress bar on a terminal: only one batch of 299 x 299
     inputs is ever in memory; :meth:`stats` keeps not even the features. Batches of 32 peak at
     1.1 GB of resident memory and run 14.8 img/s, batches of 64 at 1.6 GB and 12.6 img/s (2-core
-    AMD EPYC, 2 threads, 128 images): 32 keeps a run's final evaluation under 2 GB.
+    AMD EPYC, 2 threads, two batches of 32x32 images each): 32 keeps a run's final evaluation under 2 GB.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, resize: str = DEFAULT_RESIZE,
