@@ -18,7 +18,7 @@ BENCHMARKS: Registry[Callable[..., Any]] = Registry("benchmark")
 # Modules that register benchmarks; a missing one is simply not offered.
 _MODULES = ["gankit.bench.modes", "gankit.bench.speed", "gankit.bench.images", "gankit.bench.objectives",
             "gankit.bench.stacked", "gankit.bench.generalise", "gankit.bench.aux", "gankit.bench.translate",
-            "gankit.bench.semisup", "gankit.bench.loader"]
+            "gankit.bench.semisup", "gankit.bench.loader", "gankit.bench.smalldata"]
 
 
 def load_all() -> Registry[Callable[..., Any]]:

@@ -62,9 +62,11 @@ def _preset(name: str, extra: Mapping[str, Any] | None = None) -> Callable[[], d
     return build
 
 
-# Every method is a whole recipe that knows nothing of the data it will meet.
+# Every method is a whole recipe that knows nothing of the data it will meet, except `default`,
+# which adapts to a points file's columns as `gankit train` does (gankit.point_default).
 METHODS: dict[str, Callable[[], dict[str, Any]]] = {
     "default": _preset("default"),   # the default preset: best's recipe + rejection sampling (drs)
+    "fixed": _preset("default"),     # the default preset as it is, without the point default's layer
     "best": _preset("best"),         # the default without drs
     "base": _preset("base"),         # the 8-component MoG latent tuned to the ring (the earlier default)
     # three mode-collapse mitigations, each added to `base` as registered
@@ -109,7 +111,13 @@ def run_config(method: str, data: Mapping[str, Any], seed: int, *, overrides: Se
 
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}, {REFERENCE}")
-    cfg = merge(METHODS[method](), {"seed": seed, "device": "cpu", "data": dict(data),
+    recipe = METHODS[method]()
+    if method == "default":   # what `gankit train --set data=...` trains: the point default on top
+        from gankit import point_default
+
+        facts = point_default.point_facts(data)
+        recipe = merge(recipe, (point_default.layer(facts) if facts else None) or {})
+    cfg = merge(recipe, {"seed": seed, "device": "cpu", "data": dict(data),
                                     "eval": {"num_samples": eval_samples, "metrics": _metrics(data)},
                                     "train": {"progress": False}})
     return merge(cfg, parse_overrides(overrides))

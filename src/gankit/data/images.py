@@ -142,7 +142,7 @@ class StackedSource(TensorSource):
 
 
 @DATASETS.register("stacked", paper="Metz et al. 2017; Srivastava et al. 2017 (VEEGAN); Lin et al. 2018 (PacGAN)")
-def stacked(*, base: Literal["mnist", "fashion-mnist", "digits"] = "mnist", path: str | None = None,
+def stacked(*, base: Literal["mnist", "mnist5k", "fashion-mnist", "digits"] = "mnist", path: str | None = None,
             size: ImageSize = 0, split: Literal["train", "test"] = "train", fit: Fit = "auto",
             num: Annotated[int, Bounds(le=MAX_STACKED)] = 0, seed: Seed = 0) -> TensorSource:
     """Stacked MNIST: three random images of ``base`` as the channels of one, 1000 modes.
@@ -157,7 +157,7 @@ def stacked(*, base: Literal["mnist", "fashion-mnist", "digits"] = "mnist", path
     options: dict[str, object] = {"split": split, "fit": fit}
     if size:
         options["size"] = size
-    if base != "digits":
+    if base not in ("digits", "mnist5k"):     # the two that are read from an installed package
         options["path"] = path
     src = DATASETS.build(base, options)
     if src.y is None or src.x.shape[1] != 1:
