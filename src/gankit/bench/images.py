@@ -13,8 +13,11 @@ decayed linearly to 0 over 8 epochs, and for ``cdcgan`` a projection discriminat
 per-class batch norm in the generator. ``--set width=32 --set lr=0.0002 --set lr_decay=none
 --set projection=false --set conditional_bn=false`` is Radford et al.'s DCGAN as the presets have it.
 
-The FID/KID/precision/recall features are gankit's Fashion-MNIST classifier (trained once and
-cached; its description is in the report): they are NOT comparable with Inception FIDs.
+The FID/KID/precision/recall columns of every evaluation are on the features of gankit's
+classifier of the data set (trained once and cached; its description is in the report): they
+are NOT comparable with Inception FIDs. Where the Inception weights are installed
+(``gankit[inception]``) and ``eval_samples`` >= 2048, the final row also carries Inception
+FID-N/KID/precision/recall (the run's own final evaluation, with its protocol card).
 """
 
 from __future__ import annotations
@@ -41,11 +44,16 @@ from gankit.errors import ConfigError
 
 PRESETS = {"dcgan": "dcgan-fashion-mnist", "cdcgan": "cdcgan-fashion-mnist"}
 METRICS = ["fid", "kid", "pr", "classes"]
+# every evaluation during training is on gankit's classifier (cheap); the final one also on Inception
+CLASSIFIER = {m: {"extractor": "classifier"} for m in ("fid", "kid", "pr")}
+INCEPTION_KEYS = ("fid", "kid", "precision", "recall")
 COLUMNS = [Column("epoch", "epoch", ".2f"), Column("step", "step", "d"), Column("train s", "train_s", ".0f"),
            Column("img/s", "images_per_s", ".0f"), Column("FID", "fid", ".2f"), Column("KID", "kid", ".4f"),
            Column("precision", "precision", ".3f"), Column("recall", "recall", ".3f"),
            Column("classes", "classes_generated", ".0f"), Column("KL(classes)", "classes_kl", ".3f"),
-           Column("cond. acc.", "cond_accuracy", ".3f"), Column("eval s", "eval_s", ".0f")]
+           Column("cond. acc.", "cond_accuracy", ".3f"), Column("eval s", "eval_s", ".0f"),
+           Column("Inception FID-N", "inception_fid", ".2f"), Column("Inception KID", "inception_kid", ".4f"),
+           Column("Inception P", "inception_precision", ".3f"), Column("Inception R", "inception_recall", ".3f")]
 
 
 # How long the benchmark runs at its defaults (`gankit bench NAME --help` says it).
@@ -142,7 +150,7 @@ def _bench_model(model: str, cfg: Any, run_dir: Path,
     extractor = ""
     if baseline:  # also trains (or loads) the feature classifier before any timing starts
         t = time.perf_counter()
-        m = run.evaluate_in_training()
+        m = run.evaluate_in_training(options=CLASSIFIER)
         rows.append(_row(model, run, m, 0.0, time.perf_counter() - t, per_epoch))
         extractor = str(m.get("feature_extractor", ""))
         _print_row(rows[-1])
@@ -154,7 +162,7 @@ def _bench_model(model: str, cfg: Any, run_dir: Path,
         if r.step % every or 2 * (r.cfg.train.steps - r.step) < every:
             return
         t = time.perf_counter()
-        m = r.evaluate_in_training()  # leaves training's RNG streams and data order as they were
+        m = r.evaluate_in_training(options=CLASSIFIER)  # leaves training's RNG streams and data order as they were
         dt = time.perf_counter() - t
         eval_time[0] += dt
         rows.append(_row(model, r, m, time.perf_counter() - start - eval_time[0], dt, per_epoch))
@@ -163,9 +171,18 @@ def _bench_model(model: str, cfg: Any, run_dir: Path,
     train_timed(cfg, run_dir, run=run, callbacks=[evaluate])
     # Run.fit's final evaluation: its wall time holds our callbacks' evaluations, taken out here
     t_final = float(run.metrics.get("wall_time_s", run.wall_time))
-    rows.append(_row(model, run, run.metrics, t_final - eval_time[0], None, per_epoch))  # timed inside Run.fit
+    final = run.metrics
+    inception = {}
+    if str(final.get("feature_extractor", "")).startswith("inception"):
+        # the run's own final evaluation chose Inception (weights installed, >= 2048 images): keep those
+        # numbers beside the classifier's, computed here on the same generated images' seed
+        inception = {f"inception_{k}": final[k] for k in INCEPTION_KEYS if k in final}
+        inception["inception_extractor"] = final["feature_extractor"]
+        final = {**run.evaluate_in_training(options=CLASSIFIER), **{k: v for k, v in final.items()
+                                                                    if k not in (*INCEPTION_KEYS, "feature_extractor")}}
+    rows.append({**_row(model, run, final, t_final - eval_time[0], None, per_epoch), **inception})  # timed inside Run.fit
     _print_row(rows[-1])
-    return rows, extractor or str(run.metrics.get("feature_extractor", "")), list(run.data.class_names)
+    return rows, extractor or str(final.get("feature_extractor", "")), list(run.data.class_names)
 
 
 def _print_row(row: dict[str, Any]) -> None:
@@ -182,9 +199,16 @@ def markdown(rows: list[dict[str, Any]], options: dict[str, Any], env: dict[str,
              "data's; `cond. acc.`: fraction of conditional samples the classifier assigns to the "
              "requested class. `train s` and `img/s` count training only (real images per second); "
              "`eval s` is the evaluation's own time. Step 0 is the untrained generator.", ""]
+    inc = next((r for r in rows if r.get("inception_extractor")), None)
+    if inc is not None:
+        lines += [f"Inception columns (final evaluation only): {inc['inception_extractor']}, FID-N with N = "
+                  f"{options['eval_samples']} generated images against as many images of the training split "
+                  "(FID is biased upwards at small N: compare at equal N); the full protocol card is in each run's "
+                  "metrics.json.", ""]
     for model in dict.fromkeys(r["model"] for r in rows):
         model_rows = [r for r in rows if r["model"] == model]
-        lines += [f"## {model}", "", *table(COLUMNS, model_rows), ""]
+        shown = [c for c in COLUMNS if any(c.present(r) for r in model_rows)]    # Inception's: only where measured
+        lines += [f"## {model}", "", *table(shown, model_rows), ""]
         last = model_rows[-1]
         per_class = {name: last[f"cond_accuracy_{c}"] for c, name in enumerate(class_names or [])
                      if f"cond_accuracy_{c}" in last}

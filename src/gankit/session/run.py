@@ -299,7 +299,10 @@ class Run:
                                   # the classifier trains on this data set's own train split, tests on its test split
                                   "dataset": {"name": self.cfg.data.name, "options": dict(self.cfg.data.options)}})
 
-    def evaluate(self, metrics: Iterable[str] | None = None) -> dict[str, Any]:
+    def evaluate(self, metrics: Iterable[str] | None = None,
+                 options: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+        """The metrics (default: the run's ``eval.metrics``, else its defaults) of the current
+        generator; ``options``: per-metric options, e.g. ``{"fid": {"extractor": "classifier"}}``."""
         names = list(metrics) if metrics is not None else metrics_to_compute(
             self.cfg.eval.metrics, self.recipe, self.data, self.cfg.eval.inception, self.cfg.eval.num_samples)
         ctx = self.eval_context()
@@ -313,7 +316,8 @@ class Run:
         for name in names:
             if bar is not None:
                 bar.set_postfix_str(name)
-            out.update(METRICS.get(name)(ctx))
+            opts = dict((options or {}).get(name, {}))
+            out.update(METRICS.get(name)(ctx, **METRICS.resolve(name, opts)) if opts else METRICS.get(name)(ctx))
             if bar is not None:
                 bar.update(1)
         if bar is not None:
@@ -323,7 +327,8 @@ class Run:
                 out[k] = v
         return out
 
-    def evaluate_in_training(self) -> dict[str, Any]:
+    def evaluate_in_training(self, metrics: Iterable[str] | None = None,
+                             options: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
         """:meth:`evaluate` on rank 0, broadcast to every rank, leaving training's RNG
         streams and data position exactly as they were (so evaluating never changes the
         trajectory, and ranks stay in step)."""
@@ -336,7 +341,7 @@ class Run:
             devices = [self.device] if self.device.type == "cuda" else []
             try:
                 with torch.random.fork_rng(devices=devices):
-                    out = self.evaluate()
+                    out = self.evaluate(metrics, options)
             finally:
                 self.data.load_state_dict(data_state)
                 if shard is not None:
