@@ -68,7 +68,7 @@ RUNTIME = ('12-14 min at the defaults on an idle 2-core CPU with 2 threads (trai
 def images(*, models: list[str] = ["dcgan", "cdcgan"], data: str = "fashion-mnist", size: int = 32,  # noqa: B006
            epochs: float = 8.0, eval_every: int = 0, width: int = 16, batch_size: int = 64, lr: float = 5e-4,
            lr_decay: Literal["none", "linear", "cosine"] = "linear", ema: float = 0.0, ema_start: int = 0,
-           projection: bool = True, conditional_bn: bool = True, eval_samples: int = 2500,
+           projection: bool = True, conditional_bn: bool = True, labels: str = "", eval_samples: int = 2500,
            seed: int = 0, baseline: bool = True, out: str = "runs/bench/images") -> list[dict[str, Any]]:
     """Train each of ``models`` for ``epochs`` passes over ``data`` and evaluate every
     ``eval_every`` steps (0: every epoch). ``width``: DCGAN feature maps next to the image (G
@@ -76,7 +76,8 @@ def images(*, models: list[str] = ["dcgan", "cdcgan"], data: str = "fashion-mnis
     ``train.lr_decay``); ``ema``: decay of an EMA of G's weights from step ``ema_start`` (0:
     off; else the metrics use the EMA generator); ``projection``: projection discriminator for
     ``cdcgan``, ``conditional_bn`` per-class batch norm in its generator; ``baseline``: also
-    evaluate the untrained generator (step 0). Writes ``images.md`` and ``images.json`` in
+    evaluate the untrained generator (step 0); ``labels``: the data set's ``labels`` option
+    where it has one (``emoji``: ``group``, the 9 classes its feature classifier learns). Writes ``images.md`` and ``images.json`` in
     ``out``, a run directory per model below it (an earlier bench's run directory there is
     replaced)."""
     for m in models:
@@ -87,7 +88,7 @@ def images(*, models: list[str] = ["dcgan", "cdcgan"], data: str = "fashion-mnis
                           "eval_every >= 0")
     options = {"models": models, "data": data, "size": size, "epochs": epochs, "eval_every": eval_every,
                "width": width, "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay, "ema": ema,
-               "ema_start": ema_start, "projection": projection, "conditional_bn": conditional_bn,
+               "ema_start": ema_start, "projection": projection, "conditional_bn": conditional_bn, "labels": labels,
                "eval_samples": eval_samples, "seed": seed, "baseline": baseline}
     out_dir = Path(out)
     env = environment()
@@ -108,7 +109,8 @@ def _config(model: str, o: dict[str, Any]) -> Any:
 
     w = o["width"]
     raw = merge(load_preset(PRESETS[model]), {
-        "name": model, "seed": o["seed"], "data": {"name": o["data"], "size": o["size"]},
+        "name": model, "seed": o["seed"],
+        "data": {"name": o["data"], "size": o["size"], **({"labels": o["labels"]} if o["labels"] else {})},
         "generator": {"width": w, "conditional_bn": o["conditional_bn"]},
         "discriminator": {"width": w, "projection": o["projection"]},
         "optim_g": {"lr": o["lr"]}, "optim_d": {"lr": o["lr"]},
