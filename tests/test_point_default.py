@@ -25,7 +25,8 @@ def test_a_wide_file_gets_one_gaussian_coordinate_per_column(tmp_path):
     assert [s for s, _ in config_layers(overrides=sets)] == ["base", "default", "point default", "--set"]
     cfg = load_config(overrides=sets)
     assert cfg.model["latent_dim"] == 32 + 5 and cfg.model["prior"].name == "categorical"
-    assert "drs" in cfg.model["mitigations"] and cfg.train.batch_size == 1024        # the rest is the default preset
+    assert "drs" in cfg.model["mitigations"] and cfg.train.batch_size == 256         # 270 rows: small batches
+    assert cfg.model["penalty"].name == "r1" and cfg.train.steps == 5000             # the rest is the default preset
     rows = 300 - 30                                                                  # 10 % held out
     assert image_default_line(overrides=sets) == point_default.describe((rows, 5))
     assert f"{rows:,} rows of 5 columns" in point_default.describe((rows, 5))
@@ -57,3 +58,9 @@ def test_the_users_values_and_a_named_preset_win(tmp_path):
     assert load_config(overrides=[f"data=points:{f}", "model.latent_dim=40"]).model["latent_dim"] == 40
     assert load_config(overrides=[f"data=points:{f}"], preset="base").model["latent_dim"] != 36
     assert "point default" not in [s for s, _ in config_layers(overrides=[f"data=points:{f}"], preset="default")]
+
+
+def test_many_rows_keep_the_default_batch():
+    assert point_default.layer((19_999, 4)) == {"model": {"latent_dim": 36}, "train": {"batch_size": 256}}
+    assert point_default.layer((20_000, 4)) == {"model": {"latent_dim": 36}}
+    assert point_default.layer((500, 2)) is None
