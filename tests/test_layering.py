@@ -24,8 +24,8 @@ LAYERS: list[set[str]] = [
     {"engine"},
     # recipes: what a run trains, each a module; the config validates model: against them
     {"recipes"},
-    # config: the typed config and its layers; image_default, point_default: layers derived from the data
-    {"config", "image_default", "point_default"},
+    # config: the typed config and its layers; image_default: a layer derived from the data
+    {"config", "image_default"},
     # validate: a resolved config against the recipe, the data and the metrics' declared needs
     {"validate"},
     # plotting: figures of a run's numbers; report: the pages, written from a run directory

@@ -539,7 +539,7 @@ BASE_PRESET = "base"
 # The layers of a run's config, lowest first; each merges into the ones below it, so a layer
 # sets only what it changes. Switching a component's name (``loss: wgan``) drops the options
 # the layers below gave the old entry (:func:`merge`).
-LAYER_ORDER = ("base", "default [< point default] | image default | preset NAME", "file PATH", "--set")
+LAYER_ORDER = ("base", "default | image default | preset NAME", "file PATH", "--set")
 CODE_DEFAULT = "built-in default"
 
 
@@ -576,9 +576,6 @@ def _layers(file: str | Path | None, overrides: Iterable[str], preset: str | Non
         image = image_default_layers(upper) if preset is None else None
         if image is None:
             layers.append(("default", load_preset(DEFAULT_PRESET)))
-            points = point_default_layer(upper) if preset is None else None
-            if points is not None:
-                layers.append((POINT_DEFAULT, points))
         else:
             below, size = image
             return layers + [(IMAGE_DEFAULT, below)] + upper + ([(IMAGE_DEFAULT, {"data": size})] if size else [])
@@ -586,32 +583,6 @@ def _layers(file: str | Path | None, overrides: Iterable[str], preset: str | Non
 
 
 IMAGE_DEFAULT = "image default"
-POINT_DEFAULT = "point default"
-
-
-def _data_section(upper: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-    """The ``data`` section the layers above the defaults end up naming (empty: none names one)."""
-    data: dict[str, Any] = {}
-    for _, layer in upper:
-        if "data" in layer:
-            data = merge({"data": data}, {"data": layer["data"]})["data"]
-    return dict(data) if isinstance(data, Mapping) else _section_as_mapping("data", data)
-
-
-def point_default_facts(upper: list[tuple[str, dict[str, Any]]]) -> tuple[int, int] | None:
-    """``(rows, columns)`` of the finite point data the layers name, or None (gankit.point_default)."""
-    from gankit import point_default
-
-    data = _data_section(upper)
-    return point_default.point_facts(data) if data else None
-
-
-def point_default_layer(upper: list[tuple[str, dict[str, Any]]]) -> dict[str, Any] | None:
-    """The point default's layer above the default preset, or None where it does not apply."""
-    from gankit import point_default
-
-    facts = point_default_facts(upper)
-    return point_default.layer(facts) if facts is not None else None
 
 
 def image_default_layers(upper: list[tuple[str, dict[str, Any]]]
@@ -621,7 +592,11 @@ def image_default_layers(upper: list[tuple[str, dict[str, Any]]]
     unless the layers name an image data set."""
     from gankit import image_default
 
-    data = _data_section(upper)
+    data: dict[str, Any] = {}
+    for _, layer in upper:
+        if "data" in layer:
+            data = merge({"data": data}, {"data": layer["data"]})["data"]
+    data = dict(data) if isinstance(data, Mapping) else _section_as_mapping("data", data)
     if not data:
         return None
     facts = image_default.data_facts(data)
@@ -639,16 +614,10 @@ def image_default_layers(upper: list[tuple[str, dict[str, Any]]]
 
 def image_default_line(file: str | Path | None = None, overrides: Iterable[str] = (),
                        preset: str | None = None) -> str | None:
-    """The one line that says what the image default (or the point default) chose, or None
-    when neither applies."""
+    """The one line that says what the image default chose, or None when it does not apply."""
     from gankit import image_default
 
     layers = config_layers(file, overrides, preset)
-    if any(source == POINT_DEFAULT for source, _ in layers):
-        from gankit import point_default
-
-        facts = point_default_facts([(s, layer) for s, layer in layers if s not in ("base", "default", POINT_DEFAULT)])
-        return point_default.describe(facts) if facts is not None else None
     if not any(source == IMAGE_DEFAULT for source, _ in layers):
         return None
     raw: dict[str, Any] = {}

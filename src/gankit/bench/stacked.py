@@ -50,10 +50,6 @@ METHODS: dict[str, dict[str, Any]] = {
     "rpgan-r1r2": {"loss": {"name": "rpgan"}, "penalty": {"name": "r1r2", "gamma": 0.05},
                    "discriminator": {"norm": "none"}, "optim_g": {"betas": [0.0, 0.99]},
                    "optim_d": {"betas": [0.0, 0.99]}},
-    # the same with 20 times the penalty (a D that wins by far at gamma 0.05: d_loss 0.004)
-    "rpgan-r1r2-g1": {"loss": {"name": "rpgan"}, "penalty": {"name": "r1r2", "gamma": 1.0},
-                      "discriminator": {"norm": "none"}, "optim_g": {"betas": [0.0, 0.99]},
-                      "optim_d": {"betas": [0.0, 0.99]}},
     "ns-r1r2": {"loss": {"name": "ns"}, "penalty": {"name": "r1r2", "gamma": 0.05},
                 "discriminator": {"norm": "none"}, "optim_g": {"betas": [0.0, 0.99]},
                 "optim_d": {"betas": [0.0, 0.99]}},
