@@ -44,7 +44,7 @@ NO_AUG = {"augment": {"p": 0.0, "adaptive": False}}
 
 RUNTIME = ('at the defaults 36 trainings of 90 s (2 data sets x 2 sizes x 3 recipes x 3 seeds), each followed '
            'by Inception features of 500 images, plus 6 speed probes and 2 reference sets of 2,000 images: '
-           'about 60 min on 2 cores (2 runs at a time)')
+           '1 h 38 min on 2 cores with other jobs beside it (2 runs at a time); about 1 h idle (estimated)')
 
 
 @BENCHMARKS.register("smalldata", summary="small data: the image default with ADA, without, and DCGAN at equal "
