@@ -111,12 +111,10 @@ def write_subset(name: str, n: int, folder: Path) -> Path:
     import numpy as np
     import torch
 
-    from gankit.data import DATASETS
-
     path = folder / f"{name}-{n or 'all'}.npz"
     if path.is_file():
         return path
-    x = DATASETS.build(DATA[name]["name"], {k: v for k, v in DATA[name].items() if k != "name"}).x
+    x = _images(name)
     if n:
         if n > x.shape[0]:
             raise ConfigError(f"bench smalldata: {name} has {x.shape[0]} images, fewer than the size {n}")
@@ -129,18 +127,24 @@ def write_subset(name: str, n: int, folder: Path) -> Path:
     return path
 
 
+def _images(name: str) -> Any:
+    """All images ``(N, C, 32, 32)`` in [-1, 1] of the bench's data set ``name``."""
+    from gankit.data import DATASETS
+
+    return DATASETS.build(DATA[name]["name"], {k: v for k, v in DATA[name].items() if k != "name"}).x
+
+
 def reference_features(name: str, n: int, folder: Path) -> Path:
     """Inception features of ``n`` real images of the full data set (seed 1, apart from the
     subsets' draw), saved as ``folder/NAME-reference-N.pt``; computed once."""
     import torch
 
-    from gankit.data import DATASETS
     from gankit.metrics.inception import InceptionV3
 
     path = folder / f"{name}-reference-{n}.pt"
     if path.is_file():
         return path
-    x = DATASETS.build(DATA[name]["name"], {k: v for k, v in DATA[name].items() if k != "name"}).x
+    x = _images(name)
     idx = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(1))[:n]
     feats = InceptionV3(progress=False).features(x[idx])
     folder.mkdir(parents=True, exist_ok=True)
