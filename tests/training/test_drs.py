@@ -104,3 +104,25 @@ def test_fitted_critic_estimates_the_log_density_ratio(tmp_path, record) -> None
     second = float((rec.generate(20_000, seed=1) ** 2).sum(1).mean())
     expected = accepted_moments(m_exact, 2)[1]
     assert record("E|x|^2 after rejection - its value for the exact critic", second - expected, "-0.1 < x < 0.1")
+
+
+def test_a_data_set_smaller_than_the_critics_batch_fits_it_on_all_its_rows(tmp_path) -> None:
+    # 20 images against the critic's batch of 512: the fit takes all 20 each step (it used to
+    # stop the run after its last step with "global batch 512 exceeds the data set's 20 examples")
+    import numpy as np
+
+    from gankit.session import train
+
+    path = tmp_path / "tiny.npz"
+    np.savez(path, x=(np.random.default_rng(0).random((20, 8, 8)) * 255).astype("uint8"))
+    cfg = build_config({"data": {"name": "npz", "path": str(path)}, "seed": 0,
+                        "model": {"mitigations": {"drs": {"steps": 5}}},
+                        "train": {"steps": 3, "batch_size": 8, "progress": False}, "eval": {"metrics": []}})
+    seen: list[int] = []
+    run = train(cfg, run_dir=tmp_path / "run")
+    (drs,) = run.recipe.mitigations
+    assert drs.batch == 512 and int(drs.critic.fitted_step) == 3 and math.isfinite(float(drs.critic.threshold))
+    real = run.recipe.batches.real
+    run.recipe.batches.real = lambda n, g: (seen.append(n), real(n, g))[1]   # type: ignore[method-assign]
+    run.recipe.finish()                                                        # a refit, watched
+    assert seen == [20] * 3                     # min(the critic's steps, the run's steps) batches of 20

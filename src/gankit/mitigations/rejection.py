@@ -128,6 +128,8 @@ def fit_critic(net: nn.Module, recipe: Any, steps: int, batch: int, lr: float, g
     Returns the last batch's loss (2 log 2 = 1.386 is a critic that cannot tell). A progress
     bar shows the fit, as training's does (``train.progress``; rank 0 only)."""
     data_state = copy.deepcopy(recipe.data.state_dict())  # the run's data order is not the critic's to move
+    if recipe.batches.sharded:  # a finite data set smaller than the critic's batch gives all its rows
+        batch = min(batch, len(recipe.data) // recipe.batches.ctx.world)
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.999))
     with _sampler_in_eval(recipe), _progress(recipe, steps) as bar:
         for _ in range(steps):
