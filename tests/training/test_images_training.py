@@ -129,12 +129,14 @@ def test_stacked_bench_rows_are_the_runs_metrics_and_the_summary_their_mean(tmp_
     with pytest.raises(ConfigError, match="unknown method 'pack3'"):
         bench(methods=["dcgan", "pack3"], base="digits", out=str(tmp_path / "bad"))
     assert not (tmp_path / "bad").exists()                     # validated before any run
-    rows = bench(methods=["dcgan", "pack2"], base="digits", size=8, seeds=2, steps=30, eval_samples=2000,
-                 out=str(tmp_path))
-    assert [(r["method"], r["seed"], r["steps"]) for r in rows] == [("dcgan", 0, 30), ("dcgan", 1, 30),
-                                                                    ("pack2", 0, 30), ("pack2", 1, 30)]
+    rows = bench(methods=["dcgan", "pack2"], base="digits", size=8, seeds=2, first_seed=1, steps=30,
+                 eval_samples=2000, out=str(tmp_path))
+    assert [(r["method"], r["seed"], r["steps"]) for r in rows] == [("dcgan", 1, 30), ("dcgan", 2, 30),
+                                                                    ("pack2", 1, 30), ("pack2", 2, 30)]
     for r in rows:
-        again = load_run(tmp_path / f"{r['method']}-{r['seed']}").evaluate(["stacked_modes"])
+        run = load_run(tmp_path / f"{r['method']}-{r['seed']}")
+        assert run.cfg.seed == r["seed"]
+        again = run.evaluate(["stacked_modes"])
         for k in ("stacked_modes", "stacked_kl", "stacked_modes_real", "stacked_kl_real"):
             assert r[k] == pytest.approx(again[k], rel=1e-12), k
     saved = json.loads((tmp_path / "stacked.json").read_text())
@@ -144,8 +146,8 @@ def test_stacked_bench_rows_are_the_runs_metrics_and_the_summary_their_mean(tmp_
         assert s["modes"] == modes and s["modes_mean"] == pytest.approx(statistics.mean(modes), rel=1e-12)
         assert s["modes_se"] == pytest.approx(statistics.stdev(modes) / 2 ** 0.5, rel=1e-12, abs=1e-12)
     md = (tmp_path / "stacked.md").read_text()
-    assert "`gankit bench stacked --set base=digits --set size=8 --set seeds=2 --set steps=30 " \
-           "--set eval_samples=2000`" in md
+    assert "`gankit bench stacked --set base=digits --set size=8 --set seeds=2 --set first_seed=1 " \
+           "--set steps=30 --set eval_samples=2000`" in md
     assert md.count("\n| ") == 1 + 2                            # header, one line per method
 
 
