@@ -58,8 +58,9 @@ METHODS: dict[str, dict[str, Any]] = {
 
 
 def run_config(method: str, seed: int, *, base: str, size: int, steps: int, eval_samples: int,
-               num: int = 0) -> Any:
-    """The preset with the method's overrides: a validated :class:`~gankit.config.Config`."""
+               num: int = 0, width: int = 0) -> Any:
+    """The preset with the method's overrides (and ``width`` for both networks, 0: the
+    preset's 16): a validated :class:`~gankit.config.Config`."""
     from gankit.config import build_config, load_preset, merge
 
     if method not in METHODS:
@@ -68,6 +69,8 @@ def run_config(method: str, seed: int, *, base: str, size: int, steps: int, eval
         "name": f"{method}-{seed}", "seed": seed, "device": "cpu", "data": {"base": base, "size": size, "num": num},
         "train": {"progress": True, **({"steps": steps} if steps else {})},
         "eval": {"num_samples": eval_samples}})
+    if width:
+        raw = merge(raw, {"generator": {"width": width}, "discriminator": {"width": width}})
     return build_config(merge(raw, METHODS[method]))
 
 
@@ -80,18 +83,20 @@ RUNTIME = ('6 trainings at the defaults (2 methods x 3 seeds), each about 2 min 
                      paper="Metz et al. 2017; Srivastava et al. 2017; Lin et al. 2018",
                      runtime=RUNTIME)
 def stacked(*, methods: list[str] = ["dcgan", "pack2"], base: Literal["mnist", "mnist5k", "fashion-mnist", "digits"] = "mnist",  # noqa: B006
-            size: int = 32, num: int = 0, seeds: int = 3, first_seed: int = 0, steps: int = 0,
+            size: int = 32, num: int = 0, width: int = 0, seeds: int = 3, first_seed: int = 0, steps: int = 0,
             eval_samples: int = 26000, out: str = "runs/bench/stacked") -> list[dict[str, Any]]:
     """Train each of ``methods`` (names of :data:`METHODS`) on seeds ``first_seed ..
     first_seed + seeds - 1`` for ``steps`` steps (0: the preset's 2,811) on ``num`` stacked
-    images (0: as many as the base set has; give mnist5k's 4,000 digits more, 60000) and count
+    images (0: as many as the base set has; give mnist5k's 4,000 digits more, 60000) with both
+    networks ``width`` wide (0: the preset's 16) and count
     the modes of ``eval_samples`` samples. Writes ``stacked.md`` and ``stacked.json`` in ``out`` and a run directory per
     method and seed below it (an earlier bench's run directory there is replaced)."""
-    if seeds < 1 or first_seed < 0 or steps < 0 or eval_samples < 10:
-        raise ConfigError("bench stacked: needs seeds >= 1, first_seed >= 0, steps >= 0, eval_samples >= 10")
-    options = {"methods": methods, "base": base, "size": size, "num": num, "seeds": seeds,
+    if seeds < 1 or first_seed < 0 or steps < 0 or width < 0 or eval_samples < 10:
+        raise ConfigError("bench stacked: needs seeds >= 1, first_seed >= 0, steps >= 0, width >= 0, eval_samples >= 10")
+    options = {"methods": methods, "base": base, "size": size, "num": num, "width": width, "seeds": seeds,
                "first_seed": first_seed, "steps": steps, "eval_samples": eval_samples}
-    configs = {(m, s): run_config(m, s, base=base, size=size, steps=steps, eval_samples=eval_samples, num=num)
+    configs = {(m, s): run_config(m, s, base=base, size=size, steps=steps, eval_samples=eval_samples, num=num,
+                                  width=width)
                for m in methods for s in range(first_seed, first_seed + seeds)}  # all validated before the first run
     out_dir = Path(out)
     env = environment()
