@@ -169,7 +169,7 @@ def test_list_everything_and_unknown_kind(capsys):
 # -------------------------------------------------------------------------------------- presets
 
 IMAGE_AND_AAE = ["aae-digits", "aae-digits-supervised", "cdcgan-fashion-mnist", "dcgan-digits",
-                 "dcgan-fashion-mnist", "dcgan-stacked-mnist"]
+                 "dcgan-fashion-mnist", "dcgan-stacked-mnist", "r3gan-stacked-mnist"]
 
 
 @pytest.mark.parametrize("name", IMAGE_AND_AAE)
@@ -191,6 +191,21 @@ def test_the_image_preset_is_the_bench_images_recipe():
     preset = _flat(load_config(preset="cdcgan-fashion-mnist").to_dict())
     differ = {k for k in bench.keys() | preset.keys() if bench.get(k) != preset.get(k)}
     assert differ == {"name", "train.checkpoint_every"}  # the bench names its run and skips checkpoints
+
+
+def test_the_r3gan_stacked_preset_is_the_stacked_bench_rpgan_method_at_width_32(tmp_path):
+    from gankit.bench import load_all
+    from gankit.bench.stacked import run_config
+
+    bench = _flat(run_config("rpgan-r1r2", 0, base="mnist5k", size=32, steps=8433, eval_samples=26000, num=60000,
+                             width=32).to_dict())
+    preset = _flat(load_config(preset="r3gan-stacked-mnist").to_dict())
+    differ = {k for k in bench.keys() | preset.keys() if bench.get(k) != preset.get(k)}
+    assert differ == {"name", "device"}  # the bench names its runs and trains on the CPU
+    assert preset["model.generator.width"] == preset["model.discriminator.width"] == 32
+    with pytest.raises(ConfigError, match="width >= 0"):
+        load_all().get("stacked")(width=-1, out=str(tmp_path / "bad"))
+    assert not (tmp_path / "bad").exists()
 
 
 @pytest.mark.parametrize("name", [n for n in preset_names() if n != "default"])
