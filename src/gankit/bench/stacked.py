@@ -88,8 +88,8 @@ def stacked(*, methods: list[str] = ["dcgan", "pack2"], base: Literal["mnist", "
     """Train each of ``methods`` (names of :data:`METHODS`) on seeds ``first_seed ..
     first_seed + seeds - 1`` for ``steps`` steps (0: the preset's 2,811) on ``num`` stacked
     images (0: as many as the base set has; give mnist5k's 4,000 digits more, 60000) with both
-    networks ``width`` wide (0: the preset's 16) and count
-    the modes of ``eval_samples`` samples. Writes ``stacked.md`` and ``stacked.json`` in ``out`` and a run directory per
+    networks ``width`` wide (0: the preset's 16) and count the modes of ``eval_samples``
+    samples. Writes ``stacked.md`` and ``stacked.json`` in ``out`` and a run directory per
     method and seed below it (an earlier bench's run directory there is replaced)."""
     if seeds < 1 or first_seed < 0 or steps < 0 or width < 0 or eval_samples < 10:
         raise ConfigError("bench stacked: needs seeds >= 1, first_seed >= 0, steps >= 0, width >= 0, eval_samples >= 10")
